@@ -1,0 +1,39 @@
+# Two commands do everything on a fresh clone: `make figures` and `make test`.
+# Both create .venv and install the project on first use. torch is pinned so that this
+# machine installs its local CPU build instead of the registry's CUDA build.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+TORCH := torch==2.13.0
+
+.PHONY: figures figures-quick test unit nbval bench clean-cache sync
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet $(TORCH)
+	$(PY) -m pip install --quiet -e .
+	touch $(STAMP)
+
+figures: $(STAMP)  ## every figure at the paper's settings, into paper-code/output/
+	$(PY) paper-code/make_figures.py --mode paper
+
+figures-quick: $(STAMP)  ## a small smoke run of every notebook
+	$(PY) paper-code/make_figures.py --mode quick --out /tmp/cclib-quick
+
+test: $(STAMP)  ## unit tests, then nbval over every notebook (paper settings)
+	$(PY) -m pytest tests
+	$(PY) -m pytest --nbval-lax notebooks -p no:cacheprovider
+
+unit: $(STAMP)
+	$(PY) -m pytest tests
+
+bench: $(STAMP)  ## speed against the straightforward implementation; writes benchmarks/results.json
+	$(PY) benchmarks/bench.py
+
+sync: $(STAMP)  ## pair each notebook's .py and .ipynb
+	$(VENV)/bin/jupytext --sync notebooks/*.py
+
+clean-cache:
+	rm -rf data/*.npz data/*.json data/.*.tmp

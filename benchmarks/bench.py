@@ -1,0 +1,118 @@
+"""Speed of cclib against the straightforward implementation, measured in one run.
+
+    python benchmarks/bench.py                # engine benchmarks + the figures from an empty cache
+    python benchmarks/bench.py --no-figures   # engine benchmarks only (about a minute)
+
+The straightforward implementation is cclib.train.train_reference (one model at a time, a dense
+uniform draw for every input cell, dense products, autograd, torch.optim.AdamW) and
+cclib.evaluate.monte_carlo_loss (fixed-size Monte Carlo, 1M samples per p_eval point). Prints a
+table and writes benchmarks/results.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from cclib import evaluate, mixing
+from cclib.models import MLP
+from cclib.train import train, train_reference
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def rate(fn, steps: int, models: int) -> float:
+    """Model-steps per second of ``fn(steps)``, after a short warm-up."""
+    fn(min(20, steps))
+    t0 = time.perf_counter()
+    fn(steps)
+    return steps * models / (time.perf_counter() - t0)
+
+
+def bench_training(inputs: str, instances: int = 16) -> dict:
+    p = 0.01 if inputs == "bernoulli" else None
+    mix16 = mixing.random_mixing([0.02] * instances, seeds=list(range(instances)))
+    mix1 = mixing.random_mixing(0.02, seeds=[0])
+    fast = rate(lambda s: train(MLP(instances, seeds=list(range(instances))), mix16, inputs=inputs,
+                                p=p, steps=s, seeds=list(range(instances))), 400, instances)
+    plain = rate(lambda s: train_reference(MLP(1, seeds=[0]), mix1, inputs=inputs, p=p, steps=s,
+                                           seeds=[0]), 150, 1)
+    return {"cclib": fast, "reference": plain, "speedup": fast / plain}
+
+
+def bench_eval() -> dict:
+    model = MLP(1, seeds=[0])
+    mix = mixing.random_mixing(0.02, seeds=[0])
+    train(model, mix, p=0.01, steps=2000, seeds=[0])
+    grid = evaluate.p_grid(100)
+    evaluate.loss_curve(model, mix, grid[:3])  # warm-up
+    t0 = time.perf_counter()
+    curve = evaluate.loss_curve(model, mix, grid)
+    seconds = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    evaluate.monte_carlo_loss(model, mix, 0.01, n_samples=1_000_000)
+    per_point = time.perf_counter() - t0
+    return {"seconds": seconds, "max_rel_se": float((curve.se / curve.loss).max()),
+            "reference_seconds": per_point * len(grid)}
+
+
+def bench_figures() -> dict:
+    """`make figures` at paper settings, from an empty cache and then with it warm."""
+    out = {}
+    with tempfile.TemporaryDirectory() as cache_dir, tempfile.TemporaryDirectory() as out_dir:
+        env = dict(os.environ, CCLIB_CACHE=cache_dir)
+        for label in ("paper", "cached"):
+            t0 = time.perf_counter()
+            done = subprocess.run([sys.executable, str(ROOT / "paper-code" / "make_figures.py"),
+                                   "--mode", "paper", "--out", out_dir], env=env)
+            out[label] = time.perf_counter() - t0
+            out[f"{label}_ok"] = done.returncode == 0
+    out["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--no-figures", action="store_true", help="skip the (long) figures run")
+    args = parser.parse_args()
+    results = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+                          f"{torch.get_num_threads()} threads"}
+    bern, onehot, ev = bench_training("bernoulli"), bench_training("one_active"), bench_eval()
+    results.update(
+        train_bernoulli_speedup=bern["speedup"], train_bernoulli_model_steps_per_s=bern["cclib"],
+        train_bernoulli_reference_steps_per_s=bern["reference"],
+        train_onehot_speedup=onehot["speedup"], train_onehot_model_steps_per_s=onehot["cclib"],
+        train_onehot_reference_steps_per_s=onehot["reference"],
+        eval_curve_seconds=ev["seconds"], eval_curve_max_rel_se=ev["max_rel_se"],
+        eval_curve_reference_seconds=ev["reference_seconds"])
+    if not args.no_figures:
+        figs = bench_figures()
+        results.update(figures_paper_seconds=figs["paper"], figures_cached_seconds=figs["cached"],
+                       figures_ok=figs["paper_ok"] and figs["cached_ok"], peak_rss_gb=figs["peak_rss_gb"])
+    targets = {"train_bernoulli_speedup": (">=", 10), "train_onehot_speedup": (">=", 50),
+               "eval_curve_seconds": ("<=", 2), "eval_curve_max_rel_se": ("<=", 0.003),
+               "figures_paper_seconds": ("<=", 600), "figures_cached_seconds": ("<=", 60),
+               "peak_rss_gb": ("<=", 4)}
+    print(f"\n{'key':34s} {'measured':>12s}  target   met")
+    for key, (op, bound) in targets.items():
+        if key in results:
+            value = results[key]
+            met = value >= bound if op == ">=" else value <= bound
+            print(f"{key:34s} {value:12.4g}  {op} {bound:<5g} {'yes' if met else 'NO'}")
+    path = ROOT / "benchmarks" / "results.json"
+    path.write_text(json.dumps(results, indent=1))
+    print(f"\nwrote {path}")
+
+
+if __name__ == "__main__":
+    main()

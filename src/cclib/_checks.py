@@ -1,0 +1,88 @@
+"""Argument checks shared by every public entry point.
+
+Each raises ``ValueError`` (or ``TypeError``) whose message names the parameter, the value it got
+and the range it allows, so a bad call fails before anything is built or written.
+"""
+from __future__ import annotations
+
+import math
+from typing import Iterable, Sequence
+
+import torch
+
+
+def check_int(name: str, value, low: int = 1, high: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int,)) and not (
+        isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_floating_point()
+    ):
+        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
+    value = int(value)
+    allowed = f"[{low}, {'inf' if high is None else high}]"
+    if value < low or (high is not None and value > high):
+        raise ValueError(f"{name} must be an integer in {allowed}, got {value}")
+    return value
+
+
+def check_float(name: str, value, low: float = -math.inf, high: float = math.inf,
+                low_open: bool = False, high_open: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
+    value = float(value)
+    left, right = ("(" if low_open else "["), (")" if high_open else "]")
+    bad = (not math.isfinite(value) and not (value == high == math.inf)) or value < low or value > high \
+        or (low_open and value == low) or (high_open and value == high)
+    if bad:
+        raise ValueError(f"{name} must be a finite number in {left}{low}, {high}{right}, got {value}")
+    return value
+
+
+def check_probabilities(name: str, values, n_instances: int | None = None) -> torch.Tensor:
+    """Probabilities in (0, 1]; a scalar is broadcast to ``n_instances``. Returns float64 (K,)."""
+    t = torch.as_tensor(values, dtype=torch.float64).flatten()
+    if t.numel() == 1 and n_instances is not None:
+        t = t.expand(n_instances).clone()
+    if n_instances is not None and t.numel() != n_instances:
+        raise ValueError(f"{name} must have one value per instance ({n_instances}), got {t.numel()}")
+    if t.numel() == 0 or not torch.all(torch.isfinite(t)) or torch.any(t <= 0) or torch.any(t > 1):
+        raise ValueError(f"{name} must lie in (0, 1], got {t.tolist()[:8]}")
+    return t
+
+
+def check_choice(name: str, value, allowed: Iterable[str]) -> str:
+    allowed = tuple(allowed)
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
+    return value
+
+
+def check_seeds(name: str, seeds, n_instances: int) -> list[int]:
+    """One non-negative integer seed per instance; an int ``s`` means ``s, s+1, ...``."""
+    if isinstance(seeds, (int,)) and not isinstance(seeds, bool):
+        check_int(name, seeds, low=0)
+        return [seeds + k for k in range(n_instances)]
+    seeds = list(seeds)
+    if len(seeds) != n_instances:
+        raise ValueError(f"{name} must have one seed per instance ({n_instances}), got {len(seeds)}")
+    return [check_int(f"{name}[{k}]", s, low=0) for k, s in enumerate(seeds)]
+
+
+def check_device(value) -> torch.device:
+    try:
+        device = torch.device(value)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {value!r}") from err
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {value!r}")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {value!r} asked for, but CUDA is not available on this machine")
+    return device
+
+
+def check_shape(name: str, tensor: torch.Tensor, shape: Sequence[int | None]) -> torch.Tensor:
+    if not isinstance(tensor, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(tensor).__name__}")
+    ok = tensor.dim() == len(shape) and all(s is None or s == t for s, t in zip(shape, tensor.shape))
+    if not ok:
+        want = "(" + ", ".join("*" if s is None else str(s) for s in shape) + ")"
+        raise ValueError(f"{name} must have shape {want}, got {tuple(tensor.shape)}")
+    return tensor

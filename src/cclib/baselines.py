@@ -1,0 +1,155 @@
+"""Models built by hand rather than trained: naive, naive + offset, SVD and semi-NMF.
+
+Orientation: in cclib's row convention a model maps x -> ReLU(x W_in) W_out and the labels'
+linear part is x -> x (I + M^T). A factorisation that should implement the labels therefore
+factors ``I + M^T = W_in W_out``; the published Fig. 9 factored ``I + M``, which is the right
+target only for symmetric M. Both are offered, named 'label' and 'published'.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ._checks import check_choice, check_float, check_int
+from .mixing import Mixing
+from .models import MLP
+
+ORIENTATIONS = ("label", "published")
+
+
+def naive(n_features: int = 100, d_mlp: int = 50, n_instances: int = 1) -> MLP:
+    """Features 0..d-1 each on its own neuron with weight 1; the others ignored. L/p = (n-d)/(6n)."""
+    n = check_int("n_features", n_features)
+    d = check_int("d_mlp", d_mlp, high=n)
+    k = check_int("n_instances", n_instances)
+    w_in = torch.zeros(k, n, d)
+    w_in[:, torch.arange(d), torch.arange(d)] = 1.0
+    return MLP.from_weights(w_in, w_in.transpose(1, 2).clone())
+
+
+def naive_offset(offsets, n_features: int = 100, d_mlp: int = 50) -> MLP:
+    """The naive model plus ``offset`` in every W_out entry of the ignored features, one instance
+    per offset: the ignored outputs get offset * sum of ReLU(x_i) over the implemented features,
+    a data-dependent stand-in for a bias."""
+    offsets = torch.as_tensor(offsets, dtype=torch.float32).flatten()
+    for c in offsets.tolist():
+        check_float("offset", c, -10.0, 10.0)
+    model = naive(n_features, d_mlp, offsets.numel())
+    with torch.no_grad():
+        model.W_out[:, :, d_mlp:] = offsets[:, None, None]
+    return model
+
+
+def target_map(mixing: Mixing, orientation: str = "label") -> torch.Tensor:
+    """The (K, n, n) matrix X a factorisation x -> x W_in W_out should equal: I + M^T ('label')
+    or I + M ('published')."""
+    check_choice("orientation", orientation, ORIENTATIONS)
+    m = mixing.matrix()
+    eye = torch.eye(mixing.n_features)
+    return eye + (m.transpose(1, 2) if orientation == "label" else m)
+
+
+def svd_baseline(mixing: Mixing, d_mlp: int = 50, orientation: str = "label") -> MLP:
+    """Rank-d truncated SVD of the target map, split symmetrically: W_in = U sqrt(S), W_out = sqrt(S) V^T."""
+    x = target_map(mixing, orientation).double()
+    d = check_int("d_mlp", d_mlp, high=mixing.n_features)
+    u, s, vh = torch.linalg.svd(x)
+    root = s[:, :d].sqrt()
+    return MLP.from_weights(u[:, :, :d] * root[:, None, :], root[:, :, None] * vh[:, :d, :])
+
+
+@dataclass
+class SemiNMF:
+    """A semi-NMF fit X ~ W_in W_out with W_in >= 0. model: the MLP; errors: (iterations, K)
+    relative Frobenius error after each iteration; converged: (K,) bools."""
+
+    model: MLP
+    errors: torch.Tensor
+    converged: torch.Tensor
+
+
+def semi_nmf(mixing: Mixing, d_mlp: int = 50, orientation: str = "label", max_iter: int = 2000,
+             tol: float = 1e-7, seed: int = 0) -> SemiNMF:
+    """Semi-NMF of the target map by the multiplicative updates of Ding, Li & Jordan (2010).
+
+    Factor X (K, n, n) ~ F G^T, with X^T playing the data matrix: G = W_in >= 0 (n, d) and
+    F = W_out^T free (n, d). Each iteration sets F to its least-squares optimum given G, then
+    applies the multiplicative update to G, which does not increase the error. Stops when the
+    relative error improves by less than ``tol`` in one iteration.
+    """
+    d = check_int("d_mlp", d_mlp, high=mixing.n_features)
+    check_int("max_iter", max_iter)
+    check_float("tol", tol, 0.0, 1.0)
+    data = target_map(mixing, orientation).double().transpose(1, 2)        # X^T ~ F G^T
+    k, n, _ = data.shape
+    gen = torch.Generator().manual_seed(int(seed))
+    g = torch.rand(k, n, d, generator=gen, dtype=torch.float64) + 0.1
+    norm = torch.linalg.matrix_norm(data)
+    errors, converged = [], torch.zeros(k, dtype=torch.bool)
+    eps = 1e-12
+    for _ in range(max_iter):
+        gtg = g.transpose(1, 2) @ g
+        f = data @ g @ torch.linalg.pinv(gtg)
+        xtf = data.transpose(1, 2) @ f                                      # (n, d)
+        ftf = f.transpose(1, 2) @ f                                         # (d, d)
+        pos = lambda t: (t.abs() + t) / 2
+        neg = lambda t: (t.abs() - t) / 2
+        num = pos(xtf) + g @ neg(ftf)
+        den = neg(xtf) + g @ pos(ftf)
+        g = torch.where(converged[:, None, None], g, g * torch.sqrt(num / (den + eps)))
+        f = data @ g @ torch.linalg.pinv(g.transpose(1, 2) @ g)
+        err = torch.linalg.matrix_norm(data - f @ g.transpose(1, 2)) / norm
+        if errors:
+            converged |= (errors[-1] - err) < tol
+        errors.append(err)
+        if bool(converged.all()):
+            break
+    model = MLP.from_weights(g.float(), f.transpose(1, 2).float())
+    return SemiNMF(model, torch.stack(errors), converged)
+
+
+def semi_nmf_projected_gradient(mixing: Mixing, d_mlp: int = 50, orientation: str = "label",
+                                steps: int = 2000, lr: float = 1e-2, seed: int = 0) -> SemiNMF:
+    """The simple scheme: Adam on ||X - W_in W_out||_F^2, clamping W_in >= 0 after each step."""
+    d = check_int("d_mlp", d_mlp, high=mixing.n_features)
+    check_int("steps", steps)
+    data = target_map(mixing, orientation).float()
+    k, n, _ = data.shape
+    gen = torch.Generator().manual_seed(int(seed))
+    w_in = (torch.rand(k, n, d, generator=gen) * 0.1).requires_grad_()
+    w_out = (torch.randn(k, d, n, generator=gen) * 0.1).requires_grad_()
+    opt = torch.optim.Adam([w_in, w_out], lr=lr)
+    norm = torch.linalg.matrix_norm(data)
+    errors = []
+    for _ in range(steps):
+        err = torch.linalg.matrix_norm(data - w_in @ w_out)
+        opt.zero_grad()
+        err.square().sum().backward()
+        opt.step()
+        with torch.no_grad():
+            w_in.clamp_(min=0)
+        errors.append(err.detach() / norm)
+    return SemiNMF(MLP.from_weights(w_in.detach(), w_out.detach()), torch.stack(errors),
+                   torch.zeros(k, dtype=torch.bool))
+
+
+def naive_loss(n_features: int = 100, d_mlp: int = 50) -> float:
+    """Loss per feature of the naive model on the clean task: (n - d) / (6 n) (1/12 for 100, 50)."""
+    return (n_features - d_mlp) / (6.0 * n_features)
+
+
+def naive_offset_loss(offset, p, n_features: int = 100, d_mlp: int = 50):
+    """Closed form of :func:`naive_offset`'s loss per feature on the clean task at probability p.
+
+    Each ignored output j predicts c S with S = sum_{i<d} ReLU(x_i), against ReLU(x_j):
+    E[(c S - r)^2] = c^2 E[S^2] - 2 c E[S] E[r] + E[r^2], with E[r] = p/4, E[r^2] = p/6.
+    """
+    import numpy as np
+    c, p = np.asarray(offset, dtype=float), np.asarray(p, dtype=float)
+    n, d = n_features, d_mlp
+    mean_r, mean_r2 = p / 4, p / 6
+    mean_s = d * mean_r
+    mean_s2 = d * (mean_r2 - mean_r**2) + mean_s**2
+    per_output = c**2 * mean_s2 - 2 * c * mean_s * mean_r + mean_r2
+    return (n - d) / n * per_output / p

@@ -1,0 +1,105 @@
+"""A local cache of computed arrays, keyed by the full configuration.
+
+An entry is two files in the cache folder: ``<name>-<key>.npz`` (arrays, no pickle) and
+``<name>-<key>.json`` (the configuration, the library version and the SHA-256 of the npz).
+The key hashes the configuration and the library version, so changing any setting or upgrading
+cclib never returns a stale result. Files are written to a temporary name and renamed into
+place, so an interrupted run leaves no half-written entry; a corrupted or truncated entry fails
+its checksum, is reported in one line, deleted and recomputed.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from . import __version__
+
+
+def default_dir() -> Path:
+    """$CCLIB_CACHE if set; else the ``data/`` folder of the enclosing cclib checkout (found from
+    the working directory upwards); else ~/.cache/cclib."""
+    if os.environ.get("CCLIB_CACHE"):
+        return Path(os.environ["CCLIB_CACHE"])
+    for parent in [Path.cwd(), *Path.cwd().parents]:
+        if (parent / "pyproject.toml").exists() and (parent / "src" / "cclib").is_dir():
+            return parent / "data"
+    return Path.home() / ".cache" / "cclib"
+
+
+def config_key(config: dict) -> str:
+    text = json.dumps({"config": config, "version": __version__}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _paths(name: str, config: dict, folder: Path | None) -> tuple[Path, Path]:
+    folder = Path(folder) if folder is not None else default_dir()
+    stem = f"{name}-{config_key(config)}"
+    return folder / f"{stem}.npz", folder / f"{stem}.json"
+
+
+def load(name: str, config: dict, folder: Path | None = None) -> dict[str, np.ndarray] | None:
+    """The cached arrays for (name, config), or None if absent or invalid (then deleted)."""
+    npz, meta = _paths(name, config, folder)
+    if not (npz.exists() and meta.exists()):
+        return None
+    try:
+        info = json.loads(meta.read_text())
+        if info.get("sha256") != _sha256(npz):
+            raise ValueError("checksum mismatch")
+        with np.load(npz, allow_pickle=False) as f:
+            return {k: f[k] for k in f.files}
+    except Exception as err:  # any damage: report, discard, recompute
+        print(f"cclib.cache: discarding damaged entry {npz.name} ({err})", file=sys.stderr)
+        npz.unlink(missing_ok=True)
+        meta.unlink(missing_ok=True)
+        return None
+
+
+def save(name: str, config: dict, arrays: dict[str, np.ndarray], folder: Path | None = None) -> None:
+    npz, meta = _paths(name, config, folder)
+    import io
+    buf = io.BytesIO()
+    np.savez(buf, **{k: np.asarray(v) for k, v in arrays.items()})
+    data = buf.getvalue()
+    atomic_write_bytes(npz, data)
+    info = {"name": name, "config": config, "version": __version__,
+            "sha256": hashlib.sha256(data).hexdigest()}
+    atomic_write_bytes(meta, json.dumps(info, indent=1, sort_keys=True).encode())
+
+
+def cached(name: str, config: dict, compute: Callable[[], dict[str, np.ndarray]],
+           folder: Path | None = None) -> dict[str, np.ndarray]:
+    """Load (name, config) from the cache, or compute, store and return it."""
+    hit = load(name, config, folder)
+    if hit is not None:
+        return hit
+    arrays = {k: np.asarray(v) for k, v in compute().items()}
+    save(name, config, arrays, folder)
+    return arrays

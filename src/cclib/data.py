@@ -1,0 +1,116 @@
+"""Inputs and labels.
+
+Two kinds of sampler live here:
+
+* plain dense samplers (:func:`sample_bernoulli`, :func:`sample_one_active`), one uniform number per
+  input cell, used by the reference trainer, the tests and anyone who wants a batch to look at;
+* per-instance *streams* used by the fast trainer. A stream draws many steps at once from its own
+  generator, so an instance's data depend only on its own seed and probability, never on which
+  other instances share a run.
+
+Feature values are uniform on [-1, 1] when active and exactly 0 otherwise.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ._checks import check_float, check_int
+
+#: Above this probability a Bernoulli stream draws a dense (steps, batch, n) block; below it,
+#: it draws only the positions of active cells (geometric gaps), ~1/p times fewer numbers.
+DENSE_SAMPLING_P = 0.05
+
+
+def sample_bernoulli(batch_size: int, n_features: int, p: float,
+                     generator: torch.Generator | None = None) -> torch.Tensor:
+    """(batch, n): each cell active with probability p, active values ~ U[-1, 1]."""
+    check_int("batch_size", batch_size)
+    check_int("n_features", n_features)
+    check_float("p", p, 0.0, 1.0, low_open=True)
+    active = torch.rand(batch_size, n_features, generator=generator) < p
+    values = torch.rand(batch_size, n_features, generator=generator) * 2 - 1
+    return values * active
+
+
+def sample_one_active(batch_size: int, n_features: int,
+                      generator: torch.Generator | None = None) -> torch.Tensor:
+    """(batch, n): exactly one feature per row, chosen uniformly, with value ~ U[-1, 1]."""
+    check_int("batch_size", batch_size)
+    n = check_int("n_features", n_features)
+    idx = torch.randint(0, n, (batch_size,), generator=generator)
+    vals = torch.rand(batch_size, generator=generator) * 2 - 1
+    x = torch.zeros(batch_size, n)
+    x[torch.arange(batch_size), idx] = vals
+    return x
+
+
+def labels(x: torch.Tensor, mixing_matrix: torch.Tensor | None) -> torch.Tensor:
+    """y = ReLU(x) + x @ M^T. x: (K, batch, n); M: (K, n, n) or None for the clean task."""
+    y = torch.relu(x)
+    if mixing_matrix is not None:
+        y = y + x @ mixing_matrix.transpose(-1, -2)
+    return y
+
+
+def steps_for(p: float, n_features: int = 100, non_empty_batches: int = 10_000) -> int:
+    """Steps that give ``non_empty_batches`` batches' worth of non-empty samples at probability p."""
+    check_float("p", p, 0.0, 1.0, low_open=True)
+    return round(non_empty_batches / (1 - (1 - p) ** n_features))
+
+
+class BernoulliStream:
+    """Bernoulli(p) inputs for one instance, drawn ``chunk`` steps at a time.
+
+    ``next_chunk(c)`` returns either ``("sparse", step, row, feature, value)`` with 1-D tensors
+    sorted by (step, row, feature), or ``("dense", x)`` with x of shape (c, batch, n).
+    """
+
+    def __init__(self, p: float, batch_size: int, n_features: int, seed: int):
+        self.p = check_float("p", p, 0.0, 1.0, low_open=True)
+        self.batch_size = check_int("batch_size", batch_size)
+        self.n_features = check_int("n_features", n_features)
+        self.generator = torch.Generator().manual_seed(int(seed))
+        self.dense = self.p >= DENSE_SAMPLING_P
+
+    def next_chunk(self, steps: int):
+        b, n, p, g = self.batch_size, self.n_features, self.p, self.generator
+        if self.dense:
+            u = torch.rand(steps, b, n, generator=g)
+            # One uniform per cell: u < p marks it active, and u / p is then uniform on [0, 1).
+            return ("dense", torch.where(u < p, u * (2.0 / p) - 1.0, 0.0))
+        cells = steps * b * n
+        mean = cells * p
+        gaps = torch.empty(int(mean + 6 * math.sqrt(mean) + 16)).geometric_(p, generator=g)
+        pos = torch.cumsum(gaps.to(torch.int64), 0) - 1
+        while pos[-1] < cells:  # rare: draw more gaps until the chunk is covered
+            more = torch.empty(int(mean * 0.1 + 16)).geometric_(p, generator=g)
+            pos = torch.cat([pos, pos[-1] + torch.cumsum(more.to(torch.int64), 0)])
+        pos = pos[pos < cells]
+        value = torch.rand(pos.numel(), generator=g) * 2 - 1
+        step, rest = pos // (b * n), pos % (b * n)
+        return ("sparse", step, rest // n, rest % n, value)
+
+
+class OneActiveStream:
+    """Exactly-one-active inputs for one instance, summarised per step as bucket weights.
+
+    With one active feature i of value v, the squared error is v^2 times a quantity that depends
+    only on (i, sign v). So a batch enters the loss only through
+    ``S[i, s] = sum of v^2 over the samples whose active feature is i with sign s``.
+    ``next_chunk(c)`` returns S of shape (c, 2n): columns 0..n-1 for v > 0, n..2n-1 for v < 0.
+    """
+
+    def __init__(self, batch_size: int, n_features: int, seed: int):
+        self.batch_size = check_int("batch_size", batch_size)
+        self.n_features = check_int("n_features", n_features)
+        self.generator = torch.Generator().manual_seed(int(seed))
+
+    def next_chunk(self, steps: int) -> torch.Tensor:
+        b, n, g = self.batch_size, self.n_features, self.generator
+        feature = torch.randint(0, n, (steps, b), generator=g)
+        value = torch.rand(steps, b, generator=g) * 2 - 1
+        bucket = feature + n * (value < 0)
+        weights = torch.zeros(steps, 2 * n)
+        return weights.scatter_add_(1, bucket, value * value)

@@ -1,0 +1,141 @@
+"""The two architectures, each holding K independent instances in one set of tensors.
+
+* :class:`MLP` — the paper's simplified model, ``out = ReLU(x @ W_in) @ W_out``, no biases.
+* :class:`ResidualMLP` — Braun et al.'s original: a fixed embedding ``W_E`` into a 1000-dim
+  residual stream, one MLP block on the stream, read out with ``W_U = W_E^T``.
+
+Both expose the same small interface used by training and evaluation: ``effective_weights()``
+returns the (K, n, d) and (K, d, n) matrices of the equivalent simplified MLP, and
+``pullback(...)`` maps gradients with respect to those back to the model's own parameters.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ._checks import check_int, check_seeds, check_shape
+
+
+def kaiming_uniform(fan_in: int, shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
+    """He/Kaiming-uniform for a ReLU network: U(-b, b) with b = sqrt(6 / fan_in)."""
+    bound = math.sqrt(6.0 / fan_in)
+    return (torch.rand(shape, generator=generator) * 2 - 1) * bound
+
+
+def _init_generators(seeds: list[int]) -> list[torch.Generator]:
+    # Offset so that an instance's initial weights never share a stream with its data (same seed).
+    return [torch.Generator().manual_seed(1_000_003 * (s + 1)) for s in seeds]
+
+
+class MLP(nn.Module):
+    """K simplified models. W_in: (K, n_features, d_mlp); W_out: (K, d_mlp, n_features)."""
+
+    def __init__(self, n_instances: int = 1, n_features: int = 100, d_mlp: int = 50, seeds=0):
+        super().__init__()
+        k = check_int("n_instances", n_instances)
+        n = check_int("n_features", n_features)
+        d = check_int("d_mlp", d_mlp, high=n)
+        gens = _init_generators(check_seeds("seeds", seeds, k))
+        self.W_in = nn.Parameter(torch.stack([kaiming_uniform(n, (n, d), g) for g in gens]))
+        self.W_out = nn.Parameter(torch.stack([kaiming_uniform(d, (d, n), g) for g in gens]))
+
+    @classmethod
+    def from_weights(cls, w_in: torch.Tensor, w_out: torch.Tensor) -> "MLP":
+        """Wrap given weights, (K, n, d) and (K, d, n) (or unbatched (n, d), (d, n))."""
+        if w_in.dim() == 2:
+            w_in, w_out = w_in[None], w_out[None]
+        check_shape("w_in", w_in, (None, None, None))
+        check_shape("w_out", w_out, (w_in.shape[0], w_in.shape[2], w_in.shape[1]))
+        model = cls.__new__(cls)
+        nn.Module.__init__(model)
+        model.W_in = nn.Parameter(w_in.detach().clone().float())
+        model.W_out = nn.Parameter(w_out.detach().clone().float())
+        return model
+
+    @property
+    def n_instances(self) -> int:
+        return self.W_in.shape[0]
+
+    @property
+    def n_features(self) -> int:
+        return self.W_in.shape[1]
+
+    @property
+    def d_mlp(self) -> int:
+        return self.W_in.shape[2]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (K, batch, n) -> (K, batch, n)."""
+        return torch.relu(x @ self.W_in) @ self.W_out
+
+    def effective_weights(self, params=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(W_in, W_out) of the equivalent simplified MLP: here the weights themselves."""
+        w_in, w_out = params if params is not None else (self.W_in, self.W_out)
+        return w_in, w_out
+
+    def pullback(self, params, grad_w_in: torch.Tensor, grad_w_out: torch.Tensor):
+        """Gradients w.r.t. (W_in, W_out) from those w.r.t. the effective weights."""
+        return [grad_w_in, grad_w_out]
+
+    def select(self, index) -> "MLP":
+        """The instances at ``index`` as a new model (weights copied)."""
+        return MLP.from_weights(self.W_in.data[index], self.W_out.data[index])
+
+
+class ResidualMLP(nn.Module):
+    """K copies of Braun et al.'s residual model.
+
+    W_E: (K, n, D) fixed buffer with unit rows; W_U = W_E^T. Trainable W_in: (K, D, d),
+    W_out: (K, d, D). ``forward(x) = (r + ReLU(r @ W_in) @ W_out) @ W_U`` with ``r = x @ W_E``.
+    """
+
+    def __init__(self, w_embed: torch.Tensor, d_mlp: int = 50, seeds=0):
+        super().__init__()
+        if w_embed.dim() == 2:
+            w_embed = w_embed[None]
+        check_shape("w_embed", w_embed, (None, None, None))
+        k, n, big_d = w_embed.shape
+        d = check_int("d_mlp", d_mlp, high=big_d)
+        gens = _init_generators(check_seeds("seeds", seeds, k))
+        self.register_buffer("W_E", w_embed.detach().clone().float())
+        self.W_in = nn.Parameter(torch.stack([kaiming_uniform(big_d, (big_d, d), g) for g in gens]))
+        self.W_out = nn.Parameter(torch.stack([kaiming_uniform(d, (d, big_d), g) for g in gens]))
+
+    @property
+    def n_instances(self) -> int:
+        return self.W_E.shape[0]
+
+    @property
+    def n_features(self) -> int:
+        return self.W_E.shape[1]
+
+    @property
+    def d_mlp(self) -> int:
+        return self.W_in.shape[2]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (K, batch, n) -> (K, batch, n), the full residual computation."""
+        r = x @ self.W_E
+        r = r + torch.relu(r @ self.W_in) @ self.W_out
+        return r @ self.W_E.transpose(1, 2)
+
+    def effective_weights(self, params=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Folded weights (W_E @ W_in, W_out @ W_U): the MLP part seen from feature space."""
+        w_in, w_out = params if params is not None else (self.W_in, self.W_out)
+        return self.W_E @ w_in, w_out @ self.W_E.transpose(1, 2)
+
+    def pullback(self, params, grad_w_in: torch.Tensor, grad_w_out: torch.Tensor):
+        """Chain rule through the fixed embedding: (W_E^T g_in, g_out W_E)."""
+        return [self.W_E.transpose(1, 2) @ grad_w_in, grad_w_out @ self.W_E]
+
+    def folded(self) -> MLP:
+        """The simplified MLP with the folded weights (its output lacks the x W_E W_E^T term)."""
+        w_in, w_out = self.effective_weights()
+        return MLP.from_weights(w_in, w_out)
+
+    def mixing(self):
+        """The mixing the MLP block sees: M = -(W_E W_E^T - I), see :func:`cclib.mixing.embedding_mixing`."""
+        from .mixing import embedding_mixing
+        return embedding_mixing(self.W_E, sign=-1)

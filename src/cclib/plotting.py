@@ -1,0 +1,51 @@
+"""One plotting style for every figure: palette, naive line, saving."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+import seaborn as sns
+
+from .baselines import naive_loss
+from .cache import atomic_write_bytes
+
+#: Named colours used across figures, so "sparse" or "symmetric" looks the same everywhere.
+COLORS = {
+    "naive": "0.35", "sparse": "#6a3d9a", "dense": "#33a02c", "embed": "#1f78b4",
+    "clean": "#e6ab02", "asymmetric": "#33a02c", "symmetric": "#e31a1c", "residual": "#1f78b4",
+    "snmf": "#ff7f00", "trained": "#6a3d9a", "published": "#b15928",
+}
+
+
+def use_style() -> None:
+    sns.set_theme(context="notebook", style="whitegrid", font_scale=0.95)
+    mpl.rcParams.update({"figure.dpi": 110, "savefig.dpi": 150, "axes.titlesize": "medium",
+                         "legend.fontsize": "small", "figure.constrained_layout.use": True})
+
+
+def sparsity_colors(values) -> list:
+    """Violet (sparse) to green (dense) for an ordered list of probabilities."""
+    cmap = mpl.colors.LinearSegmentedColormap.from_list("cc", [COLORS["sparse"], "#1f78b4",
+                                                               COLORS["dense"]])
+    v = np.log10(np.asarray(values, dtype=float))
+    span = np.ptp(v) or 1.0
+    return [cmap((x - v.min()) / span) for x in v]
+
+
+def naive_line(ax, n_features: int = 100, d_mlp: int = 50, label: str = "naive (1/12)") -> None:
+    ax.axhline(naive_loss(n_features, d_mlp), color=COLORS["naive"], ls="--", lw=1.2, label=label)
+
+
+def save_figure(fig, out_dir, name: str) -> list[Path]:
+    """Write ``name``.png and ``name``.pdf into out_dir atomically; return the paths."""
+    paths = []
+    for ext in ("png", "pdf"):
+        buf = io.BytesIO()
+        fig.savefig(buf, format=ext, bbox_inches="tight")
+        path = Path(out_dir) / f"{name}.{ext}"
+        atomic_write_bytes(path, buf.getvalue())
+        paths.append(path)
+    return paths

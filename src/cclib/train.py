@@ -1,0 +1,380 @@
+"""Training: the paper's procedure, fast.
+
+The procedure (SPEC): AdamW (lr 3e-3, weight decay 1e-2, betas (0.9, 0.999), eps 1e-8), cosine
+annealing of the learning rate to zero over each instance's own number of steps, batch 2048,
+loss = mean squared error over batch and features (all-zero samples included in the mean).
+
+:func:`train` computes exactly that for K instances at once, with three exact shortcuts:
+
+* only the non-empty samples of a Bernoulli batch are computed (the others add 0 to the sum);
+* Bernoulli inputs are drawn as positions of active cells, and the first layer gathers rows of
+  W_in instead of multiplying by a mostly-zero matrix;
+* for exactly-one-active inputs the batch enters only through per-(feature, sign) sums of squared
+  values (see :class:`cclib.data.OneActiveStream`), so a step is a few (2n x d) products.
+
+Gradients are derived by hand (checked against autograd in the tests) and AdamW runs on one flat
+(K, n_params) buffer. :func:`train_reference` is the straightforward version, kept for tests and
+benchmarks.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from tqdm.auto import tqdm
+
+from ._checks import check_choice, check_float, check_int, check_probabilities, check_seeds
+from .data import BernoulliStream, OneActiveStream, labels, sample_bernoulli, sample_one_active, steps_for
+from .mixing import Mixing
+from .models import MLP, ResidualMLP
+
+INPUTS = ("bernoulli", "one_active")
+BETAS = (0.9, 0.999)
+EPS = 1e-8
+CHUNK_STEPS = 16  # steps drawn per stream call; part of an instance's random stream, keep fixed
+
+
+@dataclass
+class TrainResult:
+    """loss: (max_steps, K) minibatch MSE at each step (NaN after an instance's last step).
+    steps: steps run per instance. mixing: the mixing after training (learned sigma if trainable).
+    """
+
+    loss: torch.Tensor
+    steps: list[int]
+    mixing: Mixing
+
+
+def cosine_lr(lr: float, step: int, total: int) -> float:
+    """Learning rate at 0-based ``step`` of ``total``: lr * (1 + cos(pi step / total)) / 2."""
+    return lr * 0.5 * (1.0 + math.cos(math.pi * step / total)) if step < total else 0.0
+
+
+# --------------------------------------------------------------------------------------------
+# Loss and hand-derived gradients for the three batch representations. Every function takes
+# effective weights w_in (K, n, d), w_out (K, d, n), the mixing shape transposed gt (K, n, n) or
+# None, and sigma_abs (K,), and returns (loss (K,), grad_w_in, grad_w_out, grad_sigma_abs (K,)).
+# The loss is the sum of squared errors over batch and features divided by batch_size * n.
+# --------------------------------------------------------------------------------------------
+
+def grads_dense(w_in, w_out, gt, sigma_abs, x, batch_size, need_sigma_grad=False):
+    """x: (K, R, n) dense inputs (R <= batch_size rows; missing rows are all-zero samples).
+
+    Scales are folded into the small (K, d, n)-sized results rather than the (K, R, n) tensors,
+    which is where the time goes on a CPU.
+    """
+    n = x.shape[-1]
+    scale = 2.0 / (batch_size * n)
+    h = x @ w_in
+    a = torch.relu(h)
+    if gt is None:
+        diff = a @ w_out
+    else:  # out - x (sigma G)^T in one product
+        diff = torch.baddbmm(a @ w_out, x, gt * sigma_abs[:, None, None], alpha=-1.0)
+    diff.sub_(torch.relu(x))
+    loss = torch.linalg.vector_norm(diff, dim=(1, 2)).square() / (batch_size * n)
+    g_w_out = (a.transpose(1, 2) @ diff).mul_(scale)
+    g_h = torch.where(h > 0, diff @ w_out.transpose(1, 2), 0.0)
+    g_w_in = (x.transpose(1, 2) @ g_h).mul_(scale)
+    g_sigma = None
+    if need_sigma_grad and gt is not None:
+        g_sigma = -scale * ((x.transpose(1, 2) @ diff) * gt).sum((1, 2))
+    return loss, g_w_in, g_w_out, g_sigma
+
+
+def sparse_to_dense(rows, gfeat, value, n_rows, n_instances, n_features):
+    """Scatter flat active-cell lists (see :func:`_sparse_chunk`) into x of shape (K, n_rows, n)."""
+    x = torch.zeros(n_instances * n_rows * n_features)
+    x[rows * n_features + gfeat % n_features] = value
+    return x.view(n_instances, n_rows, n_features)
+
+
+def grads_sparse(w_in, w_out, gt, sigma_abs, rows, gfeat, value, n_rows, batch_size,
+                 need_sigma_grad=False):
+    """Active cells as flat lists: rows (E,) index a padded (K * n_rows) space of the non-empty
+    samples, instance-major; gfeat (E,) = k * n + feature; value (E,). All-zero samples are left
+    out: they add nothing to the summed error, only to the batch_size it is divided by."""
+    k, n, _ = w_in.shape
+    x = sparse_to_dense(rows, gfeat, value, n_rows, k, n)
+    return grads_dense(w_in, w_out, gt, sigma_abs, x, batch_size, need_sigma_grad)
+
+
+def one_active_targets(gt, sigma_abs, n):
+    """Label per unit |v| for each (feature, sign) bucket, (K or 1, 2n, n): rows i < n are
+    e_i + M^T[i] (v > 0), rows n + i are -M^T[i] (v < 0)."""
+    target = torch.zeros(1, 2 * n, n)
+    target[0, :n] = torch.eye(n)
+    if gt is None:
+        return target
+    return target + sigma_abs[:, None, None] * torch.cat([gt, -gt], 1)
+
+
+def grads_buckets(w_in, w_out, gt, sigma_abs, weights, batch_size, target=None,
+                  need_sigma_grad=False):
+    """Exactly-one-active batches as bucket weights (K, 2n): sum of v^2 per (feature, sign).
+
+    The output for input v e_i is |v| * ReLU(sign(v) W_in[i]) W_out, so with
+    ``target = one_active_targets(...)`` the batch's summed squared error is
+    sum_b S_b ||out_b - target_b||^2.
+    """
+    k, n, _ = w_in.shape
+    scale = 2.0 / (batch_size * n)
+    if target is None:
+        target = one_active_targets(gt, sigma_abs, n)
+    h = torch.cat([w_in, -w_in], 1)                      # (K, 2n, d): unit input +e_i, then -e_i
+    a = torch.relu(h)
+    diff = (a @ w_out).sub_(target)
+    weighted = diff * weights[:, :, None]
+    loss = (weighted * diff).sum((1, 2)) / (batch_size * n)
+    g_w_out = (a.transpose(1, 2) @ weighted).mul_(scale)
+    g_h = torch.where(h > 0, weighted @ w_out.transpose(1, 2), 0.0)
+    g_sigma = None
+    if need_sigma_grad and gt is not None:
+        g_sigma = -scale * (weighted * torch.cat([gt, -gt], 1)).sum((1, 2))
+    return loss, (g_h[:, :n] - g_h[:, n:]).mul_(scale), g_w_out, g_sigma
+
+
+# --------------------------------------------------------------------------------------------
+# Combining the per-instance streams of one chunk into per-step batches.
+# --------------------------------------------------------------------------------------------
+
+def _sparse_chunk(parts, steps, batch_size, n):
+    """Merge K sparse chunks into per-step flat lists over a padded, compacted row space."""
+    counts, ranks = [], []
+    for step, row, _, _ in parts:
+        key = step * batch_size + row
+        uniq, inverse = torch.unique_consecutive(key, return_inverse=True)
+        ustep = uniq // batch_size
+        per_step = torch.bincount(ustep, minlength=steps)
+        first = torch.cumsum(per_step, 0) - per_step
+        ranks.append((torch.arange(uniq.numel()) - first[ustep])[inverse])
+        counts.append(per_step)
+    n_rows = torch.stack(counts).amax(0).clamp_min(1)                      # (steps,)
+    instance = torch.cat([torch.full_like(p[0], k) for k, p in enumerate(parts)])
+    step = torch.cat([p[0] for p in parts])
+    order = torch.argsort(step, stable=True)
+    step, instance = step[order], instance[order]
+    rows = (instance * n_rows[step] + torch.cat(ranks)[order])
+    gfeat = (instance * n + torch.cat([p[2] for p in parts])[order])
+    value = torch.cat([p[3] for p in parts])[order]
+    bounds = torch.searchsorted(step, torch.arange(steps + 1)).tolist()
+    return [(rows[s:e], gfeat[s:e], value[s:e], r) for s, e, r in
+            zip(bounds[:-1], bounds[1:], n_rows.tolist())]
+
+
+def _dense_chunk(parts, steps, batch_size, n):
+    x = torch.zeros(steps, len(parts), batch_size, n)
+    for k, part in enumerate(parts):
+        if part[0] == "dense":
+            x[:, k] = part[1]
+        else:
+            _, step, row, feat, value = part
+            x[step, k, row, feat] = value
+    return list(x.unbind(0))
+
+
+# --------------------------------------------------------------------------------------------
+
+def _validate_common(model, mixing, batch_size, lr, weight_decay):
+    if not isinstance(mixing, Mixing):
+        raise TypeError(f"mixing must be a cclib.mixing.Mixing, got {type(mixing).__name__}")
+    if mixing.n_instances != model.n_instances:
+        raise ValueError(f"mixing has {mixing.n_instances} instances but the model has "
+                         f"{model.n_instances}; they must match")
+    if mixing.n_features != model.n_features:
+        raise ValueError(f"mixing is for n_features={mixing.n_features} but the model has "
+                         f"n_features={model.n_features}")
+    check_int("batch_size", batch_size)
+    check_float("lr", lr, 0.0, 10.0, low_open=True)
+    check_float("weight_decay", weight_decay, 0.0, 1.0)
+
+
+def _resolve_steps(steps, default, k):
+    if steps is None:
+        return list(default)
+    if isinstance(steps, int) and not isinstance(steps, bool):
+        return [check_int("steps", steps)] * k
+    steps = list(steps)
+    if len(steps) != k:
+        raise ValueError(f"steps must be one int or one per instance ({k}), got {len(steps)}")
+    return [check_int(f"steps[{i}]", s) for i, s in enumerate(steps)]
+
+
+def train(model, mixing: Mixing, *, inputs: str = "bernoulli", p=None, steps=None,
+          batch_size: int = 2048, lr: float = 3e-3, weight_decay: float = 1e-2, seeds=0,
+          progress: bool = False) -> TrainResult:
+    """Train the K instances of ``model`` (in place) on labels ReLU(x) + x M^T.
+
+    inputs: 'bernoulli' (p: float or K floats in (0, 1]) or 'one_active' (p must be None).
+    steps: int or K ints; default: matched non-empty batches for Bernoulli (SPEC), 10,000 for
+    one-active. seeds: the data seed of each instance (int s means s, s+1, ...). An instance's
+    result depends only on its own seed, settings and initial weights.
+    """
+    check_choice("inputs", inputs, INPUTS)
+    _validate_common(model, mixing, batch_size, lr, weight_decay)
+    k, n = model.n_instances, model.n_features
+    seeds = check_seeds("seeds", seeds, k)
+    if inputs == "bernoulli":
+        if p is None:
+            raise ValueError("p must be given for inputs='bernoulli': a float or K floats in (0, 1]")
+        probs = check_probabilities("p", p, k).tolist()
+        steps = _resolve_steps(steps, [steps_for(q, n) for q in probs], k)
+        streams = [BernoulliStream(q, batch_size, n, s) for q, s in zip(probs, seeds)]
+    else:
+        if p is not None:
+            raise ValueError(f"p must be None for inputs='one_active' (p is 1/n_features), got {p!r}")
+        steps = _resolve_steps(steps, [10_000] * k, k)
+        streams = [OneActiveStream(batch_size, n, s) for s in seeds]
+
+    # One flat (K, P) buffer holds every trainable number; views give each parameter its shape.
+    params = [t.detach() for t in model.parameters()]
+    train_sigma = mixing.trainable_sigma
+    pieces = [t.reshape(k, -1) for t in params] + ([mixing.sigma[:, None]] if train_sigma else [])
+    flat = torch.cat(pieces, 1).float().contiguous()
+    sizes = [piece.shape[1] for piece in pieces]
+    offsets = [0] + list(torch.cumsum(torch.tensor(sizes), 0).tolist())
+    views = [flat[:, a:b].view_as(t) for a, b, t in zip(offsets, offsets[1:], params)]
+    sigma_view = flat[:, -1] if train_sigma else mixing.sigma.abs()
+    grad = torch.zeros_like(flat)
+    exp_avg, exp_avg_sq = torch.zeros_like(flat), torch.zeros_like(flat)
+    gt = mixing.shape.transpose(1, 2).contiguous().float()
+    if not train_sigma and not torch.any(mixing.sigma != 0):
+        gt = None  # clean task: skip the mixing term altogether
+
+    fixed_target = None
+    total = max(steps)
+    steps_t = torch.tensor(steps, dtype=torch.float64)
+    history = torch.full((total, k), float("nan"))
+    bar = tqdm(total=total, disable=not progress, desc="train", unit="step", leave=False)
+    t = 0
+    while t < total:
+        # Streams always draw whole chunks (the tail of the last one is unused), so an
+        # instance's numbers never depend on how long the other instances run.
+        c = min(CHUNK_STEPS, total - t)
+        if inputs == "one_active":
+            batches = list(torch.stack([s.next_chunk(CHUNK_STEPS) for s in streams], 1).unbind(0))
+        else:
+            parts = [s.next_chunk(CHUNK_STEPS) for s in streams]
+            if any(part[0] == "dense" for part in parts):
+                batches = _dense_chunk(parts, CHUNK_STEPS, batch_size, n)
+            else:
+                batches = _sparse_chunk([part[1:] for part in parts], CHUNK_STEPS, batch_size, n)
+        batches = batches[:c]
+        tt = torch.arange(t, t + c, dtype=torch.float64)[:, None]
+        lrs = torch.where(tt < steps_t, lr * 0.5 * (1 + torch.cos(math.pi * tt / steps_t)), 0.0)
+        lrs = lrs.float()[:, :, None]                                          # (c, K, 1)
+        for i, batch in enumerate(batches):
+            sigma_abs = sigma_view.abs()
+            w_in, w_out = model.effective_weights(views)
+            if inputs == "one_active":
+                if train_sigma or fixed_target is None:
+                    fixed_target = one_active_targets(gt, sigma_abs, n)
+                loss, g_in, g_out, g_sig = grads_buckets(w_in, w_out, gt, sigma_abs, batch,
+                                                         batch_size, fixed_target, train_sigma)
+            elif isinstance(batch, torch.Tensor):
+                loss, g_in, g_out, g_sig = grads_dense(w_in, w_out, gt, sigma_abs, batch,
+                                                       batch_size, train_sigma)
+            else:
+                loss, g_in, g_out, g_sig = grads_sparse(w_in, w_out, gt, sigma_abs, *batch,
+                                                        batch_size, train_sigma)
+            history[t + i] = loss
+            for view_grad, g in zip(model.pullback(views, g_in, g_out),
+                                    [grad[:, a:b] for a, b in zip(offsets, offsets[1:])]):
+                g.copy_(view_grad.reshape(k, -1))
+            if train_sigma:
+                grad[:, -1] = g_sig * torch.sign(sigma_view)
+            _adamw_step(flat, grad, exp_avg, exp_avg_sq, lrs[i], weight_decay, t + i + 1)
+        t += c
+        bar.update(c)
+    bar.close()
+
+    done = torch.arange(total)[:, None] < torch.tensor(steps)[None, :]
+    history[~done] = float("nan")
+    with torch.no_grad():
+        for param, view in zip(model.parameters(), views):
+            param.copy_(view)
+    sigma = flat[:, -1].clone() if train_sigma else mixing.sigma.clone()
+    return TrainResult(history, steps, Mixing(mixing.shape, sigma, train_sigma))
+
+
+def _adamw_step(param, grad, exp_avg, exp_avg_sq, lr, weight_decay, step):
+    """torch.optim.AdamW's update, with a per-instance learning rate lr of shape (K, 1)."""
+    beta1, beta2 = BETAS
+    param.mul_(1 - lr * weight_decay)
+    exp_avg.lerp_(grad, 1 - beta1)
+    exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+    denom = (exp_avg_sq.sqrt() / math.sqrt(1 - beta2 ** step)).add_(EPS)
+    param.sub_((lr / (1 - beta1 ** step)) * exp_avg / denom)
+
+
+# --------------------------------------------------------------------------------------------
+
+def reference_loss(model, mixing: Mixing | None, x: torch.Tensor) -> torch.Tensor:
+    """Plain autograd-able loss on a dense batch x (K, B, n): per-instance MSE, (K,).
+
+    A residual model is scored on its own labels x + ReLU(x) (``mixing`` is then ignored).
+    """
+    if isinstance(model, ResidualMLP):
+        y = x + torch.relu(x)
+    else:
+        y = labels(x, mixing.matrix())
+    return (model(x) - y).square().mean((1, 2))
+
+
+def train_reference(model, mixing: Mixing, *, inputs: str = "bernoulli", p=None, steps=None,
+                    batch_size: int = 2048, lr: float = 3e-3, weight_decay: float = 1e-2,
+                    seeds=0) -> TrainResult:
+    """The straightforward trainer: one instance at a time, a dense uniform draw for every input
+    cell, dense products, autograd, torch.optim.AdamW and a cosine LambdaLR.
+
+    Same procedure as :func:`train` (different random draws), kept for tests and benchmarks.
+    """
+    check_choice("inputs", inputs, INPUTS)
+    _validate_common(model, mixing, batch_size, lr, weight_decay)
+    k, n = model.n_instances, model.n_features
+    seeds = check_seeds("seeds", seeds, k)
+    probs = check_probabilities("p", p, k).tolist() if inputs == "bernoulli" else [1.0 / n] * k
+    default = [steps_for(q, n) for q in probs] if inputs == "bernoulli" else [10_000] * k
+    steps = _resolve_steps(steps, default, k)
+    history = torch.full((max(steps), k), float("nan"))
+    sigmas = mixing.sigma.clone()
+    for i in range(k):
+        gen = torch.Generator().manual_seed(seeds[i])
+        single = _one_instance(model, i)
+        one = Mixing(mixing.shape[i:i + 1], mixing.sigma[i:i + 1], mixing.trainable_sigma)
+        trainable = list(single.parameters())
+        if one.trainable_sigma:
+            one.sigma = torch.nn.Parameter(one.sigma)
+            trainable.append(one.sigma)
+        opt = torch.optim.AdamW(trainable, lr=lr, weight_decay=weight_decay, betas=BETAS, eps=EPS)
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda s, total=steps[i]: 0.5 * (1 + math.cos(math.pi * s / total)))
+        for step in range(steps[i]):
+            if inputs == "bernoulli":
+                x = sample_bernoulli(batch_size, n, probs[i], gen)[None]
+            else:
+                x = sample_one_active(batch_size, n, gen)[None]
+            loss = reference_loss(single, one, x)[0]
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            history[step, i] = loss.detach()
+        with torch.no_grad():
+            for param, own in zip(model.parameters(), single.parameters()):
+                param[i] = own[0]
+        sigmas[i] = one.sigma.detach()[0]
+    return TrainResult(history, steps, Mixing(mixing.shape, sigmas, mixing.trainable_sigma))
+
+
+def _one_instance(model, index):
+    """A copy of instance ``index`` of ``model`` as a one-instance model of the same class."""
+    if isinstance(model, ResidualMLP):
+        single = ResidualMLP(model.W_E[index:index + 1], model.d_mlp)
+    else:
+        single = MLP(1, model.n_features, model.d_mlp)
+    with torch.no_grad():
+        for own, param in zip(single.parameters(), model.parameters()):
+            own.copy_(param[index:index + 1])
+    return single

@@ -1,0 +1,92 @@
+import json
+
+import numpy as np
+import pytest
+
+from cclib import cache, experiments, report
+
+
+def test_roundtrip_and_key_depends_on_config(tmp_path):
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"a": np.arange(5.0)}
+
+    first = cache.cached("x", {"s": 1}, compute, tmp_path)
+    again = cache.cached("x", {"s": 1}, compute, tmp_path)
+    other = cache.cached("x", {"s": 2}, compute, tmp_path)
+    assert len(calls) == 2 and np.array_equal(first["a"], again["a"]) and np.array_equal(other["a"], first["a"])
+    assert cache.config_key({"s": 1}) != cache.config_key({"s": 2})
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "meta"])
+def test_damaged_entry_is_reported_discarded_and_recomputed(tmp_path, capsys, damage):
+    cache.save("x", {"s": 1}, {"a": np.arange(100.0)}, tmp_path)
+    npz = next(tmp_path.glob("x-*.npz"))
+    meta = next(tmp_path.glob("x-*.json"))
+    if damage == "truncate":
+        npz.write_bytes(npz.read_bytes()[:50])
+    elif damage == "flip":
+        raw = bytearray(npz.read_bytes())
+        raw[-20] ^= 0xFF
+        npz.write_bytes(bytes(raw))
+    else:
+        meta.write_text("{not json")
+    assert cache.load("x", {"s": 1}, tmp_path) is None
+    assert "discarding damaged entry" in capsys.readouterr().err
+    assert not npz.exists()
+    out = cache.cached("x", {"s": 1}, lambda: {"a": np.arange(100.0)}, tmp_path)
+    assert np.array_equal(out["a"], np.arange(100.0))
+
+
+def test_interrupted_write_leaves_nothing(tmp_path):
+
+    target = tmp_path / "f.bin"
+    import os
+    real_fsync = os.fsync
+
+    def failing(fd):
+        raise KeyboardInterrupt
+
+    os.fsync = failing
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            cache.atomic_write_bytes(target, b"x" * 1000)
+    finally:
+        os.fsync = real_fsync
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_trained_models_come_back_identical_from_the_cache(tmp_path):
+    config = experiments.run_config(seeds=[0, 1], sigma=0.02, p=0.05, steps=20)
+    fresh = experiments.trained(config, folder=tmp_path)
+    loaded = experiments.trained(config, folder=tmp_path)
+    for a, b in zip(fresh.model.parameters(), loaded.model.parameters()):
+        assert np.array_equal(a.detach().numpy(), b.detach().numpy())
+    other = tmp_path / "other"
+    again = experiments.trained(config, folder=other)   # from an empty cache: same numbers
+    for a, b in zip(fresh.model.parameters(), again.model.parameters()):
+        assert np.array_equal(a.detach().numpy(), b.detach().numpy())
+
+
+def test_notebook_parameters_are_checked(tmp_path):
+    with pytest.raises(ValueError, match="mode must be one of 'paper', 'quick'; got 'fast'"):
+        report.check_parameters("fast", 0, tmp_path / "out")
+    with pytest.raises(ValueError, match="seed must be an integer in \\[0, inf\\], got -1"):
+        report.check_parameters("paper", -1, tmp_path / "out")
+    with pytest.raises(ValueError, match="out_dir's parent folder must exist"):
+        report.check_parameters("paper", 0, tmp_path / "missing" / "out")
+
+
+def test_claims_fail_loudly_only_when_unexpected():
+    claims = report.Claims("paper")
+    claims.add("a", True)
+    claims.add("b", False, expected=False)
+    claims.finish()
+    claims.add("c", False)
+    with pytest.raises(AssertionError, match="'c'"):
+        claims.finish()
+    quick = report.Claims("quick")
+    quick.add("c", False)
+    quick.finish()  # quick runs only report

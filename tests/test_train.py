@@ -1,0 +1,172 @@
+"""The fast trainer computes the paper's procedure: same loss, same gradients, same optimiser."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from cclib import evaluate, mixing
+from cclib.baselines import naive_loss
+from cclib.data import labels, sample_bernoulli, sample_one_active
+from cclib.models import MLP, ResidualMLP
+from cclib.train import (_adamw_step, _sparse_chunk, grads_buckets, grads_dense, grads_sparse,
+                         train, train_reference)
+
+
+def _autograd(model, mix, x, batch_size):
+    """Reference loss and gradients (w.r.t. W_in, W_out, sigma) on a dense batch x (K, B, n)."""
+    w_in, w_out = (t.detach().clone().requires_grad_() for t in model.effective_weights())
+    sigma = mix.sigma.clone().requires_grad_()
+    m = sigma.abs()[:, None, None] * mix.shape
+    loss = (torch.relu(x @ w_in) @ w_out - labels(x, m)).square().sum((1, 2)) / (batch_size * x.shape[-1])
+    loss.sum().backward()
+    return loss.detach(), w_in.grad, w_out.grad, sigma.grad
+
+
+def _gt(mix):
+    return mix.shape.transpose(1, 2).contiguous()
+
+
+@pytest.mark.parametrize("p", [0.005, 0.3])
+def test_dense_and_sparse_paths_match_autograd(p):
+    k, b = 3, 256
+    model = MLP(k, seeds=[0, 1, 2])
+    mix = mixing.random_mixing([0.02, 0.05, 0.03], seeds=[0, 1, 2], trainable_sigma=True)
+    x = torch.stack([sample_bernoulli(b, 100, p, torch.Generator().manual_seed(i)) for i in range(k)])
+    ref = _autograd(model, mix, x, b)
+    w_in, w_out = model.effective_weights()
+    dense = grads_dense(w_in.detach(), w_out.detach(), _gt(mix), mix.sigma.abs(), x, b, True)
+    # the same batch as flat active-cell lists, empty rows dropped
+    parts = []
+    for i in range(k):
+        row, feat = torch.nonzero(x[i], as_tuple=True)
+        parts.append((torch.zeros_like(row), row, feat, x[i][row, feat]))
+    (rows, gfeat, value, n_rows), = _sparse_chunk(parts, 1, b, 100)
+    assert n_rows <= b
+    sparse = grads_sparse(w_in.detach(), w_out.detach(), _gt(mix), mix.sigma.abs(), rows, gfeat, value,
+                          n_rows, b, True)
+    for got in (dense, sparse):
+        assert torch.allclose(got[0], ref[0], rtol=1e-5)
+        assert torch.allclose(got[1], ref[1], atol=1e-7, rtol=1e-4)
+        assert torch.allclose(got[2], ref[2], atol=1e-7, rtol=1e-4)
+        assert torch.allclose(got[3] * torch.sign(mix.sigma), ref[3], atol=1e-8, rtol=1e-4)
+
+
+def test_bucket_path_matches_autograd():
+    k, b = 2, 512
+    model = MLP(k, seeds=[3, 4])
+    mix = mixing.random_mixing([0.04, 0.02], seeds=[5, 6], trainable_sigma=True)
+    x = torch.stack([sample_one_active(b, 100, torch.Generator().manual_seed(i)) for i in range(k)])
+    ref = _autograd(model, mix, x, b)
+    value = x.sum(2)
+    bucket = x.abs().argmax(2) + 100 * (value < 0)
+    weights = torch.zeros(k, 200).scatter_add_(1, bucket, value**2)
+    w_in, w_out = model.effective_weights()
+    got = grads_buckets(w_in.detach(), w_out.detach(), _gt(mix), mix.sigma.abs(), weights, b,
+                        need_sigma_grad=True)
+    assert torch.allclose(got[0], ref[0], rtol=1e-5)
+    assert torch.allclose(got[1], ref[1], atol=1e-7, rtol=1e-4)
+    assert torch.allclose(got[2], ref[2], atol=1e-7, rtol=1e-4)
+    assert torch.allclose(got[3] * torch.sign(mix.sigma), ref[3], atol=1e-8, rtol=1e-4)
+
+
+def test_residual_pullback_matches_autograd_through_the_embedding():
+    w_e = mixing.embedding_matrix(100, 1000, seeds=[0])
+    res = ResidualMLP(w_e, 50, seeds=[0])
+    x = sample_bernoulli(128, 100, 0.05, torch.Generator().manual_seed(0))[None]
+    loss = (res(x) - (x + torch.relu(x))).square().sum() / (128 * 100)
+    loss.backward()
+    w_in, w_out = res.effective_weights()
+    mix = res.mixing()
+    _, g_in, g_out, _ = grads_dense(w_in.detach(), w_out.detach(), _gt(mix), mix.sigma.abs(), x, 128)
+    g_w_in, g_w_out = res.pullback(None, g_in, g_out)
+    assert torch.allclose(g_w_in, res.W_in.grad, atol=1e-7, rtol=1e-3)
+    assert torch.allclose(g_w_out, res.W_out.grad, atol=1e-7, rtol=1e-3)
+
+
+def test_adamw_step_is_torch_adamw():
+    torch.manual_seed(1)
+    w = torch.randn(2, 30)
+    param = torch.nn.Parameter(w.clone())
+    opt = torch.optim.AdamW([param], lr=3e-3, weight_decay=1e-2)
+    flat, m, v = w.clone(), torch.zeros_like(w), torch.zeros_like(w)
+    for step in range(1, 6):
+        g = torch.randn(2, 30)
+        param.grad = g.clone()
+        opt.step()
+        _adamw_step(flat, g, m, v, torch.full((2, 1), 3e-3), 1e-2, step)
+    assert torch.allclose(flat, param.detach(), atol=1e-7)
+
+
+@pytest.mark.parametrize("inputs, p", [("bernoulli", [0.01, 0.01, 0.01]),
+                                       ("bernoulli", [0.002, 0.3, 0.05]),
+                                       ("one_active", None)])
+def test_instances_trained_together_equal_each_alone(inputs, p):
+    seeds = [11, 12, 13]
+    sig = [0.02, 0.03, 0.01]
+    together = MLP(3, seeds=seeds)
+    r = train(together, mixing.random_mixing(sig, seeds=seeds, trainable_sigma=True),
+              inputs=inputs, p=p, steps=[40, 25, 40], seeds=seeds)
+    for i in range(3):
+        alone = MLP(1, seeds=[seeds[i]])
+        r1 = train(alone, mixing.random_mixing(sig[i], seeds=[seeds[i]], trainable_sigma=True),
+                   inputs=inputs, p=None if p is None else p[i], steps=[40, 25, 40][i], seeds=[seeds[i]])
+        assert torch.allclose(together.W_in[i], alone.W_in[0], atol=1e-5)
+        assert torch.allclose(together.W_out[i], alone.W_out[0], atol=1e-5)
+        assert torch.allclose(r.mixing.sigma[i], r1.mixing.sigma[0], atol=1e-6)
+        n = [40, 25, 40][i]
+        assert torch.allclose(r.loss[:n, i], r1.loss[:n, 0], rtol=1e-4)
+        assert torch.all(torch.isnan(r.loss[n:, i]))
+
+
+def test_rerun_gives_identical_numbers():
+    runs = []
+    for _ in range(2):
+        model = MLP(2, seeds=[0, 1])
+        train(model, mixing.random_mixing([0.02, 0.02], seeds=[0, 1]), p=0.01, steps=30, seeds=[0, 1])
+        runs.append(model.W_in.detach().clone())
+    assert torch.equal(runs[0], runs[1])
+
+
+def test_fast_and_reference_trainers_reach_the_same_loss():
+    """Different random draws, same procedure: after 1500 steps the two agree within noise."""
+    mix = mixing.random_mixing(0.02, seeds=[0])
+    fast, ref = MLP(1, seeds=[0]), MLP(1, seeds=[0])
+    train(fast, mix, inputs="one_active", steps=1500, seeds=[1])
+    train_reference(ref, mix, inputs="one_active", steps=1500, seeds=[1])
+    a, b = evaluate.one_active_loss(fast, mix)[0], evaluate.one_active_loss(ref, mix)[0]
+    assert abs(a - b) < 0.003, (a, b)
+
+
+def test_short_run_beats_naive_with_mixing_and_not_without():
+    """p = 0.01: sigma = 0.02 beats naive at p_eval = 0.01, the clean task does not."""
+    noisy, clean = MLP(1, seeds=[0]), MLP(1, seeds=[0])
+    mix = mixing.random_mixing(0.02, seeds=[0])
+    train(noisy, mix, p=0.01, steps=3000, seeds=[0])
+    train(clean, mixing.clean(), p=0.01, steps=3000, seeds=[0])
+    noisy_loss, noisy_se = evaluate.expected_loss(noisy, mix, 0.01)
+    clean_loss, clean_se = evaluate.expected_loss(clean, mixing.clean(), 0.01)
+    print(f"short runs, L/p at 0.01: sigma=0.02 {noisy_loss[0]:.4f}, clean {clean_loss[0]:.4f}")
+    assert noisy_loss[0] + 3 * noisy_se[0] < naive_loss()
+    assert clean_loss[0] - 3 * clean_se[0] > naive_loss() * 0.999
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(p=0.0), ValueError, "p must lie in (0, 1]"),
+    (dict(p=[0.1, 0.2]), ValueError, "p must have one value per instance (1), got 2"),
+    (dict(p=None), ValueError, "p must be given for inputs='bernoulli'"),
+    (dict(p=0.1, inputs="gaussian"), ValueError, "inputs must be one of 'bernoulli', 'one_active'"),
+    (dict(inputs="one_active", p=0.1), ValueError, "p must be None for inputs='one_active'"),
+    (dict(p=0.1, steps=0), ValueError, "steps must be an integer in [1, inf], got 0"),
+    (dict(p=0.1, lr=-1.0), ValueError, "lr must be a finite number in (0.0, 10.0]"),
+    (dict(p=0.1, batch_size=0), ValueError, "batch_size must be an integer in [1, inf], got 0"),
+])
+def test_bad_input_is_named(kwargs, error, message):
+    with pytest.raises(error) as err:
+        train(MLP(1), mixing.clean(), **kwargs)
+    assert message in str(err.value)
+
+
+def test_mismatched_instances_are_refused():
+    with pytest.raises(ValueError, match="mixing has 2 instances but the model has 1"):
+        train(MLP(1), mixing.clean(n_instances=2), p=0.1, steps=1)
