@@ -49,3 +49,18 @@ def save_figure(fig, out_dir, name: str) -> list[Path]:
         atomic_write_bytes(path, buf.getvalue())
         paths.append(path)
     return paths
+
+
+def plain_log_axis(ax, axis: str = "y", ticks=None) -> None:
+    """Log axis labelled with plain numbers (0.06, 0.08, 0.1) instead of 6 x 10^-2."""
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    if ticks is not None:
+        target.set_ticks(ticks)
+    target.set_major_formatter(mpl.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    target.set_minor_formatter(mpl.ticker.NullFormatter())
+
+
+def heatmap(ax, data, **kwargs):
+    """imshow without the style's grid lines drawn over the cells."""
+    ax.grid(False)
+    return ax.imshow(data, aspect="auto", **kwargs)

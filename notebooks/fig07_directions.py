@@ -1,0 +1,92 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown] papermill={"duration": 0.001611, "end_time": "2026-11-21T07:56:30.772094+00:00", "exception": false, "start_time": "2026-11-21T07:56:30.770483+00:00", "status": "completed"}
+# # Fig. 7 — the model lives in the top half of M's spectrum
+#
+# A model trained on random asymmetric M (sigma = 0.03, p = 0.01, 20,000 steps). We compare its
+# neurons with two bases of M: the singular vectors of `I + M = U S V^T` (the labels' linear
+# part) and the eigenvectors E of `(M + M^T) / 2`, each sorted by descending value.
+# `T = (W_in W_out)^T` is the model's input-to-output map without the ReLU.
+#
+# **Claim.** About the top 50 directions are preserved by T (cosine near 1); the other 50 are not.
+
+# %% papermill={"duration": 0.00942, "end_time": "2026-11-21T07:56:30.782822+00:00", "exception": false, "start_time": "2026-11-21T07:56:30.773402+00:00", "status": "completed"} tags=["parameters"]
+mode = "paper"  # "paper" or "quick"
+seed = 0
+out_dir = "../paper-code/output"
+
+# %% papermill={"duration": 0.005854, "end_time": "2026-11-21T07:56:30.790083+00:00", "exception": false, "start_time": "2026-11-21T07:56:30.784229+00:00", "status": "completed"} tags=["injected-parameters"]
+# Parameters
+mode = "paper"
+seed = 0
+out_dir = "/work/main/paper-code/output"
+
+
+# %% papermill={"duration": 2.201584, "end_time": "2026-11-21T07:56:32.992968+00:00", "exception": false, "start_time": "2026-11-21T07:56:30.791384+00:00", "status": "completed"}
+import matplotlib.pyplot as plt
+import numpy as np
+
+from cclib import analysis, experiments, plotting, report
+
+out = report.check_parameters(mode, seed, out_dir)
+plotting.use_style()
+quick = mode == "quick"
+
+# %% papermill={"duration": 0.025313, "end_time": "2026-11-21T07:56:33.019945+00:00", "exception": false, "start_time": "2026-11-21T07:56:32.994632+00:00", "status": "completed"}
+run = experiments.trained(experiments.run_config(
+    seeds=[seed], sigma=0.03, kind="asymmetric", p=0.01, steps=300 if quick else 20_000),
+    progress=True)
+al = analysis.alignment(run.model, run.mixing)
+
+# %% [markdown] papermill={"duration": 0.001187, "end_time": "2026-11-21T07:56:33.022609+00:00", "exception": false, "start_time": "2026-11-21T07:56:33.021422+00:00", "status": "completed"}
+# Left: |cosine| between each neuron's read direction (`W_in[:, k]`) or write direction
+# (`W_out[k, :]`) and each basis vector. Right: how well T keeps each direction.
+
+# %% papermill={"duration": 1.710942, "end_time": "2026-11-21T07:56:34.734777+00:00", "exception": false, "start_time": "2026-11-21T07:56:33.023835+00:00", "status": "completed"}
+fig = plt.figure(figsize=(12, 5))
+grid = fig.add_gridspec(2, 3, width_ratios=[1, 1, 1.3])
+panels = [(al.eig_in, "E vs W_in (read)"), (al.eig_out, "E vs W_out (write)"),
+          (al.svd_in, "V vs W_in (read)"), (al.svd_out, "U vs W_out (write)")]
+for i, (data, title) in enumerate(panels):
+    ax = fig.add_subplot(grid[i // 2, i % 2])
+    im = plotting.heatmap(ax, np.abs(data), cmap="magma", vmin=0, vmax=0.6)
+    ax.set(title=title, xlabel="vector index (descending value)", ylabel="neuron")
+fig.colorbar(im, ax=fig.axes, shrink=0.6, label="|cosine|", location="left")
+ax = fig.add_subplot(grid[:, 2])
+ax.plot(al.cos_svd, ".-", color=plotting.COLORS["embed"], ms=3, label="cos(U_i, T V_i)  (SVD of I + M)")
+ax.plot(al.cos_eig, ".-", color=plotting.COLORS["snmf"], ms=3, label="cos(E_i, T E_i)  (eig of sym. M)")
+ax.axvline(49.5, color="k", ls=":", lw=1)
+ax.set(xlabel="vector index i (descending value)", ylabel="cosine", title="directions kept by T")
+ax.legend(fontsize="x-small")
+fig.suptitle("Fig. 7: neuron directions against the bases of M (sigma = 0.03)")
+plotting.save_figure(fig, out, "fig07")
+plt.show()
+
+# %% [markdown] papermill={"duration": 0.002259, "end_time": "2026-11-21T07:56:34.739825+00:00", "exception": false, "start_time": "2026-11-21T07:56:34.737566+00:00", "status": "completed"}
+# ## Claims
+# "Preserved": mean cosine over the top 50 above 0.8; "not preserved": mean over the bottom 50
+# below 0.5.
+
+# %% papermill={"duration": 0.014748, "end_time": "2026-11-21T07:56:34.756746+00:00", "exception": false, "start_time": "2026-11-21T07:56:34.741998+00:00", "status": "completed"}
+# NBVAL_CHECK_OUTPUT
+claims = report.Claims(mode)
+for name, cos in (("SVD", al.cos_svd), ("eigen", al.cos_eig)):
+    claims.add(f"{name}: top 50 directions preserved", cos[:50].mean() > 0.8,
+               f"mean cosine {cos[:50].mean():.2f}")
+    claims.add(f"{name}: bottom 50 not preserved", cos[50:].mean() < 0.5,
+               f"mean cosine {cos[50:].mean():.2f}")
+claims.finish()
+report.write_json(out, "fig07", mode, seed, claims, cos_svd=al.cos_svd, cos_eig=al.cos_eig)
