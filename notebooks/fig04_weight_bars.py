@@ -62,14 +62,8 @@ fig, axes = plt.subplots(2, 1, figsize=(10, 6), sharex=True)
 palette = plt.get_cmap("tab20")
 for ax, (key, c), title in zip(axes, contrib.items(), ["sparse-trained (p = 0.001)",
                                                       "dense-trained (p = 1)"]):
-    features = np.arange(c.shape[0])
-    up, down = np.zeros(len(features)), np.zeros(len(features))
-    for k in range(c.shape[1]):
-        pos, neg = np.clip(c[:, k], 0, None), np.clip(c[:, k], None, 0)
-        ax.bar(features, pos, bottom=up, color=palette(k % 20), width=0.9, lw=0)
-        ax.bar(features, neg, bottom=down, color=palette(k % 20), width=0.9, lw=0)
-        up, down = up + pos, down + neg
-    ax.plot(features, c.sum(1), "k.", ms=3, label="total")
+    plotting.stacked_bars(ax, c, [palette(k % 20) for k in range(c.shape[1])])
+    ax.plot(np.arange(c.shape[0]), c.sum(1), "k.", ms=3, label="total")
     ax.axhline(1.0, color="k", ls=":", lw=1)
     ax.set(title=title, ylabel="W_in[i,k] W_out[k,i]")
     ax.legend(loc="upper right")

@@ -41,9 +41,9 @@ def test_dense_and_sparse_paths_match_autograd(p):
     for i in range(k):
         row, feat = torch.nonzero(x[i], as_tuple=True)
         parts.append((torch.zeros_like(row), row, feat, x[i][row, feat]))
-    (rows, gfeat, value, n_rows), = _sparse_chunk(parts, 1, b, 100)
+    (cell, value, n_rows), = _sparse_chunk(parts, 1, b, 100)
     assert n_rows <= b
-    sparse = grads_sparse(w_in.detach(), w_out.detach(), _gt(mix), mix.sigma.abs(), rows, gfeat, value,
+    sparse = grads_sparse(w_in.detach(), w_out.detach(), _gt(mix), mix.sigma.abs(), cell, value,
                           n_rows, b, True)
     for got in (dense, sparse):
         assert torch.allclose(got[0], ref[0], rtol=1e-5)

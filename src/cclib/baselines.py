@@ -88,9 +88,12 @@ def semi_nmf(mixing: Mixing, d_mlp: int = 50, orientation: str = "label", max_it
     norm = torch.linalg.matrix_norm(data)
     errors, converged = [], torch.zeros(k, dtype=torch.bool)
     eps = 1e-12
+    def least_squares_f(g):  # F = X G (G^T G)^-1, via a Cholesky solve of the small Gram matrix
+        gram = g.transpose(1, 2) @ g + 1e-12 * torch.eye(d, dtype=g.dtype)
+        return torch.cholesky_solve((data @ g).transpose(1, 2), torch.linalg.cholesky(gram)).transpose(1, 2)
+
     for _ in range(max_iter):
-        gtg = g.transpose(1, 2) @ g
-        f = data @ g @ torch.linalg.pinv(gtg)
+        f = least_squares_f(g)
         xtf = data.transpose(1, 2) @ f                                      # (n, d)
         ftf = f.transpose(1, 2) @ f                                         # (d, d)
         pos = lambda t: (t.abs() + t) / 2
@@ -98,7 +101,7 @@ def semi_nmf(mixing: Mixing, d_mlp: int = 50, orientation: str = "label", max_it
         num = pos(xtf) + g @ neg(ftf)
         den = neg(xtf) + g @ pos(ftf)
         g = torch.where(converged[:, None, None], g, g * torch.sqrt(num / (den + eps)))
-        f = data @ g @ torch.linalg.pinv(g.transpose(1, 2) @ g)
+        f = least_squares_f(g)
         err = torch.linalg.matrix_norm(data - f @ g.transpose(1, 2)) / norm
         if errors:
             converged |= (errors[-1] - err) < tol

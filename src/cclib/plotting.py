@@ -64,3 +64,27 @@ def heatmap(ax, data, **kwargs):
     """imshow without the style's grid lines drawn over the cells."""
     ax.grid(False)
     return ax.imshow(data, aspect="auto", **kwargs)
+
+
+def stacked_bars(ax, values, colors, width: float = 0.9) -> None:
+    """Stacked bars of values (n_bars, n_parts): positive parts stacked up from 0, negative down,
+    part k in colors[k]. One PolyCollection, so thousands of segments draw quickly."""
+    values = np.asarray(values, dtype=float)
+    n_bars, n_parts = values.shape
+    pos, neg = np.clip(values, 0, None), np.clip(values, None, 0)
+    tops = np.cumsum(pos, 1)
+    bottoms = np.cumsum(neg, 1)
+    x0 = np.arange(n_bars)[:, None] - width / 2
+    lower = np.concatenate([np.concatenate([tops[:, :1] * 0, tops[:, :-1]], 1),
+                            np.concatenate([bottoms[:, :1] * 0, bottoms[:, :-1]], 1)])
+    upper = np.concatenate([tops, bottoms])
+    left = np.concatenate([x0, x0]) * np.ones((1, n_parts))
+    keep = np.abs(upper - lower) > 0
+    l, lo, up = left[keep], lower[keep], upper[keep]
+    boxes = np.stack([np.stack([l, lo], 1), np.stack([l + width, lo], 1),
+                      np.stack([l + width, up], 1), np.stack([l, up], 1)], 1)
+    part = np.broadcast_to(np.arange(n_parts), (2 * n_bars, n_parts))[keep]
+    ax.add_collection(mpl.collections.PolyCollection(boxes, facecolors=[colors[k] for k in part],
+                                                     linewidths=0))
+    ax.set_xlim(-1, n_bars)
+    ax.set_ylim(min(0, bottoms[:, -1].min()) * 1.1, max(1e-9, tops[:, -1].max()) * 1.05)
