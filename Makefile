@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TORCH := torch==2.13.0
 
-.PHONY: figures figures-quick test unit nbval bench clean-cache sync
+.PHONY: figures figures-quick test unit bench clean-cache sync
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,7 @@ figures-quick: $(STAMP)  ## a small smoke run of every notebook
 
 test: $(STAMP)  ## unit tests, then nbval over every notebook (paper settings)
 	$(PY) -m pytest tests
-	$(PY) -m pytest --nbval-lax notebooks -p no:cacheprovider
+	$(PY) -m pytest --nbval-lax --nbval-cell-timeout=1800 notebooks -p no:cacheprovider
 
 unit: $(STAMP)
 	$(PY) -m pytest tests

@@ -1,7 +1,10 @@
 """Speed of cclib against the straightforward implementation, measured in one run.
 
     python benchmarks/bench.py                # engine benchmarks + the figures from an empty cache
-    python benchmarks/bench.py --no-figures   # engine benchmarks only (about a minute)
+    python benchmarks/bench.py --no-figures   # engine benchmarks only (about two minutes)
+    python benchmarks/bench.py --timings COLD.json WARM.json
+        # engine benchmarks, with the figure timings taken from two make_figures.py runs
+        # (their timings.json: one from an empty cache, one warm) instead of running them again
 
 The straightforward implementation is cclib.train.train_reference (one model at a time, a dense
 uniform draw for every input cell, dense products, autograd, torch.optim.AdamW) and
@@ -84,6 +87,8 @@ def bench_figures() -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--no-figures", action="store_true", help="skip the (long) figures run")
+    parser.add_argument("--timings", nargs=2, metavar=("COLD", "WARM"),
+                        help="timings.json of a make_figures.py run from an empty cache and of a warm one")
     args = parser.parse_args()
     results = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
                           f"{torch.get_num_threads()} threads"}
@@ -95,7 +100,12 @@ def main() -> None:
         train_onehot_reference_steps_per_s=onehot["reference"],
         eval_curve_seconds=ev["seconds"], eval_curve_max_rel_se=ev["max_rel_se"],
         eval_curve_reference_seconds=ev["reference_seconds"])
-    if not args.no_figures:
+    if args.timings:
+        cold, warm = (json.loads(Path(p).read_text()) for p in args.timings)
+        results.update(figures_paper_seconds=cold["total_seconds"], figures_cached_seconds=warm["total_seconds"],
+                       peak_rss_gb=max(cold["peak_rss_gb"], warm["peak_rss_gb"]),
+                       figures_per_notebook_seconds=cold["figures"], figures_source=list(args.timings))
+    elif not args.no_figures:
         figs = bench_figures()
         results.update(figures_paper_seconds=figs["paper"], figures_cached_seconds=figs["cached"],
                        figures_ok=figs["paper_ok"] and figs["cached_ok"], peak_rss_gb=figs["peak_rss_gb"])

@@ -13,7 +13,7 @@
 #     name: python3
 # ---
 
-# %% [markdown] papermill={"duration": 0.001636, "end_time": "2026-11-21T07:56:19.112845+00:00", "exception": false, "start_time": "2026-11-21T07:56:19.111209+00:00", "status": "completed"}
+# %% [markdown] papermill={"duration": 0.002199, "end_time": "2026-11-21T08:10:50.408738+00:00", "exception": false, "start_time": "2026-11-21T08:10:50.406539+00:00", "status": "completed"}
 # # Fig. 5 — the mixing matrix is what the model exploits
 #
 # **(a)** Models trained at p = 0.01 on four kinds of label: the embedding-like mixing of the
@@ -31,19 +31,19 @@
 # (b) the loss falls about linearly for small sigma, has a minimum, and rises above naive for
 # large sigma; sigma = 0 sits at naive.
 
-# %% papermill={"duration": 0.008754, "end_time": "2026-11-21T07:56:19.122978+00:00", "exception": false, "start_time": "2026-11-21T07:56:19.114224+00:00", "status": "completed"} tags=["parameters"]
+# %% papermill={"duration": 0.009267, "end_time": "2026-11-21T08:10:50.419663+00:00", "exception": false, "start_time": "2026-11-21T08:10:50.410396+00:00", "status": "completed"} tags=["parameters"]
 mode = "paper"  # "paper" or "quick"
 seed = 0
 out_dir = "../paper-code/output"
 
-# %% papermill={"duration": 0.006155, "end_time": "2026-11-21T07:56:19.130652+00:00", "exception": false, "start_time": "2026-11-21T07:56:19.124497+00:00", "status": "completed"} tags=["injected-parameters"]
+# %% papermill={"duration": 0.006103, "end_time": "2026-11-21T08:10:50.427320+00:00", "exception": false, "start_time": "2026-11-21T08:10:50.421217+00:00", "status": "completed"} tags=["injected-parameters"]
 # Parameters
 mode = "paper"
 seed = 0
-out_dir = "/work/main/paper-code/output"
+out_dir = "/work/main/paper-code/output/.staging-fig05_mixing_matrix"
 
 
-# %% papermill={"duration": 2.230674, "end_time": "2026-11-21T07:56:21.362779+00:00", "exception": false, "start_time": "2026-11-21T07:56:19.132105+00:00", "status": "completed"}
+# %% papermill={"duration": 2.180757, "end_time": "2026-11-21T08:10:52.609567+00:00", "exception": false, "start_time": "2026-11-21T08:10:50.428810+00:00", "status": "completed"}
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -55,10 +55,10 @@ plotting.use_style()
 quick = mode == "quick"
 steps = 300 if quick else None
 
-# %% [markdown] papermill={"duration": 0.001416, "end_time": "2026-11-21T07:56:21.366203+00:00", "exception": false, "start_time": "2026-11-21T07:56:21.364787+00:00", "status": "completed"}
+# %% [markdown] papermill={"duration": 0.001556, "end_time": "2026-11-21T08:10:52.613097+00:00", "exception": false, "start_time": "2026-11-21T08:10:52.611541+00:00", "status": "completed"}
 # ## (a) Four kinds of mixing at p = 0.01
 
-# %% papermill={"duration": 6.537589, "end_time": "2026-11-21T07:56:27.905294+00:00", "exception": false, "start_time": "2026-11-21T07:56:21.367705+00:00", "status": "completed"}
+# %% papermill={"duration": 91.313179, "end_time": "2026-11-21T08:12:23.927706+00:00", "exception": false, "start_time": "2026-11-21T08:10:52.614527+00:00", "status": "completed"}
 kinds = {
     "embed": dict(kind="embedding", sign=-1),
     "embed_plus": dict(kind="embedding", sign=+1),
@@ -76,12 +76,12 @@ learned = {name: float(abs(runs_a[name].mixing.sigma[0])) for name in ("asymmetr
 m_embed = runs_a["embed"].mixing.matrix()[0].numpy()
 embed_std = float(m_embed[~np.eye(100, dtype=bool)].std())
 
-# %% [markdown] papermill={"duration": 0.001647, "end_time": "2026-11-21T07:56:27.910288+00:00", "exception": false, "start_time": "2026-11-21T07:56:27.908641+00:00", "status": "completed"}
+# %% [markdown] papermill={"duration": 0.024541, "end_time": "2026-11-21T08:12:23.977784+00:00", "exception": false, "start_time": "2026-11-21T08:12:23.953243+00:00", "status": "completed"}
 # ## (b) Loss against the magnitude sigma
 # One instance per sigma, all with the same random shape G (so only the magnitude changes),
 # trained together; the exactly-one-active loss is exact (closed form).
 
-# %% papermill={"duration": 0.039808, "end_time": "2026-11-21T07:56:27.951620+00:00", "exception": false, "start_time": "2026-11-21T07:56:27.911812+00:00", "status": "completed"}
+# %% papermill={"duration": 65.960304, "end_time": "2026-11-21T08:13:29.962734+00:00", "exception": false, "start_time": "2026-11-21T08:12:24.002430+00:00", "status": "completed"}
 sigmas = np.linspace(0, 0.08, 9 if quick else 41)
 sweep = {}
 for kind in ("symmetric", "asymmetric"):
@@ -90,7 +90,7 @@ for kind in ("symmetric", "asymmetric"):
         steps=300 if quick else None), progress=True)
     sweep[kind] = evaluate.one_active_loss(run.model, run.mixing)
 
-# %% papermill={"duration": 1.31101, "end_time": "2026-11-21T07:56:29.264594+00:00", "exception": false, "start_time": "2026-11-21T07:56:27.953584+00:00", "status": "completed"}
+# %% papermill={"duration": 1.515222, "end_time": "2026-11-21T08:13:31.520874+00:00", "exception": false, "start_time": "2026-11-21T08:13:30.005652+00:00", "status": "completed"}
 fig, (ax_a, ax_b) = plt.subplots(1, 2, figsize=(11, 4.3))
 labels = {"embed": f"embedding-like, -(W_E W_E^T - I) (std {embed_std:.3f})",
           "embed_plus": "embedding-like, +(W_E W_E^T - I) (published sign)",
@@ -116,18 +116,18 @@ fig.suptitle("Fig. 5: the mixing matrix matters")
 plotting.save_figure(fig, out, "fig05")
 plt.show()
 
-# %% [markdown] papermill={"duration": 0.002473, "end_time": "2026-11-21T07:56:29.269761+00:00", "exception": false, "start_time": "2026-11-21T07:56:29.267288+00:00", "status": "completed"}
+# %% [markdown] papermill={"duration": 0.043275, "end_time": "2026-11-21T08:13:31.607740+00:00", "exception": false, "start_time": "2026-11-21T08:13:31.564465+00:00", "status": "completed"}
 # ## Claims
 # "Same profile": below naive at p_eval = 0.001 and above it at p_eval = 1. "Matches almost
 # exactly": the symmetric and embedding-like curves differ by less than 5% everywhere.
 # "About linear": on the first quarter of the way to the minimum, a straight line explains
 # R^2 > 0.9 of the variance.
 
-# %% [markdown] papermill={"duration": 0.002071, "end_time": "2026-11-21T07:56:29.274118+00:00", "exception": false, "start_time": "2026-11-21T07:56:29.272047+00:00", "status": "completed"}
+# %% [markdown] papermill={"duration": 0.04239, "end_time": "2026-11-21T08:13:31.693275+00:00", "exception": false, "start_time": "2026-11-21T08:13:31.650885+00:00", "status": "completed"}
 # "Never beats naive" holds where the paper means it, in the sparse regime. At dense p_eval the
 # clean model does beat naive, by the naive + offset mechanism of Fig. 10, which needs no M.
 
-# %% papermill={"duration": 0.017356, "end_time": "2026-11-21T07:56:29.293628+00:00", "exception": false, "start_time": "2026-11-21T07:56:29.276272+00:00", "status": "completed"}
+# %% papermill={"duration": 0.059718, "end_time": "2026-11-21T08:13:31.795576+00:00", "exception": false, "start_time": "2026-11-21T08:13:31.735858+00:00", "status": "completed"}
 # NBVAL_CHECK_OUTPUT
 naive = naive_loss()
 claims = report.Claims(mode)

@@ -13,7 +13,7 @@
 #     name: python3
 # ---
 
-# %% [markdown] papermill={"duration": 0.001347, "end_time": "2026-11-21T07:48:27.299510+00:00", "exception": false, "start_time": "2026-11-21T07:48:27.298163+00:00", "status": "completed"}
+# %% [markdown] papermill={"duration": 0.00142, "end_time": "2026-11-21T08:13:33.633307+00:00", "exception": false, "start_time": "2026-11-21T08:13:33.631887+00:00", "status": "completed"}
 # # Fig. 6 — transplant: remove the mixing and the advantage goes
 #
 # Braun et al. suggested the residual stream was needed only for training dynamics. If so, a
@@ -24,19 +24,19 @@
 #
 # **Claim.** The loss jumps to or above naive as soon as the mixing is removed.
 
-# %% papermill={"duration": 0.008815, "end_time": "2026-11-21T07:48:27.309547+00:00", "exception": false, "start_time": "2026-11-21T07:48:27.300732+00:00", "status": "completed"} tags=["parameters"]
+# %% papermill={"duration": 0.009264, "end_time": "2026-11-21T08:13:33.643912+00:00", "exception": false, "start_time": "2026-11-21T08:13:33.634648+00:00", "status": "completed"} tags=["parameters"]
 mode = "paper"  # "paper" or "quick"
 seed = 0
 out_dir = "../paper-code/output"
 
-# %% papermill={"duration": 0.006058, "end_time": "2026-11-21T07:48:27.316866+00:00", "exception": false, "start_time": "2026-11-21T07:48:27.310808+00:00", "status": "completed"} tags=["injected-parameters"]
+# %% papermill={"duration": 0.00568, "end_time": "2026-11-21T08:13:33.650921+00:00", "exception": false, "start_time": "2026-11-21T08:13:33.645241+00:00", "status": "completed"} tags=["injected-parameters"]
 # Parameters
 mode = "paper"
 seed = 0
-out_dir = "/work/main/paper-code/output"
+out_dir = "/work/main/paper-code/output/.staging-fig06_transplant"
 
 
-# %% papermill={"duration": 2.383362, "end_time": "2026-11-21T07:48:29.701379+00:00", "exception": false, "start_time": "2026-11-21T07:48:27.318017+00:00", "status": "completed"}
+# %% papermill={"duration": 2.308005, "end_time": "2026-11-21T08:13:35.960161+00:00", "exception": false, "start_time": "2026-11-21T08:13:33.652156+00:00", "status": "completed"}
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -48,7 +48,7 @@ plotting.use_style()
 quick = mode == "quick"
 P, STEPS = 0.01, (500 if quick else 10_000)
 
-# %% papermill={"duration": 22.995697, "end_time": "2026-11-21T07:48:52.698600+00:00", "exception": false, "start_time": "2026-11-21T07:48:29.702903+00:00", "status": "completed"}
+# %% papermill={"duration": 19.246455, "end_time": "2026-11-21T08:13:55.208388+00:00", "exception": false, "start_time": "2026-11-21T08:13:35.961933+00:00", "status": "completed"}
 noisy = experiments.run_config(seeds=[seed], sigma=0.02, kind="asymmetric", p=P, steps=STEPS)
 clean = experiments.run_config(seeds=[seed + 1], kind="clean", p=P, steps=STEPS, init=noisy)
 history = np.concatenate([experiments.trained(noisy, progress=True).loss[:, 0],
@@ -59,7 +59,7 @@ switch = STEPS
 before = float(history[switch - 500:switch].mean())
 after = float(history[switch:switch + 500].mean())
 
-# %% papermill={"duration": 0.93406, "end_time": "2026-11-21T07:48:53.640469+00:00", "exception": false, "start_time": "2026-11-21T07:48:52.706409+00:00", "status": "completed"}
+# %% papermill={"duration": 0.860054, "end_time": "2026-11-21T08:13:56.075790+00:00", "exception": false, "start_time": "2026-11-21T08:13:55.215736+00:00", "status": "completed"}
 fig, ax = plt.subplots(figsize=(7, 4))
 ax.plot(np.arange(window - 1, len(history)), running, color=plotting.COLORS["trained"],
         label=f"training loss, running mean over {window} steps")
@@ -71,10 +71,10 @@ ax.legend()
 plotting.save_figure(fig, out, "fig06")
 plt.show()
 
-# %% [markdown] papermill={"duration": 0.008073, "end_time": "2026-11-21T07:48:53.656641+00:00", "exception": false, "start_time": "2026-11-21T07:48:53.648568+00:00", "status": "completed"}
+# %% [markdown] papermill={"duration": 0.007363, "end_time": "2026-11-21T08:13:56.090848+00:00", "exception": false, "start_time": "2026-11-21T08:13:56.083485+00:00", "status": "completed"}
 # ## Claims
 
-# %% papermill={"duration": 0.016682, "end_time": "2026-11-21T07:48:53.681349+00:00", "exception": false, "start_time": "2026-11-21T07:48:53.664667+00:00", "status": "completed"}
+# %% papermill={"duration": 0.016892, "end_time": "2026-11-21T08:13:56.114904+00:00", "exception": false, "start_time": "2026-11-21T08:13:56.098012+00:00", "status": "completed"}
 # NBVAL_CHECK_OUTPUT
 claims = report.Claims(mode)
 claims.add("below naive before the switch", before < naive_loss(), f"L/p {before:.4f} (last 500 steps)")

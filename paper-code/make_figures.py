@@ -3,44 +3,53 @@
     python paper-code/make_figures.py                 # every figure, paper settings
     python paper-code/make_figures.py --only fig05 fig09 --mode quick
 
-Each notebook is executed into paper-code/output/<name>.ipynb; the notebooks themselves write
-<figNN>.png, .pdf and .json there. A table of every claim and its verdict is printed at the end,
-and the exit status is 1 if any notebook failed, 2 for bad arguments.
+Each notebook runs in a staging folder; only when it succeeds are its executed notebook,
+PNG, PDF and JSON moved into the output folder, so an interrupted or failed run leaves no
+partial files there (trained models stay cached in data/, so the next run resumes). At the end
+it writes index.html (every figure, its claims, key numbers, settings and time) and
+timings.json, prints a table of every claim and its verdict, and exits 1 if any notebook
+failed, 2 for bad arguments, 130 when interrupted.
 """
 from __future__ import annotations
 
 import argparse
+import html
 import json
+import resource
+import shutil
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = ROOT / "notebooks"
 DEFAULT_OUT = ROOT / "paper-code" / "output"
 MODES = ("paper", "quick")
 
 
-def available() -> list[str]:
-    return sorted(p.stem for p in NOTEBOOKS.glob("fig*.ipynb"))
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2
+        self.exit(2, f"make_figures.py: error: {message}\n")
 
 
 def parse(argv) -> argparse.Namespace:
-    names = available()
-    short = {n.split("_")[0]: n for n in names}
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mode", default="paper", help=f"one of {', '.join(MODES)} (default paper)")
-    parser.add_argument("--only", nargs="+", metavar="FIG", help=f"figures to run: {', '.join(short)}")
+    parser.add_argument("--only", nargs="+", metavar="FIG", help="figures to run, e.g. fig02 fig05")
     parser.add_argument("--out", default=str(DEFAULT_OUT), help="output folder (its parent must exist)")
     parser.add_argument("--seed", default="0", help="seed, an integer >= 0")
+    parser.add_argument("--notebooks", default=str(ROOT / "notebooks"), help="folder of fig*.ipynb")
     parser.add_argument("--inplace", action="store_true",
-                        help="also write each executed notebook back to notebooks/ (to commit it)")
+                        help="also write each executed notebook back to the notebooks folder")
     args = parser.parse_args(argv)
     if args.mode not in MODES:
         parser.error(f"--mode must be one of {', '.join(MODES)}, got {args.mode!r}")
     if not args.seed.isdigit():
         parser.error(f"--seed must be an integer >= 0, got {args.seed!r}")
     args.seed = int(args.seed)
+    args.notebooks = Path(args.notebooks).resolve()
+    short = {p.stem.split("_")[0]: p.stem for p in sorted(args.notebooks.glob("fig*.ipynb"))}
+    if not short:
+        parser.error(f"--notebooks has no fig*.ipynb: {str(args.notebooks)!r}")
     out = Path(args.out).resolve()
     if not out.parent.is_dir():
         parser.error(f"--out's parent folder must exist, got {str(out.parent)!r}")
@@ -51,7 +60,7 @@ def parse(argv) -> argparse.Namespace:
         if key not in short:
             parser.error(f"--only got unknown figure {name!r}; allowed: {', '.join(short)}")
         chosen.append(short[key])
-    args.notebooks = chosen
+    args.chosen = chosen
     return args
 
 
@@ -60,47 +69,130 @@ def run(args) -> int:
 
     args.out.mkdir(exist_ok=True)
     results, started = [], time.time()
-    for i, name in enumerate(args.notebooks, 1):
-        print(f"[{i}/{len(args.notebooks)}] {name} ({args.mode}) ...", flush=True)
+    for i, name in enumerate(args.chosen, 1):
+        print(f"[{i}/{len(args.chosen)}] {name} ({args.mode}) ...", flush=True)
         t0 = time.time()
-        target = args.out / f"{name}.ipynb"
-        partial = args.out / f".{name}.running.ipynb"
+        stage = args.out / f".staging-{name}"
+        shutil.rmtree(stage, ignore_errors=True)
+        stage.mkdir()
         try:
-            pm.execute_notebook(str(NOTEBOOKS / f"{name}.ipynb"), str(partial), cwd=str(NOTEBOOKS),
-                                parameters=dict(mode=args.mode, seed=args.seed, out_dir=str(args.out)),
-                                progress_bar=False, kernel_name="python3")
-            partial.replace(target)
+            pm.execute_notebook(str(args.notebooks / f"{name}.ipynb"), str(stage / f"{name}.ipynb"),
+                                cwd=str(args.notebooks), progress_bar=False, kernel_name="python3",
+                                parameters=dict(mode=args.mode, seed=args.seed, out_dir=str(stage)))
+            for path in stage.iterdir():
+                path.replace(args.out / path.name)
             if args.inplace:
-                (NOTEBOOKS / f"{name}.ipynb").write_bytes(target.read_bytes())
+                shutil.copyfile(args.out / f"{name}.ipynb", args.notebooks / f"{name}.ipynb")
             ok = True
-        except KeyboardInterrupt:
-            partial.unlink(missing_ok=True)
-            print("interrupted: nothing partial left in the output folder; rerun to resume "
+        except (KeyboardInterrupt, pm.PapermillExecutionError) as err:
+            if isinstance(err, pm.PapermillExecutionError) and err.ename != "KeyboardInterrupt":
+                lines = str(err).strip().splitlines()
+                print(f"    FAILED: {lines[-1] if lines else err.ename}")
+                results.append(dict(name=name, ok=False, seconds=time.time() - t0))
+                continue
+            shutil.rmtree(stage, ignore_errors=True)
+            print("interrupted: nothing partial was left in the output folder; run again to resume "
                   "(trained models are cached in data/)", file=sys.stderr)
             return 130
         except Exception as err:  # a failed notebook: report it, keep going
-            partial.unlink(missing_ok=True)
-            print(f"    FAILED: {str(err).strip().splitlines()[-1] if str(err).strip() else err}")
+            lines = str(err).strip().splitlines()
+            print(f"    FAILED: {lines[-1] if lines else type(err).__name__}")
             ok = False
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
         seconds = time.time() - t0
-        results.append((name, ok, seconds))
-        print(f"    {'done' if ok else 'failed'} in {seconds:.0f} s "
-              f"(total {time.time() - started:.0f} s)", flush=True)
+        results.append(dict(name=name, ok=ok, seconds=seconds))
+        print(f"    {'done' if ok else 'failed'} in {seconds:.0f} s (total {time.time() - started:.0f} s)",
+              flush=True)
+    total = time.time() - started
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2
+    timings = dict(mode=args.mode, seed=args.seed, total_seconds=total, peak_rss_gb=peak,
+                   figures={r["name"]: r["seconds"] for r in results})
+    (args.out / "timings.json").write_text(json.dumps(timings, indent=1))
+    write_index(args.out, results, args.mode, args.seed, args.notebooks)
     print_table(args.out, results)
-    print(f"all figures: {time.time() - started:.0f} s")
-    return 0 if all(ok for _, ok, _ in results) else 1
+    print(f"all figures: {total:.0f} s; peak memory of a notebook kernel {peak:.2f} GB; "
+          f"index: {args.out / 'index.html'}")
+    return 0 if all(r["ok"] for r in results) else 1
 
 
 def print_table(out: Path, results) -> None:
     print("\nclaim verdicts")
-    for name, ok, seconds in results:
-        fig = name.split("_")[0]
+    for r in results:
+        fig = r["name"].split("_")[0]
         path = out / f"{fig}.json"
-        if not ok or not path.exists():
+        if not r["ok"] or not path.exists():
             print(f"  {fig}: notebook failed, no verdicts")
             continue
         for claim, verdict in json.loads(path.read_text())["claims"].items():
             print(f"  {fig}  {'HOLDS' if verdict else 'FAILS'}  {claim}")
+
+
+def _caption(notebook: Path) -> tuple[str, str]:
+    """Title and first paragraph of a notebook's opening markdown cell."""
+    try:
+        cells = json.loads(notebook.read_text())["cells"]
+        text = "".join(next(c for c in cells if c["cell_type"] == "markdown")["source"])
+    except (OSError, ValueError, StopIteration, KeyError):
+        return notebook.stem, ""
+    lines = text.strip().splitlines()
+    title = lines[0].lstrip("# ").strip() if lines else notebook.stem
+    body = " ".join(line.strip() for line in lines[1:]).strip()
+    return title, body.split("  ")[0][:600]
+
+
+def _scalars(data: dict, prefix: str = "") -> list[tuple[str, str]]:
+    """Key numbers worth a table row: scalars and short lists, nested keys joined by dots."""
+    rows = []
+    for key, value in data.items():
+        if key in ("figure", "mode", "seed", "claims"):
+            continue
+        name = f"{prefix}{key}"
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            rows.append((name, f"{value:.4g}"))
+        elif isinstance(value, dict):
+            rows.extend(_scalars(value, f"{name}."))
+        elif isinstance(value, list) and 0 < len(value) <= 10 and all(isinstance(v, (int, float)) for v in value):
+            rows.append((name, ", ".join(f"{v:.4g}" for v in value)))
+    return rows
+
+
+def write_index(out: Path, results, mode: str, seed: int, notebooks: Path) -> Path:
+    """out/index.html: one section per figure, readable offline (images by relative path)."""
+    try:
+        from cclib import __version__
+    except ImportError:
+        __version__ = "unknown"
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>cclib figures</title>"
+             "<style>body{font-family:sans-serif;max-width:1000px;margin:auto}img{max-width:100%}"
+             ".holds{color:#1a7f37}.fails{color:#b42318}td{padding:2px 8px}</style></head><body>",
+             f"<h1>cclib: the paper's figures</h1><p>mode {html.escape(mode)}, seed {seed}, "
+             f"cclib {html.escape(__version__)}</p>"]
+    for r in results:
+        fig = r["name"].split("_")[0]
+        title, caption = _caption(notebooks / f"{r['name']}.ipynb")
+        parts.append(f"<section id='{fig}'><h2>{html.escape(title)}</h2><p>{html.escape(caption)}</p>")
+        json_path = out / f"{fig}.json"
+        if not r["ok"] or not json_path.exists():
+            parts.append(f"<p class='fails'>notebook failed after {r['seconds']:.0f} s</p></section>")
+            continue
+        data = json.loads(json_path.read_text())
+        parts.append(f"<img src='{fig}.png' alt='{fig}'><p>time {r['seconds']:.0f} s; "
+                     f"<a href='{fig}.pdf'>PDF</a>, <a href='{fig}.json'>JSON</a>, "
+                     f"<a href='{r['name']}.ipynb'>notebook</a></p><ul>")
+        for claim, verdict in data["claims"].items():
+            cls = "holds" if verdict else "fails"
+            parts.append(f"<li class='{cls}'>{'HOLDS' if verdict else 'FAILS'}: {html.escape(claim)}</li>")
+        parts.append("</ul><table>")
+        for key, value in _scalars(data):
+            parts.append(f"<tr><td>{html.escape(key)}</td><td>{html.escape(value)}</td></tr>")
+        parts.append("</table></section>")
+    parts.append("</body></html>")
+    path = out / "index.html"
+    tmp = out / ".index.html.tmp"
+    tmp.write_text("\n".join(parts))
+    tmp.replace(path)
+    return path
 
 
 if __name__ == "__main__":
