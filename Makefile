@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TORCH := torch==2.13.0
 
-.PHONY: figures figures-quick test unit bench clean-cache sync
+.PHONY: figures notebooks figures-quick test unit bench clean-cache sync
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,9 @@ $(STAMP): pyproject.toml
 
 figures: $(STAMP)  ## every figure at the paper's settings, into paper-code/output/
 	$(PY) paper-code/make_figures.py --mode paper
+
+notebooks: $(STAMP)  ## like figures, and write the executed notebooks back to notebooks/ (to commit)
+	$(PY) paper-code/make_figures.py --mode paper --inplace
 
 figures-quick: $(STAMP)  ## a small smoke run of every notebook
 	$(PY) paper-code/make_figures.py --mode quick --out /tmp/cclib-quick

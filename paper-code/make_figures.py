@@ -3,7 +3,10 @@
     python paper-code/make_figures.py                 # every figure, paper settings
     python paper-code/make_figures.py --only fig05 fig09 --mode quick
 
-Each notebook runs in a staging folder; only when it succeeds are its executed notebook,
+Notebooks run in up to --jobs worker processes at once (default: one per core, each kernel
+single-threaded; results are bit-identical to a sequential run), a notebook that reuses another's
+cached models waiting for it. Each notebook runs in a staging folder; only when it succeeds are
+its executed notebook,
 PNG, PDF and JSON moved into the output folder, so an interrupted or failed run leaves no
 partial files there (trained models stay cached in data/, so the next run resumes). At the end
 it writes index.html (every figure, its claims, key numbers, settings and time) and
@@ -15,15 +18,21 @@ from __future__ import annotations
 import argparse
 import html
 import json
+import os
 import resource
 import shutil
+import signal
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "paper-code" / "output"
 MODES = ("paper", "quick")
+#: Notebooks that load another's trained models from the cache wait for it to finish.
+DEPENDS = {"fig03": ["fig02"], "fig04": ["fig02"], "fig08": ["fig07"], "fig09": ["fig05"]}
 
 
 class Parser(argparse.ArgumentParser):
@@ -40,7 +49,14 @@ def parse(argv) -> argparse.Namespace:
     parser.add_argument("--notebooks", default=str(ROOT / "notebooks"), help="folder of fig*.ipynb")
     parser.add_argument("--inplace", action="store_true",
                         help="also write each executed notebook back to the notebooks folder")
+    parser.add_argument("--jobs", default=str(os.cpu_count() or 1),
+                        help="notebooks run at once (default: number of cores)")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)  # internal: run one notebook
+    parser.add_argument("--stage", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if not args.jobs.isdigit() or int(args.jobs) < 1:
+        parser.error(f"--jobs must be an integer >= 1, got {args.jobs!r}")
+    args.jobs = int(args.jobs)
     if args.mode not in MODES:
         parser.error(f"--mode must be one of {', '.join(MODES)}, got {args.mode!r}")
     if not args.seed.isdigit():
@@ -64,55 +80,100 @@ def parse(argv) -> argparse.Namespace:
     return args
 
 
-def run(args) -> int:
+def work(args) -> int:
+    """Worker mode: execute one notebook into its staging folder. Exit 0, 1 (failed), 130."""
     import papermill as pm
 
-    args.out.mkdir(exist_ok=True)
-    results, started = [], time.time()
-    for i, name in enumerate(args.chosen, 1):
-        print(f"[{i}/{len(args.chosen)}] {name} ({args.mode}) ...", flush=True)
-        t0 = time.time()
-        stage = args.out / f".staging-{name}"
-        shutil.rmtree(stage, ignore_errors=True)
-        stage.mkdir()
-        try:
-            pm.execute_notebook(str(args.notebooks / f"{name}.ipynb"), str(stage / f"{name}.ipynb"),
-                                cwd=str(args.notebooks), progress_bar=False, kernel_name="python3",
-                                parameters=dict(mode=args.mode, seed=args.seed, out_dir=str(stage)))
-            for path in stage.iterdir():
-                path.replace(args.out / path.name)
-            if args.inplace:
-                shutil.copyfile(args.out / f"{name}.ipynb", args.notebooks / f"{name}.ipynb")
-            ok = True
-        except (KeyboardInterrupt, pm.PapermillExecutionError) as err:
-            if isinstance(err, pm.PapermillExecutionError) and err.ename != "KeyboardInterrupt":
-                lines = str(err).strip().splitlines()
-                print(f"    FAILED: {lines[-1] if lines else err.ename}")
-                results.append(dict(name=name, ok=False, seconds=time.time() - t0))
-                continue
-            shutil.rmtree(stage, ignore_errors=True)
-            print("interrupted: nothing partial was left in the output folder; run again to resume "
-                  "(trained models are cached in data/)", file=sys.stderr)
+    try:
+        pm.execute_notebook(str(args.notebooks / f"{args.worker}.ipynb"),
+                            str(Path(args.stage) / f"{args.worker}.ipynb"), cwd=str(args.notebooks),
+                            progress_bar=False, kernel_name="python3",
+                            parameters=dict(mode=args.mode, seed=args.seed, out_dir=args.stage))
+        return 0
+    except KeyboardInterrupt:
+        return 130
+    except pm.PapermillExecutionError as err:
+        if err.ename == "KeyboardInterrupt":
             return 130
-        except Exception as err:  # a failed notebook: report it, keep going
-            lines = str(err).strip().splitlines()
-            print(f"    FAILED: {lines[-1] if lines else type(err).__name__}")
-            ok = False
-        finally:
+        print(f"FAILED: {err.ename}: {err.evalue}".splitlines()[0], file=sys.stderr)
+        return 1
+
+
+def run(args) -> int:
+    args.out.mkdir(exist_ok=True)
+    pending, running, results, started = list(args.chosen), {}, [], time.time()
+    threads = max(1, (os.cpu_count() or 1) // min(args.jobs, len(pending)))
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    logs = Path(tempfile.mkdtemp(prefix="cclib-figures-logs-"))  # kept only if a notebook fails
+
+    def ready(name):
+        waits = [d for d in DEPENDS.get(name.split("_")[0], [])]
+        return not any(p.split("_")[0] in waits for p in pending + list(running) if p != name)
+
+    try:
+        while pending or running:
+            for name in [n for n in pending if ready(n)][: args.jobs - len(running)]:
+                pending.remove(name)
+                stage = args.out / f".staging-{name}"
+                shutil.rmtree(stage, ignore_errors=True)
+                stage.mkdir()
+                log = open(logs / f"{name}.log", "w")
+                cmd = [sys.executable, __file__, "--worker", name, "--stage", str(stage), "--mode",
+                       args.mode, "--seed", str(args.seed), "--notebooks", str(args.notebooks)]
+                running[name] = (subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT),
+                                 stage, time.time(), log)
+                print(f"[{len(results) + len(running)}/{len(args.chosen)}] {name} ({args.mode}) started",
+                      flush=True)
+            time.sleep(0.2)
+            for name, (proc, stage, t0, log) in list(running.items()):
+                if proc.poll() is None:
+                    continue
+                del running[name]
+                log.close()
+                if proc.returncode == 130:
+                    raise KeyboardInterrupt
+                ok = proc.returncode == 0
+                if ok:
+                    for path in stage.iterdir():
+                        path.replace(args.out / path.name)
+                    if args.inplace:
+                        shutil.copyfile(args.out / f"{name}.ipynb", args.notebooks / f"{name}.ipynb")
+                else:
+                    failed = [l for l in (logs / f"{name}.log").read_text().splitlines() if "FAILED" in l]
+                    print(f"    {name} FAILED: {failed[-1] if failed else 'see ' + str(logs / (name + '.log'))}")
+                shutil.rmtree(stage, ignore_errors=True)
+                seconds = time.time() - t0
+                results.append(dict(name=name, ok=ok, seconds=seconds))
+                print(f"    {name} {'done' if ok else 'failed'} in {seconds:.0f} s "
+                      f"(total {time.time() - started:.0f} s)", flush=True)
+    except KeyboardInterrupt:
+        for proc, stage, _, log in running.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+        for proc, stage, _, log in running.values():
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            log.close()
             shutil.rmtree(stage, ignore_errors=True)
-        seconds = time.time() - t0
-        results.append(dict(name=name, ok=ok, seconds=seconds))
-        print(f"    {'done' if ok else 'failed'} in {seconds:.0f} s (total {time.time() - started:.0f} s)",
-              flush=True)
+        shutil.rmtree(logs, ignore_errors=True)
+        print("interrupted: nothing partial was left in the output folder; run again to resume "
+              "(trained models are cached in data/)", file=sys.stderr)
+        return 130
+    if all(r["ok"] for r in results):
+        shutil.rmtree(logs, ignore_errors=True)
+    results.sort(key=lambda r: r["name"])
     total = time.time() - started
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2
-    timings = dict(mode=args.mode, seed=args.seed, total_seconds=total, peak_rss_gb=peak,
-                   figures={r["name"]: r["seconds"] for r in results})
+    timings = dict(mode=args.mode, seed=args.seed, jobs=args.jobs, total_seconds=total,
+                   peak_rss_gb=peak, figures={r["name"]: r["seconds"] for r in results})
     (args.out / "timings.json").write_text(json.dumps(timings, indent=1))
     write_index(args.out, results, args.mode, args.seed, args.notebooks)
     print_table(args.out, results)
-    print(f"all figures: {total:.0f} s; peak memory of a notebook kernel {peak:.2f} GB; "
-          f"index: {args.out / 'index.html'}")
+    print(f"all figures: {total:.0f} s with {args.jobs} jobs; peak memory of one process "
+          f"{peak:.2f} GB; index: {args.out / 'index.html'}")
     return 0 if all(r["ok"] for r in results) else 1
 
 
@@ -196,4 +257,5 @@ def write_index(out: Path, results, mode: str, seed: int, notebooks: Path) -> Pa
 
 
 if __name__ == "__main__":
-    sys.exit(run(parse(sys.argv[1:])))
+    arguments = parse(sys.argv[1:])
+    sys.exit(work(arguments) if arguments.worker else run(arguments))

@@ -128,6 +128,20 @@ def test_rerun_gives_identical_numbers():
     assert torch.equal(runs[0], runs[1])
 
 
+def test_results_do_not_depend_on_the_callers_thread_count():
+    """A single-instance dense run is where a threaded product would split its reduction."""
+    weights = []
+    before = torch.get_num_threads()
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        model = MLP(1, seeds=[0])
+        train(model, mixing.random_mixing(0.02, seeds=[0]), p=1.0, steps=50, seeds=[0])
+        assert torch.get_num_threads() == threads  # restored
+        weights.append(model.W_in.detach().clone())
+    torch.set_num_threads(before)
+    assert torch.equal(weights[0], weights[1])
+
+
 def test_fast_and_reference_trainers_reach_the_same_loss():
     """Different random draws, same procedure: after 1500 steps the two agree within noise."""
     mix = mixing.random_mixing(0.02, seeds=[0])

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 
 from ._checks import check_choice, check_float, check_int
+from ._threads import single_threaded
 from .mixing import Mixing
 from .models import MLP
 
@@ -69,6 +70,7 @@ class SemiNMF:
     converged: torch.Tensor
 
 
+@single_threaded
 def semi_nmf(mixing: Mixing, d_mlp: int = 50, orientation: str = "label", max_iter: int = 2000,
              tol: float = 1e-7, seed: int = 0) -> SemiNMF:
     """Semi-NMF of the target map by the multiplicative updates of Ding, Li & Jordan (2010).
@@ -112,6 +114,7 @@ def semi_nmf(mixing: Mixing, d_mlp: int = 50, orientation: str = "label", max_it
     return SemiNMF(model, torch.stack(errors), converged)
 
 
+@single_threaded
 def semi_nmf_projected_gradient(mixing: Mixing, d_mlp: int = 50, orientation: str = "label",
                                 steps: int = 2000, lr: float = 1e-2, seed: int = 0) -> SemiNMF:
     """The simple scheme: Adam on ||X - W_in W_out||_F^2, clamping W_in >= 0 after each step."""

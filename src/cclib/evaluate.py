@@ -22,6 +22,7 @@ import torch
 from scipy.stats import binom
 
 from ._checks import check_int, check_probabilities
+from ._threads import single_threaded
 from .mixing import Mixing
 
 
@@ -47,6 +48,7 @@ def _check_pair(model, mixing):
                          f"is (K={model.n_instances}, n={model.n_features}); they must match")
 
 
+@single_threaded
 @torch.no_grad()
 def one_active_errors(model, mixing: Mixing) -> torch.Tensor:
     """Squared error per unit |v|^2 for each (feature, sign) bucket, (K, 2n): bucket i is input
@@ -85,6 +87,7 @@ def samples_for(k: int, samples_per_k: int) -> int:
     return samples_per_k * max(1, 16 // int(k))
 
 
+@single_threaded
 @torch.no_grad()
 def conditional_errors(model, mixing: Mixing, ks, samples_per_k: int = 4096, seed: int = 0):
     """Monte-Carlo ``e_k`` for each k in ``ks``: returns (mean (K, len(ks)), var (K, len(ks)))
@@ -153,6 +156,7 @@ def p_grid(points: int = 100, low: float = 1e-3, high: float = 1.0) -> np.ndarra
     return np.geomspace(low, high, points)
 
 
+@single_threaded
 @torch.no_grad()
 def monte_carlo_loss(model, mixing: Mixing, p: float, n_samples: int = 1_000_000,
                      seed: int = 0, batch: int = 65_536):

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import torch
 from tqdm.auto import tqdm
 
+from ._threads import single_threaded
 from ._checks import check_choice, check_float, check_int, check_probabilities, check_seeds
 from .data import BernoulliStream, OneActiveStream, labels, sample_bernoulli, sample_one_active, steps_for
 from .mixing import Mixing
@@ -205,6 +206,7 @@ def _resolve_steps(steps, default, k):
     return [check_int(f"steps[{i}]", s) for i, s in enumerate(steps)]
 
 
+@single_threaded
 def train(model, mixing: Mixing, *, inputs: str = "bernoulli", p=None, steps=None,
           batch_size: int = 2048, lr: float = 3e-3, weight_decay: float = 1e-2, seeds=0,
           progress: bool = False) -> TrainResult:

@@ -1,0 +1,27 @@
+"""Single-threaded computation, so that results do not depend on the machine's core count.
+
+A multi-threaded matrix product may split its reduction across threads, which changes the order
+of the float additions; over thousands of training steps that changes the trained model. cclib
+therefore trains and evaluates on one thread (restoring the caller's setting afterwards) and gets
+its parallelism from running several notebooks at once (paper-code/make_figures.py --jobs).
+"""
+from __future__ import annotations
+
+import functools
+
+import torch
+
+
+def single_threaded(fn):
+    """Run ``fn`` with torch.set_num_threads(1), restoring the previous count afterwards."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        before = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            torch.set_num_threads(before)
+
+    return wrapper
