@@ -64,7 +64,7 @@ for name, config in runs.items():
     run = experiments.trained(config, progress=True)
     # the residual model is scored through its folded MLP and its own (minus-sign) mixing: the
     # same loss as the full residual computation on labels x + ReLU(x) (tested in tests/).
-    per_seed[name] = evaluate.loss_curve(run.model, run.mixing, p_eval, 512 if quick else 4096).loss
+    per_seed[name] = experiments.loss_curve(run, p_eval, 512 if quick else 4096).loss
 curves = {name: c.mean(0) for name, c in per_seed.items()}
 
 # %% papermill={"duration": 1.0611, "end_time": "2026-11-21T08:06:49.224813+00:00", "exception": false, "start_time": "2026-11-21T08:06:48.163713+00:00", "status": "completed"}

@@ -59,9 +59,9 @@ def config(p):
 
 runs = [experiments.trained(config(p), progress=True) for p in TRAIN_P]
 p_eval = evaluate.p_grid(20 if quick else 100)
-curves = np.stack([evaluate.loss_curve(r.model, r.mixing, p_eval, 512 if quick else 4096).loss[0]
-                   for r in runs])
-own = np.array([evaluate.expected_loss(r.model, r.mixing, p)[0][0] for r, p in zip(runs, TRAIN_P)])
+spk = 512 if quick else 4096
+curves = np.stack([experiments.loss_curve(r, p_eval, spk).loss[0] for r in runs])
+own = np.array([experiments.loss_curve(r, [p], spk).loss[0, 0] for r, p in zip(runs, TRAIN_P)])
 
 # %% papermill={"duration": 1.032842, "end_time": "2026-11-21T08:10:38.836165+00:00", "exception": false, "start_time": "2026-11-21T08:10:37.803323+00:00", "status": "completed"}
 fig, ax = plt.subplots(figsize=(8.5, 4.5))

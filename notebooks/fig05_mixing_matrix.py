@@ -70,7 +70,7 @@ runs_a = {name: experiments.trained(experiments.run_config(seeds=[seed], p=0.01,
                                     progress=True)
           for name, kw in kinds.items()}
 p_eval = evaluate.p_grid(20 if quick else 100)
-curves = {name: evaluate.loss_curve(r.model, r.mixing, p_eval, 512 if quick else 4096).loss[0]
+curves = {name: experiments.loss_curve(r, p_eval, 512 if quick else 4096).loss[0]
           for name, r in runs_a.items()}
 learned = {name: float(abs(runs_a[name].mixing.sigma[0])) for name in ("asymmetric", "symmetric")}
 m_embed = runs_a["embed"].mixing.matrix()[0].numpy()

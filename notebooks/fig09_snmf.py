@@ -43,7 +43,7 @@ out_dir = "/work/main/paper-code/output/.staging-fig09_snmf"
 import matplotlib.pyplot as plt
 import numpy as np
 
-from cclib import baselines, evaluate, experiments, mixing, plotting, report
+from cclib import baselines, cache, evaluate, experiments, plotting, report
 from cclib.baselines import naive_loss
 
 out = report.check_parameters(mode, seed, out_dir)
@@ -59,9 +59,17 @@ SIGMAS = [0, 0.005, 0.008, 0.01, 0.015, 0.02, 0.03, 0.04]
 mix = experiments.build_mixing(experiments.run_config(seeds=[seed] * len(SIGMAS), sigma=SIGMAS,
                                                       kind="asymmetric", inputs="one_active"))
 iters = 200 if quick else 2000
-snmf = {orient: baselines.semi_nmf(mix, orientation=orient, max_iter=iters)
+
+
+def snmf_loss(orient):
+    fit = baselines.semi_nmf(mix, orientation=orient, max_iter=iters)
+    return dict(loss=evaluate.one_active_loss(fit.model, mix), error=fit.errors[-1].numpy())
+
+
+# the factorisation depends only on M, the orientation and the iterations: cache it in data/
+loss = {orient: cache.cached("snmf", dict(sigma=SIGMAS, seed=seed, orientation=orient, iters=iters),
+                             lambda: snmf_loss(orient))["loss"]
         for orient in ("published", "label")}
-loss = {orient: evaluate.one_active_loss(f.model, mix) for orient, f in snmf.items()}
 
 sweep_sigmas = np.linspace(0, 0.08, 9 if quick else 41)
 trained = experiments.trained(experiments.run_config(

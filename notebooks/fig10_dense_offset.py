@@ -65,8 +65,7 @@ runs = [experiments.trained(experiments.run_config(seeds=[seed], kind="clean", p
         for p in PS]
 p_eval = evaluate.p_grid(20 if quick else 100)
 spk = 512 if quick else 4096
-curves_trained = {k: evaluate.loss_curve(r.model, r.mixing, p_eval, spk).loss[0]
-                  for k, r in zip(keys, runs)}
+curves_trained = {k: experiments.loss_curve(r, p_eval, spk).loss[0] for k, r in zip(keys, runs)}
 hand = baselines.naive_offset([optimal_offset[k] for k in keys])
 curves_hand = evaluate.loss_curve(hand, mixing.clean(n_instances=len(keys)), p_eval, spk).loss
 curves_handcoded = dict(zip(keys, curves_hand))

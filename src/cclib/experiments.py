@@ -123,3 +123,18 @@ def trained(config: dict, progress: bool = False, folder=None) -> Trained:
     mixing = build_mixing(config)
     mixing = Mixing(mixing.shape, torch.from_numpy(arrays["sigma"]), mixing.trainable_sigma)
     return Trained(model, mixing, arrays["loss"], config)
+
+
+def loss_curve(run: Trained, p_eval, samples_per_k: int = 4096, seed: int = 0, folder=None):
+    """:func:`cclib.evaluate.loss_curve` of a trained run, cached alongside its weights."""
+    from .evaluate import LossCurve, loss_curve as evaluate_curve
+
+    key = dict(run=run.config, p_eval=[float(p) for p in np.asarray(p_eval)],
+               samples_per_k=int(samples_per_k), seed=int(seed))
+
+    def compute():
+        c = evaluate_curve(run.model, run.mixing, p_eval, samples_per_k, seed)
+        return dict(p_eval=c.p_eval, loss=c.loss, se=c.se)
+
+    arrays = cache.cached("curve", key, compute, folder)
+    return LossCurve(arrays["p_eval"], arrays["loss"], arrays["se"])
