@@ -76,7 +76,9 @@ def one_active_loss(model, mixing: Mixing) -> np.ndarray:
 @torch.no_grad()
 def _sample_k_active(k: int, n_samples: int, n: int, generator: torch.Generator) -> torch.Tensor:
     """(n_samples, n) inputs with exactly k distinct active features, values U[-1, 1]."""
-    idx = torch.rand(n_samples, n, generator=generator).argsort(dim=1)[:, :k]
+    # the k largest of n i.i.d. uniforms are a uniformly random k-subset (topk is ~3x cheaper
+    # than a full argsort)
+    idx = torch.rand(n_samples, n, generator=generator).topk(k, dim=1, sorted=False).indices
     vals = torch.rand(n_samples, k, generator=generator) * 2 - 1
     return torch.zeros(n_samples, n).scatter_(1, idx, vals)
 
