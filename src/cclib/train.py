@@ -215,7 +215,9 @@ def train(model, mixing: Mixing, *, inputs: str = "bernoulli", p=None, steps=Non
     inputs: 'bernoulli' (p: float or K floats in (0, 1]) or 'one_active' (p must be None).
     steps: int or K ints; default: matched non-empty batches for Bernoulli (SPEC), 10,000 for
     one-active. seeds: the data seed of each instance (int s means s, s+1, ...). An instance's
-    result depends only on its own seed, settings and initial weights.
+    data and schedule depend only on its own seed and settings, never on the other instances;
+    its trained weights agree with a run of it alone up to float rounding (batched products and
+    the fused optimizer used for large runs may round differently), which long runs can amplify.
     """
     check_choice("inputs", inputs, INPUTS)
     _validate_common(model, mixing, batch_size, lr, weight_decay)
