@@ -63,3 +63,12 @@ def test_bad_input_is_named():
         baselines.semi_nmf(mixing.clean(), orientation="rows")
     with pytest.raises(ValueError, match="d_mlp must be an integer in \\[1, 100\\], got 101"):
         baselines.semi_nmf(mixing.clean(), d_mlp=101)
+
+
+def test_projected_gradient_semi_nmf_is_nonnegative_and_near_the_multiplicative_fit():
+    mix = mixing.random_mixing(0.02, seeds=[0])
+    pg = baselines.semi_nmf_projected_gradient(mix, steps=1500)
+    mu = baselines.semi_nmf(mix, max_iter=1500)
+    assert torch.all(pg.model.W_in >= 0)
+    assert pg.errors[-1, 0] < pg.errors[0, 0]
+    assert abs(pg.errors[-1, 0].item() - mu.errors[-1, 0].item()) < 0.02
