@@ -102,13 +102,15 @@ def work(args) -> int:
 def run(args) -> int:
     args.out.mkdir(exist_ok=True)
     pending, running, results, started = list(args.chosen), {}, [], time.time()
+    # cclib itself computes on one thread; this keeps other BLAS users in the kernels (numpy,
+    # scipy) from oversubscribing the cores when several notebooks run at once
     threads = max(1, (os.cpu_count() or 1) // min(args.jobs, len(pending)))
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     logs = Path(tempfile.mkdtemp(prefix="cclib-figures-logs-"))  # kept only if a notebook fails
 
-    def ready(name):
-        waits = [d for d in DEPENDS.get(name.split("_")[0], [])]
-        return not any(p.split("_")[0] in waits for p in pending + list(running) if p != name)
+    def ready(name):  # none of the notebooks it depends on is still pending or running
+        waits = DEPENDS.get(name.split("_")[0], [])
+        return not any(p.split("_")[0] in waits for p in pending + list(running))
 
     try:
         while pending or running:

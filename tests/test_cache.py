@@ -40,21 +40,13 @@ def test_damaged_entry_is_reported_discarded_and_recomputed(tmp_path, capsys, da
     assert np.array_equal(out["a"], np.arange(100.0))
 
 
-def test_interrupted_write_leaves_nothing(tmp_path):
-
-    target = tmp_path / "f.bin"
-    import os
-    real_fsync = os.fsync
-
-    def failing(fd):
+def test_interrupted_write_leaves_nothing(tmp_path, monkeypatch):
+    def interrupted(fd):
         raise KeyboardInterrupt
 
-    os.fsync = failing
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            cache.atomic_write_bytes(target, b"x" * 1000)
-    finally:
-        os.fsync = real_fsync
+    monkeypatch.setattr(cache.os, "fsync", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        cache.atomic_write_bytes(tmp_path / "f.bin", b"x" * 1000)
     assert list(tmp_path.iterdir()) == []
 
 

@@ -49,21 +49,6 @@ class Mixing:
         """M, (K, n, n)."""
         return self.sigma.abs()[:, None, None] * self.shape
 
-    def select(self, index) -> "Mixing":
-        """The instances at ``index`` (a list or slice), as a new Mixing."""
-        return Mixing(self.shape[index].clone(), self.sigma[index].clone(), self.trainable_sigma)
-
-    def to(self, device) -> "Mixing":
-        return Mixing(self.shape.to(device), self.sigma.to(device), self.trainable_sigma)
-
-    @staticmethod
-    def concat(parts: list["Mixing"]) -> "Mixing":
-        trainable = {m.trainable_sigma for m in parts}
-        if len(trainable) != 1:
-            raise ValueError("trainable_sigma must agree across the concatenated mixings")
-        return Mixing(torch.cat([m.shape for m in parts]), torch.cat([m.sigma for m in parts]),
-                      trainable.pop())
-
 
 def _generator(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(seed))

@@ -79,10 +79,6 @@ class MLP(nn.Module):
         """Gradients w.r.t. (W_in, W_out) from those w.r.t. the effective weights."""
         return [grad_w_in, grad_w_out]
 
-    def select(self, index) -> "MLP":
-        """The instances at ``index`` as a new model (weights copied)."""
-        return MLP.from_weights(self.W_in.data[index], self.W_out.data[index])
-
 
 class ResidualMLP(nn.Module):
     """K copies of Braun et al.'s residual model.

@@ -245,7 +245,6 @@ def train(model, mixing: Mixing, *, inputs: str = "bernoulli", p=None, steps=Non
     views = [flat[:, a:b].view_as(t) for a, b, t in zip(offsets, offsets[1:], params)]
     sigma_view = flat[:, -1] if train_sigma else mixing.sigma.abs()
     grad = torch.zeros_like(flat)
-    exp_avg, exp_avg_sq = torch.zeros_like(flat), torch.zeros_like(flat)  # for _adamw_step
     gt = mixing.shape.transpose(1, 2).contiguous().float()
     if not train_sigma and not torch.any(mixing.sigma != 0):
         gt = None  # clean task: skip the mixing term altogether
@@ -258,6 +257,8 @@ def train(model, mixing: Mixing, *, inputs: str = "bernoulli", p=None, steps=Non
         fused = torch.optim.AdamW([flat], lr=lr, betas=BETAS, eps=EPS, weight_decay=weight_decay,
                                   fused=True)
         flat.grad = grad
+    else:
+        exp_avg, exp_avg_sq = torch.zeros_like(flat), torch.zeros_like(flat)
     fixed_target = None
     scaled_gt = None if train_sigma or gt is None else gt * sigma_view.abs()[:, None, None]
     total = max(steps)
@@ -369,8 +370,7 @@ def train_reference(model, mixing: Mixing, *, inputs: str = "bernoulli", p=None,
             one.sigma = torch.nn.Parameter(one.sigma)
             trainable.append(one.sigma)
         opt = torch.optim.AdamW(trainable, lr=lr, weight_decay=weight_decay, betas=BETAS, eps=EPS)
-        sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda s, total=steps[i]: 0.5 * (1 + math.cos(math.pi * s / total)))
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s, total=steps[i]: cosine_lr(1.0, s, total))
         for step in range(steps[i]):
             if inputs == "bernoulli":
                 x = sample_bernoulli(batch_size, n, probs[i], gen)[None]
