@@ -7,7 +7,7 @@ import torch
 
 from cclib import evaluate, mixing
 from cclib.baselines import naive_loss
-from cclib.data import labels, sample_bernoulli, sample_one_active
+from cclib.data import BernoulliStream, labels, sample_bernoulli, sample_one_active
 from cclib.models import MLP, ResidualMLP
 from cclib.train import (_adamw_step, _sparse_chunk, grads_buckets, grads_dense, grads_sparse,
                          train, train_reference)
@@ -41,15 +41,38 @@ def test_dense_and_sparse_paths_match_autograd(p):
     for i in range(k):
         row, feat = torch.nonzero(x[i], as_tuple=True)
         parts.append((torch.zeros_like(row), row, feat, x[i][row, feat]))
-    (cell, value, n_rows), = _sparse_chunk(parts, 1, b, 100)
-    assert n_rows <= b
-    sparse = grads_sparse(w_in.detach(), w_out.detach(), _gt(mix), mix.sigma.abs(), cell, value,
-                          n_rows, b, True)
+    gt = _gt(mix)
+    batch, = _sparse_chunk(parts, 1, b, 100)
+    assert batch.n_rows <= b
+    sparse = grads_sparse(w_in.detach(), w_out.detach(), gt, mix.sigma.abs(), batch, b, True)
     for got in (dense, sparse):
         assert torch.allclose(got[0], ref[0], rtol=1e-5)
         assert torch.allclose(got[1], ref[1], atol=1e-7, rtol=1e-4)
         assert torch.allclose(got[2], ref[2], atol=1e-7, rtol=1e-4)
         assert torch.allclose(got[3] * torch.sign(mix.sigma), ref[3], atol=1e-8, rtol=1e-4)
+
+
+@pytest.mark.parametrize("sigmas", [[0.02, 0.0], None])
+def test_sparse_path_matches_autograd_at_every_step_of_a_chunk(sigmas):
+    """Real streams, several steps merged across instances (and the clean task, no mixing)."""
+    k, b, n = 2, 512, 100
+    model = MLP(k, seeds=[7, 8])
+    mix = (mixing.random_mixing(sigmas, seeds=[7, 8], trainable_sigma=True) if sigmas
+           else mixing.clean(n_instances=k))
+    gt = None if sigmas is None else _gt(mix)
+    streams = [BernoulliStream(p, b, n, seed) for p, seed in ((0.01, 1), (0.03, 2))]
+    batches = _sparse_chunk([s.next_chunk(3)[1:] for s in streams], 3, b, n)
+    w_in, w_out = model.effective_weights()
+    for batch in batches:
+        x = torch.zeros(k * batch.n_rows * n)
+        x[batch.row_cell] = batch.value
+        ref = _autograd(model, mix, x.view(k, batch.n_rows, n), b)
+        got = grads_sparse(w_in.detach(), w_out.detach(), gt, mix.sigma.abs(), batch, b, True)
+        assert torch.allclose(got[0], ref[0], rtol=1e-5)
+        assert torch.allclose(got[1], ref[1], atol=1e-7, rtol=1e-4)
+        assert torch.allclose(got[2], ref[2], atol=1e-7, rtol=1e-4)
+        if sigmas:
+            assert torch.allclose(got[3] * torch.sign(mix.sigma), ref[3], atol=1e-8, rtol=1e-4)
 
 
 def test_bucket_path_matches_autograd():

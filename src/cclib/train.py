@@ -7,8 +7,9 @@ loss = mean squared error over batch and features (all-zero samples included in 
 :func:`train` computes exactly that for K instances at once, with three exact shortcuts:
 
 * only the non-empty samples of a Bernoulli batch are computed (the others add 0 to the sum);
-* Bernoulli inputs are drawn as positions of active cells, and the first layer gathers rows of
-  W_in instead of multiplying by a mostly-zero matrix;
+* sparse Bernoulli inputs are drawn as positions of active cells, and the loss is taken in Gram
+  form (:func:`grads_sparse`): gathers of W_in rows and (d x d) products instead of products
+  with mostly-zero (rows x n) matrices;
 * for exactly-one-active inputs the batch enters only through per-(feature, sign) sums of squared
   values (see :class:`cclib.data.OneActiveStream`), so a step is a few (2n x d) products.
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
@@ -34,6 +36,7 @@ INPUTS = ("bernoulli", "one_active")
 BETAS = (0.9, 0.999)
 EPS = 1e-8
 CHUNK_STEPS = 16  # steps drawn per stream call; part of an instance's random stream, keep fixed
+DENSE_ROWS = 400  # below this many non-empty rows in a step, a dense block beats the Gram form
 FUSED_MIN_PARAMS = 1 << 17  # below this, the fused optimizer's fixed overhead costs more than it saves
 
 
@@ -94,16 +97,62 @@ def grads_dense(w_in, w_out, gt, sigma_abs, x, batch_size, need_sigma_grad=False
     return loss, g_w_in, g_w_out, g_sigma
 
 
-def grads_sparse(w_in, w_out, gt, sigma_abs, cell, value, n_rows, batch_size,
+def grads_sparse(w_in, w_out, gt, sigma_abs, batch: SparseBatch, batch_size,
                  need_sigma_grad=False, scaled_gt=None):
-    """Active cells as flat lists: cell (E,) = (k * n_rows + row) * n + feature indexes a padded
-    (K, n_rows, n) block of the non-empty samples; value (E,). All-zero samples are left out: they
-    add nothing to the summed error, only to the batch_size it is divided by."""
-    k, n, _ = w_in.shape
-    x = torch.zeros(k * n_rows * n)
-    x[cell] = value
-    return grads_dense(w_in, w_out, gt, sigma_abs, x.view(k, n_rows, n), batch_size,
-                       need_sigma_grad, scaled_gt)
+    """A Bernoulli batch given as active cells (:class:`SparseBatch`), in Gram form.
+
+    With a = ReLU(h) for the non-empty rows, Q = W_out W_out^T (d x d) and c_r = W_out y_r^T,
+    the summed error is sum_r (a_r Q a_r^T - 2 a_r . c_r + |y_r|^2). Nothing of size rows x n
+    meets a weight matrix: h and c gather rows of small (2n x d) tables, the backward pass sums
+    rows of a and of dL/dh into the 2n (feature, sign) buckets. Per instance and step that is
+    about 2 R d^2 + 6 E d multiply-adds (R rows, E active cells), against R (5 n d + n^2) for
+    the dense form: ~5x fewer at p = 0.01. |y_r|^2 needs z = x G^T, E n more additions, done
+    only for the loss value and the sigma gradient. All-zero samples are left out (they add
+    nothing to the summed error, only to the batch_size it is divided by).
+    """
+    k, n, d = w_in.shape
+    scale = 2.0 / (batch_size * n)
+    bag = torch.nn.functional.embedding_bag
+    w_out_t = w_out.transpose(1, 2)                                        # (K, n, d)
+    q = w_out @ w_out_t                                                    # (K, d, d)
+    if gt is None:
+        c_table = torch.cat([w_out_t, torch.zeros_like(w_out_t)], 1)
+    else:
+        if scaled_gt is None:
+            scaled_gt = gt * sigma_abs[:, None, None]
+        mixed = scaled_gt @ w_out_t        # (K, n, d): rows of (W_out M)^T, y = relu(x) + x M^T
+        c_table = torch.cat([w_out_t + mixed, mixed], 1)
+    c_table = c_table.reshape(k * 2 * n, d)
+    h = bag(batch.cell, w_in.reshape(k * n, d), batch.row_offsets, mode="sum",
+            per_sample_weights=batch.value)
+    c = bag(batch.bucket, c_table, batch.row_offsets, mode="sum", per_sample_weights=batch.value)
+    a = torch.relu(h)
+    a3 = a.view(k, -1, d)
+    g_h = _relu_grad(torch.baddbmm(c.view(k, -1, d), a3, q, beta=-1.0).view(-1, d), h)  # (aQ - c)
+    ata = a3.transpose(1, 2) @ a3                                          # (K, d, d)
+    p_a = bag(batch.row, a, batch.bucket_offsets, mode="sum", per_sample_weights=batch.bucket_value)
+    p_g = bag(batch.row, g_h, batch.bucket_offsets, mode="sum", per_sample_weights=batch.bucket_value)
+    p_a, p_g = p_a.view(k, 2 * n, d), p_g.view(k, 2 * n, d)
+    # sum_r a_r . c_r = sum over buckets of c_table . p_a; sum_r a_r Q a_r^T = <A^T A, Q>
+    loss = (ata * q).sum((1, 2)) - 2 * (c_table.view(k, 2 * n, d) * p_a).sum((1, 2)) + batch.relu_sq
+    if gt is not None:
+        z = bag(batch.cell, gt.reshape(k * n, n), batch.row_offsets, mode="sum",
+                per_sample_weights=batch.value)                             # x G^T, (K R, n)
+        z_sq = torch.linalg.vector_norm(z.view(k, -1), dim=1).square()
+        relu_z = torch.zeros(k).index_add_(0, batch.instance,
+                                           torch.relu(batch.value) * z.view(-1)[batch.row_cell])
+        loss = loss + sigma_abs * (2 * relu_z + sigma_abs * z_sq)          # |y|^2 beyond |relu(x)|^2
+    loss = loss / (batch_size * n)
+    g_w_in = (p_g[:, :n] + p_g[:, n:]).mul_(scale)
+    a_t_y = p_a[:, :n]                                                     # relu(X)^T A
+    if gt is not None:
+        g_x_t_a = gt.transpose(1, 2) @ (p_a[:, :n] + p_a[:, n:])           # G X^T A
+        a_t_y = a_t_y + sigma_abs[:, None, None] * g_x_t_a
+    g_w_out = (ata @ w_out - a_t_y.transpose(1, 2)).mul_(scale)
+    g_sigma = None
+    if need_sigma_grad and gt is not None:
+        g_sigma = -scale * ((w_out_t * g_x_t_a).sum((1, 2)) - relu_z - sigma_abs * z_sq)
+    return loss, g_w_in, g_w_out, g_sigma
 
 
 def one_active_targets(gt, sigma_abs, n):
@@ -145,27 +194,89 @@ def grads_buckets(w_in, w_out, gt, sigma_abs, weights, batch_size, target=None,
 # Combining the per-instance streams of one chunk into per-step batches.
 # --------------------------------------------------------------------------------------------
 
-def _sparse_chunk(parts, steps, batch_size, n):
-    """Merge K sparse chunks into per-step flat lists over a padded, compacted row space."""
-    counts, ranks = [], []
-    for step, row, _, _ in parts:
-        key = step * batch_size + row
-        uniq, inverse = torch.unique_consecutive(key, return_inverse=True)
-        ustep = uniq // batch_size
-        per_step = torch.bincount(ustep, minlength=steps)
-        first = torch.cumsum(per_step, 0) - per_step
-        ranks.append((torch.arange(uniq.numel()) - first[ustep])[inverse])
-        counts.append(per_step)
-    n_rows = torch.stack(counts).amax(0).clamp_min(1)                      # (steps,)
-    instance = torch.cat([torch.full_like(p[0], k) for k, p in enumerate(parts)])
-    step = torch.cat([p[0] for p in parts])
-    order = torch.argsort(step, stable=True)
-    step, instance = step[order], instance[order]
-    rows = instance * n_rows[step] + torch.cat(ranks)[order]
-    cell = rows * n + torch.cat([p[2] for p in parts])[order]
-    value = torch.cat([p[3] for p in parts])[order]
-    bounds = torch.searchsorted(step, torch.arange(steps + 1)).tolist()
-    return [(cell[s:e], value[s:e], r) for s, e, r in zip(bounds[:-1], bounds[1:], n_rows.tolist())]
+@dataclass
+class SparseBatch:
+    """One step's Bernoulli batch for K instances, non-empty samples only, in two orders.
+
+    Each active cell is an entry with a value v, a *cell* k n + feature (its instance's row of
+    W_in or G) and a *bucket* k 2n + feature + n [v < 0] (instance, feature and sign). The
+    non-empty samples are compacted into n_rows rows per instance (row id k n_rows + r). Entries
+    grouped by row feed the forward pass, entries grouped by bucket the backward pass; both are
+    bags for :func:`torch.nn.functional.embedding_bag`.
+    """
+
+    n_rows: int
+    cell: torch.Tensor            # (E,) grouped by row
+    bucket: torch.Tensor          # (E,)
+    value: torch.Tensor           # (E,)
+    instance: torch.Tensor        # (E,)
+    row_cell: torch.Tensor        # (E,) row id * n + feature: the entry's place in a (rows, n) block
+    row_offsets: torch.Tensor     # (K * n_rows,) first entry of each row
+    row: torch.Tensor             # (E,) grouped by bucket
+    bucket_value: torch.Tensor    # (E,)
+    bucket_offsets: torch.Tensor  # (K * 2n,) first entry of each bucket
+    relu_sq: torch.Tensor         # (K,) sum of relu(v)^2: the batch's |relu(x)|^2
+
+
+def _exclusive_cumsum(counts):
+    return torch.cumsum(counts, 0) - counts
+
+
+def _stable_order(key: torch.Tensor, bound: int) -> torch.Tensor:
+    """Stable argsort of non-negative int keys below ``bound`` (numpy's radix sort when they fit
+    16 bits: ~5x faster than a comparison sort here)."""
+    if bound <= 1 << 16:
+        dtype = np.uint8 if bound <= 1 << 8 else np.uint16
+        return torch.from_numpy(np.argsort(key.numpy().astype(dtype), kind="stable"))
+    return torch.sort(key, stable=True).indices
+
+
+def _sparse_chunk(parts, steps, batch_size, n) -> list[SparseBatch]:
+    """Merge K instances' sparse chunks (step, row, feature, value; each sorted) into one
+    :class:`SparseBatch` per step."""
+    k = len(parts)
+    lengths = torch.tensor([p[0].numel() for p in parts])
+    instance = torch.repeat_interleave(torch.arange(k), lengths)
+    step, row, feature, value = (torch.cat([p[i] for p in parts]) for i in range(4))
+    group = instance * steps + step                      # instance-major (instance, step) groups
+    n_groups = k * steps
+    pos = torch.relu(value)
+    relu_sq = torch.bincount(group, pos * pos, n_groups).float().view(k, steps)
+    # compact each (instance, step)'s non-empty rows to 0, 1, 2, ...
+    uniq, inverse = torch.unique_consecutive(group * batch_size + row, return_inverse=True)
+    uniq_group = uniq // batch_size
+    rows_per_group = torch.bincount(uniq_group, minlength=n_groups)
+    rank = (torch.arange(uniq.numel()) - _exclusive_cumsum(rows_per_group)[uniq_group])[inverse]
+    n_rows = rows_per_group.view(k, steps).amax(0).clamp_min(1)          # (steps,)
+
+    # Reorder the entries step-major (step, instance, row, feature): one shift per group.
+    per_group = torch.bincount(group, minlength=n_groups).view(k, steps)
+    step_start = _exclusive_cumsum(per_group.sum(0))                       # (steps,)
+    inst_start = torch.cumsum(per_group, 0) - per_group                    # (K, steps)
+    shift = step_start[None] + inst_start - _exclusive_cumsum(per_group.reshape(-1)).view(k, steps)
+    dest = shift.reshape(-1)[group] + torch.arange(value.numel())
+    step_major = torch.empty_like(dest)
+    step_major[dest] = torch.arange(value.numel())
+    step, instance, feature, value, rank = (t[step_major] for t in (step, instance, feature, value, rank))
+    row = instance * n_rows[step] + rank                                   # row id within its step
+    cell = instance * n + feature
+    bucket = cell + instance * n + n * (value < 0)
+    row_base = _exclusive_cumsum(k * n_rows)
+    row_start = _exclusive_cumsum(torch.bincount(row_base[step] + row, minlength=int((k * n_rows).sum())))
+    bucket_key = step * (k * 2 * n) + bucket
+    by_bucket = _stable_order(bucket_key, steps * k * 2 * n)
+    bucket_start = _exclusive_cumsum(torch.bincount(bucket_key, minlength=steps * k * 2 * n))
+    row_t, value_t = row[by_bucket], value[by_bucket]
+    bounds = step_start.tolist() + [value.numel()]
+    batches = []
+    for s, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:])):
+        r0, r1 = int(row_base[s]), int(row_base[s] + k * n_rows[s])
+        b0 = s * k * 2 * n
+        batches.append(SparseBatch(
+            int(n_rows[s]), cell[lo:hi], bucket[lo:hi], value[lo:hi], instance[lo:hi],
+            row[lo:hi] * n + feature[lo:hi], row_start[r0:r1] - lo, row_t[lo:hi], value_t[lo:hi],
+            bucket_start[b0:b0 + k * 2 * n] - lo, relu_sq[:, s]))
+    return batches
 
 
 def _dense_chunk(parts, steps, batch_size, n):
@@ -293,8 +404,13 @@ def train(model, mixing: Mixing, *, inputs: str = "bernoulli", p=None, steps=Non
             elif isinstance(batch, torch.Tensor):
                 loss, g_in, g_out, g_sig = grads_dense(w_in, w_out, gt, sigma_abs, batch,
                                                        batch_size, train_sigma, scaled_gt)
+            elif batch.n_rows * k <= DENSE_ROWS:
+                x = torch.zeros(k * batch.n_rows * n)
+                x[batch.row_cell] = batch.value
+                loss, g_in, g_out, g_sig = grads_dense(w_in, w_out, gt, sigma_abs, x.view(k, -1, n),
+                                                       batch_size, train_sigma, scaled_gt)
             else:
-                loss, g_in, g_out, g_sig = grads_sparse(w_in, w_out, gt, sigma_abs, *batch,
+                loss, g_in, g_out, g_sig = grads_sparse(w_in, w_out, gt, sigma_abs, batch,
                                                         batch_size, train_sigma, scaled_gt)
             history[t + i] = loss
             for view_grad, g in zip(model.pullback(views, g_in, g_out),
