@@ -75,10 +75,12 @@ def test_sparse_path_matches_autograd_at_every_step_of_a_chunk(sigmas):
             assert torch.allclose(got[3] * torch.sign(mix.sigma), ref[3], atol=1e-8, rtol=1e-4)
 
 
-def test_bucket_path_matches_autograd():
-    k, b = 2, 512
-    model = MLP(k, seeds=[3, 4])
-    mix = mixing.random_mixing([0.04, 0.02], seeds=[5, 6], trainable_sigma=True)
+@pytest.mark.parametrize("k", [2, 20])  # 20 > BUCKET_GROUP: computed in groups of instances
+def test_bucket_path_matches_autograd(k):
+    b = 512
+    model = MLP(k, seeds=list(range(3, 3 + k)))
+    mix = mixing.random_mixing(np.linspace(0.01, 0.05, k), seeds=list(range(5, 5 + k)),
+                               trainable_sigma=True)
     x = torch.stack([sample_one_active(b, 100, torch.Generator().manual_seed(i)) for i in range(k)])
     ref = _autograd(model, mix, x, b)
     value = x.sum(2)
@@ -91,6 +93,20 @@ def test_bucket_path_matches_autograd():
     assert torch.allclose(got[1], ref[1], atol=1e-7, rtol=1e-4)
     assert torch.allclose(got[2], ref[2], atol=1e-7, rtol=1e-4)
     assert torch.allclose(got[3] * torch.sign(mix.sigma), ref[3], atol=1e-8, rtol=1e-4)
+
+
+def test_bucket_path_without_mixing_in_groups_matches_autograd():
+    k, b = 20, 256
+    model = MLP(k, seeds=list(range(k)))
+    mix = mixing.clean(n_instances=k)
+    x = torch.stack([sample_one_active(b, 100, torch.Generator().manual_seed(i)) for i in range(k)])
+    ref = _autograd(model, mix, x, b)
+    value = x.sum(2)
+    weights = torch.zeros(k, 200).scatter_add_(1, x.abs().argmax(2) + 100 * (value < 0), value**2)
+    w_in, w_out = model.effective_weights()
+    got = grads_buckets(w_in.detach(), w_out.detach(), None, mix.sigma.abs(), weights, b)
+    for g, r in zip(got[:3], ref[:3]):
+        assert torch.allclose(g, r, atol=1e-7, rtol=1e-4)
 
 
 def test_residual_pullback_matches_autograd_through_the_embedding():

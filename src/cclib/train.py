@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from ._threads import single_threaded
 from ._checks import check_choice, check_float, check_int, check_probabilities, check_seeds
@@ -36,6 +36,7 @@ INPUTS = ("bernoulli", "one_active")
 BETAS = (0.9, 0.999)
 EPS = 1e-8
 CHUNK_STEPS = 16  # steps drawn per stream call; part of an instance's random stream, keep fixed
+BUCKET_GROUP = 16  # instances per block in the exactly-one-active step
 DENSE_ROWS = 400  # below this many non-empty rows in a step, a dense block beats the Gram form
 FUSED_MIN_PARAMS = 1 << 17  # below this, the fused optimizer's fixed overhead costs more than it saves
 
@@ -173,20 +174,35 @@ def grads_buckets(w_in, w_out, gt, sigma_abs, weights, batch_size, target=None,
     ``target = one_active_targets(...)`` the batch's summed squared error is
     sum_b S_b ||out_b - target_b||^2.
     """
+    k = w_in.shape[0]
+    if target is None:
+        target = one_active_targets(gt, sigma_abs, w_in.shape[1])
+    if k <= BUCKET_GROUP:
+        return _grads_buckets(w_in, w_out, gt, sigma_abs, weights, batch_size, target, need_sigma_grad)
+    # Many instances: a group at a time keeps the (group, 2n, n) intermediates in cache (~1.6x
+    # faster at 123 instances); every instance's numbers are computed the same way.
+    parts = [_grads_buckets(w_in[s], w_out[s], None if gt is None else gt[s], sigma_abs[s], weights[s],
+                            batch_size, target if target.shape[0] == 1 else target[s], need_sigma_grad)
+             for s in (slice(a, a + BUCKET_GROUP) for a in range(0, k, BUCKET_GROUP))]
+    return tuple(None if parts[0][i] is None else torch.cat([p[i] for p in parts]) for i in range(4))
+
+
+def _grads_buckets(w_in, w_out, gt, sigma_abs, weights, batch_size, target, need_sigma_grad):
     k, n, _ = w_in.shape
     scale = 2.0 / (batch_size * n)
-    if target is None:
-        target = one_active_targets(gt, sigma_abs, n)
     h = torch.cat([w_in, -w_in], 1)                      # (K, 2n, d): unit input +e_i, then -e_i
     a = torch.relu(h)
-    diff = (a @ w_out).sub_(target)
-    g_out = diff * (weights * scale)[:, :, None]         # d loss / d out, (K, 2n, n)
-    loss = 0.5 * torch.linalg.vecdot(g_out.flatten(1), diff.flatten(1))
-    g_w_out = a.transpose(1, 2) @ g_out
-    g_h = _relu_grad(g_out @ w_out.transpose(1, 2), h)
+    diff = torch.baddbmm(target.expand(k, -1, -1), a, w_out, beta=-1.0)   # out - target, (K, 2n, n)
+    row_sq = torch.linalg.vector_norm(diff, dim=2).square()               # (K, 2n)
+    loss = (weights * row_sq).sum(1) / (batch_size * n)
+    # The bucket weights S scale d loss / d out row by row; they are applied to the (2n, d)-sized
+    # factors rather than to the (2n, n) error.
+    s = (weights * scale)[:, :, None]
+    g_w_out = (a * s).transpose(1, 2) @ diff
+    g_h = _relu_grad((diff @ w_out.transpose(1, 2)).mul_(s), h)
     g_sigma = None
     if need_sigma_grad and gt is not None:
-        g_sigma = -(g_out * torch.cat([gt, -gt], 1)).sum((1, 2))
+        g_sigma = -((diff * s) * torch.cat([gt, -gt], 1)).sum((1, 2))
     return loss, g_h[:, :n] - g_h[:, n:], g_w_out, g_sigma
 
 
@@ -224,7 +240,7 @@ def _exclusive_cumsum(counts):
 
 def _stable_order(key: torch.Tensor, bound: int) -> torch.Tensor:
     """Stable argsort of non-negative int keys below ``bound`` (numpy's radix sort when they fit
-    16 bits: ~5x faster than a comparison sort here)."""
+    16 bits: ~3x faster than torch.sort here)."""
     if bound <= 1 << 16:
         dtype = np.uint8 if bound <= 1 << 8 else np.uint16
         return torch.from_numpy(np.argsort(key.numpy().astype(dtype), kind="stable"))
@@ -375,7 +391,9 @@ def train(model, mixing: Mixing, *, inputs: str = "bernoulli", p=None, steps=Non
     total = max(steps)
     steps_t = torch.tensor(steps, dtype=torch.float64)
     history = torch.full((total, k), float("nan"))
-    bar = tqdm(total=total, disable=not progress, desc="train", unit="step", leave=False)
+    # plain text bar, redrawn every 10 s at most: an executed notebook keeps each redraw
+    bar = tqdm(total=total, disable=not progress, desc="train", unit="step", leave=False,
+               mininterval=10)
     t = 0
     while t < total:
         # Streams always draw whole chunks (the tail of the last one is unused), so an
