@@ -13,7 +13,7 @@
 #     name: python3
 # ---
 
-# %% [markdown] papermill={"duration": 0.00142, "end_time": "2026-11-21T08:13:33.633307+00:00", "exception": false, "start_time": "2026-11-21T08:13:33.631887+00:00", "status": "completed"}
+# %% [markdown] papermill={"duration": 0.001788, "end_time": "2026-11-21T11:00:18.178001+00:00", "exception": false, "start_time": "2026-11-21T11:00:18.176213+00:00", "status": "completed"}
 # # Fig. 6 — transplant: remove the mixing and the advantage goes
 #
 # Braun et al. suggested the residual stream was needed only for training dynamics. If so, a
@@ -24,19 +24,19 @@
 #
 # **Claim.** The loss jumps to or above naive as soon as the mixing is removed.
 
-# %% papermill={"duration": 0.009264, "end_time": "2026-11-21T08:13:33.643912+00:00", "exception": false, "start_time": "2026-11-21T08:13:33.634648+00:00", "status": "completed"} tags=["parameters"]
+# %% papermill={"duration": 0.009928, "end_time": "2026-11-21T11:00:18.189434+00:00", "exception": false, "start_time": "2026-11-21T11:00:18.179506+00:00", "status": "completed"} tags=["parameters"]
 mode = "paper"  # "paper" or "quick"
 seed = 0
 out_dir = "../paper-code/output"
 
-# %% papermill={"duration": 0.00568, "end_time": "2026-11-21T08:13:33.650921+00:00", "exception": false, "start_time": "2026-11-21T08:13:33.645241+00:00", "status": "completed"} tags=["injected-parameters"]
+# %% papermill={"duration": 0.006057, "end_time": "2026-11-21T11:00:18.196971+00:00", "exception": false, "start_time": "2026-11-21T11:00:18.190914+00:00", "status": "completed"} tags=["injected-parameters"]
 # Parameters
 mode = "paper"
 seed = 0
 out_dir = "/work/main/paper-code/output/.staging-fig06_transplant"
 
 
-# %% papermill={"duration": 2.308005, "end_time": "2026-11-21T08:13:35.960161+00:00", "exception": false, "start_time": "2026-11-21T08:13:33.652156+00:00", "status": "completed"}
+# %% papermill={"duration": 2.287514, "end_time": "2026-11-21T11:00:20.485846+00:00", "exception": false, "start_time": "2026-11-21T11:00:18.198332+00:00", "status": "completed"}
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -48,7 +48,7 @@ plotting.use_style()
 quick = mode == "quick"
 P, STEPS = 0.01, (500 if quick else 10_000)
 
-# %% papermill={"duration": 19.246455, "end_time": "2026-11-21T08:13:55.208388+00:00", "exception": false, "start_time": "2026-11-21T08:13:35.961933+00:00", "status": "completed"}
+# %% papermill={"duration": 21.156948, "end_time": "2026-11-21T11:00:41.644389+00:00", "exception": false, "start_time": "2026-11-21T11:00:20.487441+00:00", "status": "completed"}
 noisy = experiments.run_config(seeds=[seed], sigma=0.02, kind="asymmetric", p=P, steps=STEPS)
 clean = experiments.run_config(seeds=[seed + 1], kind="clean", p=P, steps=STEPS, init=noisy)
 history = np.concatenate([experiments.trained(noisy, progress=True).loss[:, 0],
@@ -59,7 +59,7 @@ switch = STEPS
 before = float(history[switch - 500:switch].mean())
 after = float(history[switch:switch + 500].mean())
 
-# %% papermill={"duration": 0.860054, "end_time": "2026-11-21T08:13:56.075790+00:00", "exception": false, "start_time": "2026-11-21T08:13:55.215736+00:00", "status": "completed"}
+# %% papermill={"duration": 0.882904, "end_time": "2026-11-21T11:00:42.530285+00:00", "exception": false, "start_time": "2026-11-21T11:00:41.647381+00:00", "status": "completed"}
 fig, ax = plt.subplots(figsize=(7, 4))
 ax.plot(np.arange(window - 1, len(history)), running, color=plotting.COLORS["trained"],
         label=f"training loss, running mean over {window} steps")
@@ -71,10 +71,10 @@ ax.legend()
 plotting.save_figure(fig, out, "fig06")
 plt.show()
 
-# %% [markdown] papermill={"duration": 0.007363, "end_time": "2026-11-21T08:13:56.090848+00:00", "exception": false, "start_time": "2026-11-21T08:13:56.083485+00:00", "status": "completed"}
+# %% [markdown] papermill={"duration": 0.001902, "end_time": "2026-11-21T11:00:42.534337+00:00", "exception": false, "start_time": "2026-11-21T11:00:42.532435+00:00", "status": "completed"}
 # ## Claims
 
-# %% papermill={"duration": 0.016892, "end_time": "2026-11-21T08:13:56.114904+00:00", "exception": false, "start_time": "2026-11-21T08:13:56.098012+00:00", "status": "completed"}
+# %% papermill={"duration": 0.011635, "end_time": "2026-11-21T11:00:42.547745+00:00", "exception": false, "start_time": "2026-11-21T11:00:42.536110+00:00", "status": "completed"}
 # NBVAL_CHECK_OUTPUT
 claims = report.Claims(mode)
 claims.add("below naive before the switch", before < naive_loss(), f"L/p {before:.4f} (last 500 steps)")
