@@ -13,7 +13,7 @@
 #     name: python3
 # ---
 
-# %% [markdown] papermill={"duration": 0.001966, "end_time": "2026-11-21T10:57:17.400723+00:00", "exception": false, "start_time": "2026-11-21T10:57:17.398757+00:00", "status": "completed"}
+# %% [markdown] papermill={"duration": 0.001691, "end_time": "2026-11-21T11:19:36.244819+00:00", "exception": false, "start_time": "2026-11-21T11:19:36.243128+00:00", "status": "completed"}
 # # Fig. 1 — the residual stream acts only as a mixing matrix
 #
 # Braun et al.'s model embeds the 100 features into a 1000-dim residual stream with fixed random
@@ -28,19 +28,19 @@
 # **Claim.** The residual model and the MLP with the matching (minus) sign agree within the
 # seed-to-seed spread.
 
-# %% papermill={"duration": 0.010224, "end_time": "2026-11-21T10:57:17.412718+00:00", "exception": false, "start_time": "2026-11-21T10:57:17.402494+00:00", "status": "completed"} tags=["parameters"]
+# %% papermill={"duration": 0.008915, "end_time": "2026-11-21T11:19:36.255379+00:00", "exception": false, "start_time": "2026-11-21T11:19:36.246464+00:00", "status": "completed"} tags=["parameters"]
 mode = "paper"  # "paper" or "quick"
 seed = 0
 out_dir = "../paper-code/output"
 
-# %% papermill={"duration": 0.006041, "end_time": "2026-11-21T10:57:17.420202+00:00", "exception": false, "start_time": "2026-11-21T10:57:17.414161+00:00", "status": "completed"} tags=["injected-parameters"]
+# %% papermill={"duration": 0.006771, "end_time": "2026-11-21T11:19:36.263710+00:00", "exception": false, "start_time": "2026-11-21T11:19:36.256939+00:00", "status": "completed"} tags=["injected-parameters"]
 # Parameters
 mode = "paper"
 seed = 0
-out_dir = "/work/main/paper-code/output/.staging-fig01_equivalence"
+out_dir = "../paper-code/output"
 
 
-# %% papermill={"duration": 2.421534, "end_time": "2026-11-21T10:57:19.843166+00:00", "exception": false, "start_time": "2026-11-21T10:57:17.421632+00:00", "status": "completed"}
+# %% papermill={"duration": 2.295187, "end_time": "2026-11-21T11:19:38.560412+00:00", "exception": false, "start_time": "2026-11-21T11:19:36.265225+00:00", "status": "completed"}
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -51,7 +51,7 @@ plotting.use_style()
 quick = mode == "quick"
 seeds = [seed, seed + 1]
 
-# %% papermill={"duration": 117.953056, "end_time": "2026-11-21T10:59:17.797948+00:00", "exception": false, "start_time": "2026-11-21T10:57:19.844892+00:00", "status": "completed"}
+# %% papermill={"duration": 0.036497, "end_time": "2026-11-21T11:19:38.598673+00:00", "exception": false, "start_time": "2026-11-21T11:19:38.562176+00:00", "status": "completed"}
 common = dict(seeds=seeds, p=0.01, steps=300 if quick else None)
 runs = {
     "residual": experiments.run_config(model="residual", **common),
@@ -67,7 +67,7 @@ for name, config in runs.items():
     per_seed[name] = experiments.loss_curve(run, p_eval, 512 if quick else 4096).loss
 curves = {name: c.mean(0) for name, c in per_seed.items()}
 
-# %% papermill={"duration": 1.042753, "end_time": "2026-11-21T10:59:18.843197+00:00", "exception": false, "start_time": "2026-11-21T10:59:17.800444+00:00", "status": "completed"}
+# %% papermill={"duration": 0.904577, "end_time": "2026-11-21T11:19:39.505004+00:00", "exception": false, "start_time": "2026-11-21T11:19:38.600427+00:00", "status": "completed"}
 fig, ax = plt.subplots(figsize=(7, 4.3))
 styles = {"residual": dict(color=plotting.COLORS["residual"], lw=2.5, alpha=0.6,
                            label="residual model (Braun et al.), labels x + ReLU(x)"),
@@ -85,13 +85,13 @@ ax.legend(fontsize="x-small")
 plotting.save_figure(fig, out, "fig01")
 plt.show()
 
-# %% [markdown] papermill={"duration": 0.002445, "end_time": "2026-11-21T10:59:18.848570+00:00", "exception": false, "start_time": "2026-11-21T10:59:18.846125+00:00", "status": "completed"}
+# %% [markdown] papermill={"duration": 0.001869, "end_time": "2026-11-21T11:19:39.509165+00:00", "exception": false, "start_time": "2026-11-21T11:19:39.507296+00:00", "status": "completed"}
 # ## Claims
 # "Within the seed-to-seed spread": the mean absolute gap between the residual and minus-sign
 # curves (averaged over p_eval) is smaller than the mean absolute gap between the two seeds of
 # the minus-sign MLP. We also report how far the plus sign is.
 
-# %% [markdown] papermill={"duration": 0.002328, "end_time": "2026-11-21T10:59:18.853223+00:00", "exception": false, "start_time": "2026-11-21T10:59:18.850895+00:00", "status": "completed"}
+# %% [markdown] papermill={"duration": 0.001684, "end_time": "2026-11-21T11:19:39.512647+00:00", "exception": false, "start_time": "2026-11-21T11:19:39.510963+00:00", "status": "completed"}
 # **What we find.** As loss functions the two are identical: the residual model's loss equals the
 # folded MLP's loss on the minus-sign labels, sample by sample (`tests/test_models.py`). The
 # trained models are not quite identical. They agree at sparse p_eval, but at p_eval above
@@ -102,7 +102,7 @@ plt.show()
 # stream acts as a mixing matrix, with the minus sign, but "produces the same results" holds
 # qualitatively, not within the seed spread.
 
-# %% papermill={"duration": 0.01437, "end_time": "2026-11-21T10:59:18.869921+00:00", "exception": false, "start_time": "2026-11-21T10:59:18.855551+00:00", "status": "completed"}
+# %% papermill={"duration": 0.012294, "end_time": "2026-11-21T11:19:39.526757+00:00", "exception": false, "start_time": "2026-11-21T11:19:39.514463+00:00", "status": "completed"}
 # NBVAL_CHECK_OUTPUT
 gap_minus = np.abs(curves["residual"] - curves["mlp_minus"]).mean()
 gap_plus = np.abs(curves["residual"] - curves["mlp_plus"]).mean()

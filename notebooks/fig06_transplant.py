@@ -13,7 +13,7 @@
 #     name: python3
 # ---
 
-# %% [markdown] papermill={"duration": 0.001788, "end_time": "2026-11-21T11:00:18.178001+00:00", "exception": false, "start_time": "2026-11-21T11:00:18.176213+00:00", "status": "completed"}
+# %% [markdown] papermill={"duration": 0.001587, "end_time": "2026-11-21T11:19:47.252715+00:00", "exception": false, "start_time": "2026-11-21T11:19:47.251128+00:00", "status": "completed"}
 # # Fig. 6 — transplant: remove the mixing and the advantage goes
 #
 # Braun et al. suggested the residual stream was needed only for training dynamics. If so, a
@@ -24,19 +24,19 @@
 #
 # **Claim.** The loss jumps to or above naive as soon as the mixing is removed.
 
-# %% papermill={"duration": 0.009928, "end_time": "2026-11-21T11:00:18.189434+00:00", "exception": false, "start_time": "2026-11-21T11:00:18.179506+00:00", "status": "completed"} tags=["parameters"]
+# %% papermill={"duration": 0.010505, "end_time": "2026-11-21T11:19:47.264896+00:00", "exception": false, "start_time": "2026-11-21T11:19:47.254391+00:00", "status": "completed"} tags=["parameters"]
 mode = "paper"  # "paper" or "quick"
 seed = 0
 out_dir = "../paper-code/output"
 
-# %% papermill={"duration": 0.006057, "end_time": "2026-11-21T11:00:18.196971+00:00", "exception": false, "start_time": "2026-11-21T11:00:18.190914+00:00", "status": "completed"} tags=["injected-parameters"]
+# %% papermill={"duration": 0.006589, "end_time": "2026-11-21T11:19:47.272896+00:00", "exception": false, "start_time": "2026-11-21T11:19:47.266307+00:00", "status": "completed"} tags=["injected-parameters"]
 # Parameters
 mode = "paper"
 seed = 0
-out_dir = "/work/main/paper-code/output/.staging-fig06_transplant"
+out_dir = "../paper-code/output"
 
 
-# %% papermill={"duration": 2.287514, "end_time": "2026-11-21T11:00:20.485846+00:00", "exception": false, "start_time": "2026-11-21T11:00:18.198332+00:00", "status": "completed"}
+# %% papermill={"duration": 2.33966, "end_time": "2026-11-21T11:19:49.614094+00:00", "exception": false, "start_time": "2026-11-21T11:19:47.274434+00:00", "status": "completed"}
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -48,7 +48,7 @@ plotting.use_style()
 quick = mode == "quick"
 P, STEPS = 0.01, (500 if quick else 10_000)
 
-# %% papermill={"duration": 21.156948, "end_time": "2026-11-21T11:00:41.644389+00:00", "exception": false, "start_time": "2026-11-21T11:00:20.487441+00:00", "status": "completed"}
+# %% papermill={"duration": 0.015751, "end_time": "2026-11-21T11:19:49.635610+00:00", "exception": false, "start_time": "2026-11-21T11:19:49.619859+00:00", "status": "completed"}
 noisy = experiments.run_config(seeds=[seed], sigma=0.02, kind="asymmetric", p=P, steps=STEPS)
 clean = experiments.run_config(seeds=[seed + 1], kind="clean", p=P, steps=STEPS, init=noisy)
 history = np.concatenate([experiments.trained(noisy, progress=True).loss[:, 0],
@@ -59,7 +59,7 @@ switch = STEPS
 before = float(history[switch - 500:switch].mean())
 after = float(history[switch:switch + 500].mean())
 
-# %% papermill={"duration": 0.882904, "end_time": "2026-11-21T11:00:42.530285+00:00", "exception": false, "start_time": "2026-11-21T11:00:41.647381+00:00", "status": "completed"}
+# %% papermill={"duration": 0.890337, "end_time": "2026-11-21T11:19:50.527506+00:00", "exception": false, "start_time": "2026-11-21T11:19:49.637169+00:00", "status": "completed"}
 fig, ax = plt.subplots(figsize=(7, 4))
 ax.plot(np.arange(window - 1, len(history)), running, color=plotting.COLORS["trained"],
         label=f"training loss, running mean over {window} steps")
@@ -71,10 +71,10 @@ ax.legend()
 plotting.save_figure(fig, out, "fig06")
 plt.show()
 
-# %% [markdown] papermill={"duration": 0.001902, "end_time": "2026-11-21T11:00:42.534337+00:00", "exception": false, "start_time": "2026-11-21T11:00:42.532435+00:00", "status": "completed"}
+# %% [markdown] papermill={"duration": 0.001653, "end_time": "2026-11-21T11:19:50.532693+00:00", "exception": false, "start_time": "2026-11-21T11:19:50.531040+00:00", "status": "completed"}
 # ## Claims
 
-# %% papermill={"duration": 0.011635, "end_time": "2026-11-21T11:00:42.547745+00:00", "exception": false, "start_time": "2026-11-21T11:00:42.536110+00:00", "status": "completed"}
+# %% papermill={"duration": 0.009133, "end_time": "2026-11-21T11:19:50.543315+00:00", "exception": false, "start_time": "2026-11-21T11:19:50.534182+00:00", "status": "completed"}
 # NBVAL_CHECK_OUTPUT
 claims = report.Claims(mode)
 claims.add("below naive before the switch", before < naive_loss(), f"L/p {before:.4f} (last 500 steps)")

@@ -30,6 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "paper-code" / "output"
+RELATIVE_OUT = "../paper-code/output"  # DEFAULT_OUT as the notebooks' parameters cell names it
 MODES = ("paper", "quick")
 #: Notebooks that load another's trained models from the cache wait for it to finish.
 DEPENDS = {"fig03": ["fig02"], "fig04": ["fig02"], "fig08": ["fig07"], "fig09": ["fig05"]}
@@ -143,7 +144,7 @@ def run(args) -> int:
                     for path in stage.iterdir():
                         path.replace(args.out / path.name)
                     if args.inplace:
-                        shutil.copyfile(args.out / f"{name}.ipynb", args.notebooks / f"{name}.ipynb")
+                        write_committable(args.out / f"{name}.ipynb", args.notebooks / f"{name}.ipynb")
                 else:
                     failed = [l for l in (logs / f"{name}.log").read_text().splitlines() if "FAILED" in l]
                     print(f"    {name} FAILED: {failed[-1] if failed else 'see ' + str(logs / (name + '.log'))}")
@@ -181,6 +182,27 @@ def run(args) -> int:
     print(f"all figures: {total:.0f} s with {args.jobs} jobs; peak memory of one process "
           f"{peak:.2f} GB; index: {args.out / 'index.html'}")
     return 0 if all(r["ok"] for r in results) else 1
+
+
+def write_committable(executed: Path, target: Path) -> None:
+    """Copy an executed notebook to ``target`` with out_dir set back to the notebook's default.
+
+    papermill injected the absolute staging folder as out_dir; left in, nbval on another clone
+    would write to (or fail on) this machine's path.
+    """
+    nb = json.loads(executed.read_text())
+    for cell in nb["cells"]:
+        if "injected-parameters" in cell["metadata"].get("tags", []):
+            cell["source"] = [f'out_dir = "{RELATIVE_OUT}"\n' if line.startswith("out_dir = ") else line
+                              for line in cell["source"]]
+    papermill = nb["metadata"].get("papermill", {})
+    papermill.get("parameters", {})["out_dir"] = RELATIVE_OUT
+    for key in ("input_path", "output_path"):
+        if key in papermill:
+            papermill[key] = target.name
+    tmp = target.with_suffix(".ipynb.tmp")
+    tmp.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+    tmp.replace(target)
 
 
 def print_table(out: Path, results) -> None:

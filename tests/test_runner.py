@@ -97,8 +97,11 @@ def test_run_stage_index_and_interrupt(tmp_path):
     # an interrupted run leaves nothing partial behind, and the next run completes
     out2 = tmp_path / "out2"
     (notebooks / "SLOW").write_text("")
+    # A shell's background job (CI may run the tests as one) starts with SIGINT ignored, and an
+    # ignored signal stays ignored across exec: give the runner the default so Ctrl-C reaches it.
     proc = subprocess.Popen(RUNNER + ["--notebooks", str(notebooks), "--out", str(out2), "--only", "fig01"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     staged = out2 / ".staging-fig01_test" / "fig01.png"
     deadline = time.time() + 60
     while not staged.exists() and time.time() < deadline:
@@ -112,3 +115,17 @@ def test_run_stage_index_and_interrupt(tmp_path):
     done = _run("--notebooks", str(notebooks), "--out", str(out2), "--only", "fig01")
     assert done.returncode == 0, done.stdout + done.stderr
     assert {"fig01.png", "fig01.pdf", "fig01.json", "fig01_test.ipynb", "index.html"} <= {p.name for p in out2.iterdir()}
+
+
+def test_inplace_notebooks_name_no_path_of_this_machine(tmp_path):
+    notebooks = _notebooks(tmp_path / "nbs")
+    done = _run("--notebooks", str(notebooks), "--out", str(tmp_path / "out"), "--mode", "quick",
+                "--only", "fig01", "--inplace")
+    assert done.returncode == 0, done.stdout + done.stderr
+    text = (notebooks / "fig01_test.ipynb").read_text()
+    assert str(tmp_path) not in text
+    nb = json.loads(text)
+    injected = [c for c in nb["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
+    assert len(injected) == 1 and 'out_dir = "../paper-code/output"\n' in injected[0]["source"]
+    assert nb["metadata"]["papermill"]["parameters"]["out_dir"] == "../paper-code/output"
+    assert 'mode = "quick"\n' in injected[0]["source"]

@@ -67,9 +67,10 @@ def _plain(value):
     return value
 
 
-def write_json(out_dir, figure: str, mode: str, seed: int, claims: Claims, **numbers) -> Path:
-    """``out_dir/<figure>.json`` with figure, mode, seed, claims and the given numbers."""
+def write_json(out_dir, figure: str, mode: str, seed: int, claims: Claims, **numbers) -> None:
+    """Write ``out_dir/<figure>.json`` with figure, mode, seed, claims and the given numbers.
+
+    Returns nothing, so that a notebook's last line shows no path of the machine it ran on.
+    """
     data = {"figure": figure, "mode": mode, "seed": seed, "claims": claims.as_dict(), **numbers}
-    path = Path(out_dir) / f"{figure}.json"
-    atomic_write_bytes(path, json.dumps(_plain(data), indent=1).encode())
-    return path
+    atomic_write_bytes(Path(out_dir) / f"{figure}.json", json.dumps(_plain(data), indent=1).encode())
