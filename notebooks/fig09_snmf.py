@@ -136,8 +136,9 @@ plt.show()
 # models'. The orientation closes most of the gap; the solver closes none of it: the two
 # solvers reach the same reconstruction error to within a few parts in a thousand, and so the
 # same loss (in 2000 iterations the simple scheme mostly fits slightly better; the
-# multiplicative updates improve slowly and have not met their convergence criterion). What remains is the gap between a good factorisation of `I + M^T` and a trained
-# model, whose ReLU lets it do more than implement one linear map.
+# multiplicative updates improve slowly and have not met their convergence criterion). What
+# remains is the gap between a good factorisation of `I + M^T` and a trained model, whose ReLU
+# lets it do more than implement one linear map.
 # Correctly oriented, the SNMF model is as good as the trained one for small sigma, so "SNMF
 # does not perform as well as the trained solution" is largely an artefact of the orientation.
 

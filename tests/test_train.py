@@ -23,6 +23,13 @@ def _autograd(model, mix, x, batch_size):
     return loss.detach(), w_in.grad, w_out.grad, sigma.grad
 
 
+def _bucket_weights(x):
+    """One-active batches x (K, B, n) as bucket weights (K, 2n): sum of v^2 per (feature, sign)."""
+    value = x.sum(2)
+    bucket = x.abs().argmax(2) + x.shape[2] * (value < 0)
+    return torch.zeros(x.shape[0], 2 * x.shape[2]).scatter_add_(1, bucket, value**2)
+
+
 def _gt(mix):
     return mix.shape.transpose(1, 2).contiguous()
 
@@ -83,11 +90,8 @@ def test_bucket_path_matches_autograd(k):
                                trainable_sigma=True)
     x = torch.stack([sample_one_active(b, 100, torch.Generator().manual_seed(i)) for i in range(k)])
     ref = _autograd(model, mix, x, b)
-    value = x.sum(2)
-    bucket = x.abs().argmax(2) + 100 * (value < 0)
-    weights = torch.zeros(k, 200).scatter_add_(1, bucket, value**2)
     w_in, w_out = model.effective_weights()
-    got = grads_buckets(w_in.detach(), w_out.detach(), _gt(mix), mix.sigma.abs(), weights, b,
+    got = grads_buckets(w_in.detach(), w_out.detach(), _gt(mix), mix.sigma.abs(), _bucket_weights(x), b,
                         need_sigma_grad=True)
     assert torch.allclose(got[0], ref[0], rtol=1e-5)
     assert torch.allclose(got[1], ref[1], atol=1e-7, rtol=1e-4)
@@ -101,10 +105,8 @@ def test_bucket_path_without_mixing_in_groups_matches_autograd():
     mix = mixing.clean(n_instances=k)
     x = torch.stack([sample_one_active(b, 100, torch.Generator().manual_seed(i)) for i in range(k)])
     ref = _autograd(model, mix, x, b)
-    value = x.sum(2)
-    weights = torch.zeros(k, 200).scatter_add_(1, x.abs().argmax(2) + 100 * (value < 0), value**2)
     w_in, w_out = model.effective_weights()
-    got = grads_buckets(w_in.detach(), w_out.detach(), None, mix.sigma.abs(), weights, b)
+    got = grads_buckets(w_in.detach(), w_out.detach(), None, mix.sigma.abs(), _bucket_weights(x), b)
     for g, r in zip(got[:3], ref[:3]):
         assert torch.allclose(g, r, atol=1e-7, rtol=1e-4)
 

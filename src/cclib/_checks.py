@@ -66,18 +66,6 @@ def check_seeds(name: str, seeds, n_instances: int) -> list[int]:
     return [check_int(f"{name}[{k}]", s, low=0) for k, s in enumerate(seeds)]
 
 
-def check_device(value) -> torch.device:
-    try:
-        device = torch.device(value)
-    except (RuntimeError, TypeError) as err:
-        raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {value!r}") from err
-    if device.type not in ("cpu", "cuda"):
-        raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {value!r}")
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {value!r} asked for, but CUDA is not available on this machine")
-    return device
-
-
 def check_shape(name: str, tensor: torch.Tensor, shape: Sequence[int | None]) -> torch.Tensor:
     if not isinstance(tensor, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(tensor).__name__}")

@@ -52,9 +52,12 @@ class TrainResult:
     mixing: Mixing
 
 
-def cosine_lr(lr: float, step: int, total: int) -> float:
-    """Learning rate at 0-based ``step`` of ``total``: lr * (1 + cos(pi step / total)) / 2."""
-    return lr * 0.5 * (1.0 + math.cos(math.pi * step / total)) if step < total else 0.0
+def cosine_lr(lr: float, step, total) -> torch.Tensor:
+    """Learning rate at 0-based ``step`` of ``total``: lr * (1 + cos(pi step / total)) / 2, and 0
+    from step ``total`` on. step and total: numbers or broadcastable tensors; float64 result."""
+    step = torch.as_tensor(step, dtype=torch.float64)
+    total = torch.as_tensor(total, dtype=torch.float64)
+    return torch.where(step < total, lr * 0.5 * (1 + torch.cos(math.pi * step / total)), 0.0)
 
 
 # --------------------------------------------------------------------------------------------
@@ -140,8 +143,8 @@ def grads_sparse(w_in, w_out, gt, sigma_abs, batch: SparseBatch, batch_size,
         z = bag(batch.cell, gt.reshape(k * n, n), batch.row_offsets, mode="sum",
                 per_sample_weights=batch.value)                             # x G^T, (K R, n)
         z_sq = torch.linalg.vector_norm(z.view(k, -1), dim=1).square()
-        relu_z = torch.zeros(k).index_add_(0, batch.instance,
-                                           torch.relu(batch.value) * z.view(-1)[batch.row_cell])
+        instance = torch.div(batch.cell, n, rounding_mode="floor")
+        relu_z = torch.zeros(k).index_add_(0, instance, torch.relu(batch.value) * z.view(-1)[batch.row_cell])
         loss = loss + sigma_abs * (2 * relu_z + sigma_abs * z_sq)          # |y|^2 beyond |relu(x)|^2
     loss = loss / (batch_size * n)
     g_w_in = (p_g[:, :n] + p_g[:, n:]).mul_(scale)
@@ -225,7 +228,6 @@ class SparseBatch:
     cell: torch.Tensor            # (E,) grouped by row
     bucket: torch.Tensor          # (E,)
     value: torch.Tensor           # (E,)
-    instance: torch.Tensor        # (E,)
     row_cell: torch.Tensor        # (E,) row id * n + feature: the entry's place in a (rows, n) block
     row_offsets: torch.Tensor     # (K * n_rows,) first entry of each row
     row: torch.Tensor             # (E,) grouped by bucket
@@ -268,7 +270,7 @@ def _sparse_chunk(parts, steps, batch_size, n) -> list[SparseBatch]:
     # Reorder the entries step-major (step, instance, row, feature): one shift per group.
     per_group = torch.bincount(group, minlength=n_groups).view(k, steps)
     step_start = _exclusive_cumsum(per_group.sum(0))                       # (steps,)
-    inst_start = torch.cumsum(per_group, 0) - per_group                    # (K, steps)
+    inst_start = _exclusive_cumsum(per_group)                              # (K, steps)
     shift = step_start[None] + inst_start - _exclusive_cumsum(per_group.reshape(-1)).view(k, steps)
     dest = shift.reshape(-1)[group] + torch.arange(value.numel())
     step_major = torch.empty_like(dest)
@@ -289,8 +291,7 @@ def _sparse_chunk(parts, steps, batch_size, n) -> list[SparseBatch]:
         r0, r1 = int(row_base[s]), int(row_base[s] + k * n_rows[s])
         b0 = s * k * 2 * n
         batches.append(SparseBatch(
-            int(n_rows[s]), cell[lo:hi], bucket[lo:hi], value[lo:hi], instance[lo:hi],
-            row[lo:hi] * n + feature[lo:hi], row_start[r0:r1] - lo, row_t[lo:hi], value_t[lo:hi],
+            int(n_rows[s]), cell[lo:hi], bucket[lo:hi], value[lo:hi], row[lo:hi] * n + feature[lo:hi], row_start[r0:r1] - lo, row_t[lo:hi], value_t[lo:hi],
             bucket_start[b0:b0 + k * 2 * n] - lo, relu_sq[:, s]))
     return batches
 
@@ -409,8 +410,7 @@ def train(model, mixing: Mixing, *, inputs: str = "bernoulli", p=None, steps=Non
                 batches = _sparse_chunk([part[1:] for part in parts], CHUNK_STEPS, batch_size, n)
         batches = batches[:c]
         tt = torch.arange(t, t + c, dtype=torch.float64)[:, None]
-        lrs = torch.where(tt < steps_t, lr * 0.5 * (1 + torch.cos(math.pi * tt / steps_t)), 0.0)
-        lrs = lrs.float()[:, :, None]                                          # (c, K, 1)
+        lrs = cosine_lr(lr, tt, steps_t).float()[:, :, None]                   # (c, K, 1)
         for i, batch in enumerate(batches):
             sigma_abs = sigma_view.abs()
             w_in, w_out = model.effective_weights(views)
@@ -504,7 +504,7 @@ def train_reference(model, mixing: Mixing, *, inputs: str = "bernoulli", p=None,
             one.sigma = torch.nn.Parameter(one.sigma)
             trainable.append(one.sigma)
         opt = torch.optim.AdamW(trainable, lr=lr, weight_decay=weight_decay, betas=BETAS, eps=EPS)
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s, total=steps[i]: cosine_lr(1.0, s, total))
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s, total=steps[i]: float(cosine_lr(1.0, s, total)))
         for step in range(steps[i]):
             if inputs == "bernoulli":
                 x = sample_bernoulli(batch_size, n, probs[i], gen)[None]
