@@ -1,19 +1,19 @@
 # Two commands do everything on a fresh clone: `make figures` and `make test`.
-# Both create .venv and install the project on first use. torch is pinned so that this
-# machine installs its local CPU build instead of the registry's CUDA build.
+# Both create .venv and install the project on first use, every package at the exact version in
+# requirements.lock (torch's pin there makes pip take the CPU build instead of the CUDA one).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-TORCH := torch==2.13.0
+LOCK := requirements.lock
 
 .PHONY: figures notebooks figures-quick test unit bench clean-cache sync
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet $(TORCH)
-	$(PY) -m pip install --quiet -e .
+	$(PY) -m pip install --quiet "$$(grep '^pip==' $(LOCK))"
+	$(PY) -m pip install --quiet -r $(LOCK)
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 figures: $(STAMP)  ## every figure at the paper's settings, into paper-code/output/

@@ -13,7 +13,7 @@
 #     name: python3
 # ---
 
-# %% [markdown] papermill={"duration": 0.001691, "end_time": "2026-11-21T11:19:36.244819+00:00", "exception": false, "start_time": "2026-11-21T11:19:36.243128+00:00", "status": "completed"}
+# %% [markdown]
 # # Fig. 1 — the residual stream acts only as a mixing matrix
 #
 # Braun et al.'s model embeds the 100 features into a 1000-dim residual stream with fixed random
@@ -28,19 +28,13 @@
 # **Claim.** The residual model and the MLP with the matching (minus) sign agree within the
 # seed-to-seed spread.
 
-# %% papermill={"duration": 0.008915, "end_time": "2026-11-21T11:19:36.255379+00:00", "exception": false, "start_time": "2026-11-21T11:19:36.246464+00:00", "status": "completed"} tags=["parameters"]
+# %% tags=["parameters"]
 mode = "paper"  # "paper" or "quick"
 seed = 0
 out_dir = "../paper-code/output"
 
-# %% papermill={"duration": 0.006771, "end_time": "2026-11-21T11:19:36.263710+00:00", "exception": false, "start_time": "2026-11-21T11:19:36.256939+00:00", "status": "completed"} tags=["injected-parameters"]
-# Parameters
-mode = "paper"
-seed = 0
-out_dir = "../paper-code/output"
 
-
-# %% papermill={"duration": 2.295187, "end_time": "2026-11-21T11:19:38.560412+00:00", "exception": false, "start_time": "2026-11-21T11:19:36.265225+00:00", "status": "completed"}
+# %%
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -51,7 +45,7 @@ plotting.use_style()
 quick = mode == "quick"
 seeds = [seed, seed + 1]
 
-# %% papermill={"duration": 0.036497, "end_time": "2026-11-21T11:19:38.598673+00:00", "exception": false, "start_time": "2026-11-21T11:19:38.562176+00:00", "status": "completed"}
+# %%
 common = dict(seeds=seeds, p=0.01, steps=300 if quick else None)
 runs = {
     "residual": experiments.run_config(model="residual", **common),
@@ -67,7 +61,7 @@ for name, config in runs.items():
     per_seed[name] = experiments.loss_curve(run, p_eval, 512 if quick else 4096).loss
 curves = {name: c.mean(0) for name, c in per_seed.items()}
 
-# %% papermill={"duration": 0.904577, "end_time": "2026-11-21T11:19:39.505004+00:00", "exception": false, "start_time": "2026-11-21T11:19:38.600427+00:00", "status": "completed"}
+# %%
 fig, ax = plt.subplots(figsize=(7, 4.3))
 styles = {"residual": dict(color=plotting.COLORS["residual"], lw=2.5, alpha=0.6,
                            label="residual model (Braun et al.), labels x + ReLU(x)"),
@@ -85,13 +79,13 @@ ax.legend(fontsize="x-small")
 plotting.save_figure(fig, out, "fig01")
 plt.show()
 
-# %% [markdown] papermill={"duration": 0.001869, "end_time": "2026-11-21T11:19:39.509165+00:00", "exception": false, "start_time": "2026-11-21T11:19:39.507296+00:00", "status": "completed"}
+# %% [markdown]
 # ## Claims
 # "Within the seed-to-seed spread": the mean absolute gap between the residual and minus-sign
 # curves (averaged over p_eval) is smaller than the mean absolute gap between the two seeds of
 # the minus-sign MLP. We also report how far the plus sign is.
 
-# %% [markdown] papermill={"duration": 0.001684, "end_time": "2026-11-21T11:19:39.512647+00:00", "exception": false, "start_time": "2026-11-21T11:19:39.510963+00:00", "status": "completed"}
+# %% [markdown]
 # **What we find.** As loss functions the two are identical: the residual model's loss equals the
 # folded MLP's loss on the minus-sign labels, sample by sample (`tests/test_models.py`). The
 # trained models are not quite identical. They agree at sparse p_eval, but at p_eval above
@@ -102,7 +96,7 @@ plt.show()
 # stream acts as a mixing matrix, with the minus sign, but "produces the same results" holds
 # qualitatively, not within the seed spread.
 
-# %% papermill={"duration": 0.012294, "end_time": "2026-11-21T11:19:39.526757+00:00", "exception": false, "start_time": "2026-11-21T11:19:39.514463+00:00", "status": "completed"}
+# %%
 # NBVAL_CHECK_OUTPUT
 gap_minus = np.abs(curves["residual"] - curves["mlp_minus"]).mean()
 gap_plus = np.abs(curves["residual"] - curves["mlp_plus"]).mean()

@@ -13,7 +13,7 @@
 #     name: python3
 # ---
 
-# %% [markdown] papermill={"duration": 0.001615, "end_time": "2026-11-21T11:19:30.152811+00:00", "exception": false, "start_time": "2026-11-21T11:19:30.151196+00:00", "status": "completed"}
+# %% [markdown]
 # # Fig. 2 — two solution regimes
 #
 # Braun et al. evaluated each model only at the feature probability it was trained on. Here
@@ -24,19 +24,13 @@
 # p_eval; models trained dense do the reverse. The dots (each model at its own training p) are
 # all Braun et al. measured.
 
-# %% papermill={"duration": 0.013097, "end_time": "2026-11-21T11:19:30.167854+00:00", "exception": false, "start_time": "2026-11-21T11:19:30.154757+00:00", "status": "completed"} tags=["parameters"]
+# %% tags=["parameters"]
 mode = "paper"  # "paper": the paper's settings; "quick": a smoke run
 seed = 0
 out_dir = "../paper-code/output"
 
-# %% papermill={"duration": 0.007894, "end_time": "2026-11-21T11:19:30.177338+00:00", "exception": false, "start_time": "2026-11-21T11:19:30.169444+00:00", "status": "completed"} tags=["injected-parameters"]
-# Parameters
-mode = "paper"
-seed = 0
-out_dir = "../paper-code/output"
 
-
-# %% papermill={"duration": 2.72647, "end_time": "2026-11-21T11:19:32.906911+00:00", "exception": false, "start_time": "2026-11-21T11:19:30.180441+00:00", "status": "completed"}
+# %%
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -48,11 +42,11 @@ plotting.use_style()
 quick = mode == "quick"
 TRAIN_P = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0]
 
-# %% [markdown] papermill={"duration": 0.001563, "end_time": "2026-11-21T11:19:32.910426+00:00", "exception": false, "start_time": "2026-11-21T11:19:32.908863+00:00", "status": "completed"}
+# %% [markdown]
 # One model per training p, each trained for 10,000 non-empty batches (105,033 steps at
 # p = 0.001). Each p is its own cache entry, so Figs. 3 and 4 load the same models.
 
-# %% papermill={"duration": 0.100156, "end_time": "2026-11-21T11:19:33.012159+00:00", "exception": false, "start_time": "2026-11-21T11:19:32.912003+00:00", "status": "completed"}
+# %%
 def config(p):
     return experiments.run_config(seeds=[seed], sigma=0.02, kind="asymmetric", p=p,
                                   steps=300 if quick else None)
@@ -63,7 +57,7 @@ spk = 512 if quick else 4096
 curves = np.stack([experiments.loss_curve(r, p_eval, spk).loss[0] for r in runs])
 own = np.array([experiments.loss_curve(r, [p], spk).loss[0, 0] for r, p in zip(runs, TRAIN_P)])
 
-# %% papermill={"duration": 1.158644, "end_time": "2026-11-21T11:19:34.172650+00:00", "exception": false, "start_time": "2026-11-21T11:19:33.014006+00:00", "status": "completed"}
+# %%
 fig, ax = plt.subplots(figsize=(8.5, 4.5))
 for p, curve, color in zip(TRAIN_P, curves, plotting.sparsity_colors(TRAIN_P)):
     ax.plot(p_eval, curve, color=color, lw=1.6, label=f"trained at p = {p:g}")
@@ -76,12 +70,12 @@ ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1))
 plotting.save_figure(fig, out, "fig02")
 plt.show()
 
-# %% [markdown] papermill={"duration": 0.002194, "end_time": "2026-11-21T11:19:34.177449+00:00", "exception": false, "start_time": "2026-11-21T11:19:34.175255+00:00", "status": "completed"}
+# %% [markdown]
 # ## Claims
 # A model is "sparse-trained" for p <= 0.01 and "dense-trained" for p >= 0.2. We check each
 # group at the ends of the p_eval range.
 
-# %% papermill={"duration": 0.014645, "end_time": "2026-11-21T11:19:34.194124+00:00", "exception": false, "start_time": "2026-11-21T11:19:34.179479+00:00", "status": "completed"}
+# %%
 # NBVAL_CHECK_OUTPUT
 naive = naive_loss()
 lo, hi = 0, len(p_eval) - 1

@@ -13,7 +13,7 @@
 #     name: python3
 # ---
 
-# %% [markdown] papermill={"duration": 0.001596, "end_time": "2026-11-21T11:19:53.671043+00:00", "exception": false, "start_time": "2026-11-21T11:19:53.669447+00:00", "status": "completed"}
+# %% [markdown]
 # # Fig. 3 — input-output response of the two regimes
 #
 # The models of Fig. 2 trained at p = 0.001 (sparse) and p = 1 (dense). For each feature i we
@@ -22,19 +22,13 @@
 # **Claim.** The sparse model treats all features alike, with a slope well below 1; the dense
 # model implements about half the features with slope near 1 and barely responds to the rest.
 
-# %% papermill={"duration": 0.009815, "end_time": "2026-11-21T11:19:53.682456+00:00", "exception": false, "start_time": "2026-11-21T11:19:53.672641+00:00", "status": "completed"} tags=["parameters"]
+# %% tags=["parameters"]
 mode = "paper"  # "paper" or "quick"
 seed = 0
 out_dir = "../paper-code/output"
 
-# %% papermill={"duration": 0.005286, "end_time": "2026-11-21T11:19:53.689209+00:00", "exception": false, "start_time": "2026-11-21T11:19:53.683923+00:00", "status": "completed"} tags=["injected-parameters"]
-# Parameters
-mode = "paper"
-seed = 0
-out_dir = "../paper-code/output"
 
-
-# %% papermill={"duration": 2.245941, "end_time": "2026-11-21T11:19:55.936469+00:00", "exception": false, "start_time": "2026-11-21T11:19:53.690528+00:00", "status": "completed"}
+# %%
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -44,10 +38,10 @@ out = report.check_parameters(mode, seed, out_dir)
 plotting.use_style()
 quick = mode == "quick"
 
-# %% [markdown] papermill={"duration": 0.001317, "end_time": "2026-11-21T11:19:55.939451+00:00", "exception": false, "start_time": "2026-11-21T11:19:55.938134+00:00", "status": "completed"}
+# %% [markdown]
 # The same configuration as Fig. 2, so both models come from the cache in `data/`.
 
-# %% papermill={"duration": 0.037637, "end_time": "2026-11-21T11:19:55.978365+00:00", "exception": false, "start_time": "2026-11-21T11:19:55.940728+00:00", "status": "completed"}
+# %%
 def fig2_model(p):
     return experiments.trained(experiments.run_config(
         seeds=[seed], sigma=0.02, kind="asymmetric", p=p, steps=300 if quick else None))
@@ -58,7 +52,7 @@ resp = {key: analysis.responses(run.model, v)[0].numpy() for key, run in models.
 slope_pos = {key: r[:, -1] for key, r in resp.items()}   # output i at x_i = +1
 slope_neg = {key: r[:, 0] for key, r in resp.items()}    # output i at x_i = -1
 
-# %% papermill={"duration": 0.983845, "end_time": "2026-11-21T11:19:56.964073+00:00", "exception": false, "start_time": "2026-11-21T11:19:55.980228+00:00", "status": "completed"}
+# %%
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.8), sharey=True)
 for ax, (key, r), title in zip(axes, resp.items(), ["sparse-trained (p = 0.001)",
                                                    "dense-trained (p = 1)"]):
@@ -73,13 +67,13 @@ fig.suptitle("Fig. 3: response of each feature to its own input (100 lines per p
 plotting.save_figure(fig, out, "fig03")
 plt.show()
 
-# %% [markdown] papermill={"duration": 0.001903, "end_time": "2026-11-21T11:19:56.968158+00:00", "exception": false, "start_time": "2026-11-21T11:19:56.966255+00:00", "status": "completed"}
+# %% [markdown]
 # ## Claims
 # "Slope" is output i at x_i = +1. Sparse model: median slope below 0.9 and features alike
 # (coefficient of variation below 0.3). Dense model: 40–60 features with slope above 0.8 and
 # almost all the others below 0.3.
 
-# %% papermill={"duration": 0.014303, "end_time": "2026-11-21T11:19:56.984171+00:00", "exception": false, "start_time": "2026-11-21T11:19:56.969868+00:00", "status": "completed"}
+# %%
 # NBVAL_CHECK_OUTPUT
 s, d = slope_pos["0.001"], slope_pos["1"]
 strong, weak = int((d > 0.8).sum()), int((d < 0.3).sum())

@@ -13,7 +13,7 @@
 #     name: python3
 # ---
 
-# %% [markdown] papermill={"duration": 0.00165, "end_time": "2026-11-21T11:19:57.857802+00:00", "exception": false, "start_time": "2026-11-21T11:19:57.856152+00:00", "status": "completed"}
+# %% [markdown]
 # # Fig. 4 — how each feature is spread over the neurons
 #
 # For the same two models as Fig. 3, the contribution of neuron k to feature i's own output is
@@ -23,19 +23,13 @@
 # dense model gives about 50 features a single neuron each (total about 1) and the rest almost
 # nothing.
 
-# %% papermill={"duration": 0.008845, "end_time": "2026-11-21T11:19:57.868167+00:00", "exception": false, "start_time": "2026-11-21T11:19:57.859322+00:00", "status": "completed"} tags=["parameters"]
+# %% tags=["parameters"]
 mode = "paper"  # "paper" or "quick"
 seed = 0
 out_dir = "../paper-code/output"
 
-# %% papermill={"duration": 0.005351, "end_time": "2026-11-21T11:19:57.875017+00:00", "exception": false, "start_time": "2026-11-21T11:19:57.869666+00:00", "status": "completed"} tags=["injected-parameters"]
-# Parameters
-mode = "paper"
-seed = 0
-out_dir = "../paper-code/output"
 
-
-# %% papermill={"duration": 2.250304, "end_time": "2026-11-21T11:20:00.126740+00:00", "exception": false, "start_time": "2026-11-21T11:19:57.876436+00:00", "status": "completed"}
+# %%
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -45,7 +39,7 @@ out = report.check_parameters(mode, seed, out_dir)
 plotting.use_style()
 quick = mode == "quick"
 
-# %% papermill={"duration": 0.014224, "end_time": "2026-11-21T11:20:00.142669+00:00", "exception": false, "start_time": "2026-11-21T11:20:00.128445+00:00", "status": "completed"}
+# %%
 def fig2_model(p):
     return experiments.trained(experiments.run_config(
         seeds=[seed], sigma=0.02, kind="asymmetric", p=p, steps=300 if quick else None))
@@ -54,10 +48,10 @@ contrib = {key: analysis.feature_contributions(fig2_model(p).model)[0].numpy()  
            for key, p in (("0.001", 0.001), ("1", 1.0))}
 diag_total = {key: c.sum(1) for key, c in contrib.items()}
 
-# %% [markdown] papermill={"duration": 0.001268, "end_time": "2026-11-21T11:20:00.145454+00:00", "exception": false, "start_time": "2026-11-21T11:20:00.144186+00:00", "status": "completed"}
+# %% [markdown]
 # Positive contributions are stacked upwards and negative ones downwards, one colour per neuron.
 
-# %% papermill={"duration": 1.441822, "end_time": "2026-11-21T11:20:01.588516+00:00", "exception": false, "start_time": "2026-11-21T11:20:00.146694+00:00", "status": "completed"}
+# %%
 fig, axes = plt.subplots(2, 1, figsize=(10, 6), sharex=True)
 palette = plt.get_cmap("tab20")
 for ax, (key, c), title in zip(axes, contrib.items(), ["sparse-trained (p = 0.001)",
@@ -72,12 +66,12 @@ fig.suptitle("Fig. 4: per-neuron contributions to each feature's own output")
 plotting.save_figure(fig, out, "fig04")
 plt.show()
 
-# %% [markdown] papermill={"duration": 0.001903, "end_time": "2026-11-21T11:20:01.592504+00:00", "exception": false, "start_time": "2026-11-21T11:20:01.590601+00:00", "status": "completed"}
+# %% [markdown]
 # ## Claims
 # "Many neurons": the median feature needs at least 3 neurons to reach 80% of its positive
 # contribution. "A single neuron": the largest single contribution exceeds 0.8.
 
-# %% papermill={"duration": 0.013321, "end_time": "2026-11-21T11:20:01.607719+00:00", "exception": false, "start_time": "2026-11-21T11:20:01.594398+00:00", "status": "completed"}
+# %%
 # NBVAL_CHECK_OUTPUT
 def neurons_for_80(c):
     pos = np.sort(np.clip(c, 0, None), axis=1)[:, ::-1]

@@ -13,7 +13,7 @@
 #     name: python3
 # ---
 
-# %% [markdown] papermill={"duration": 0.001822, "end_time": "2026-11-21T11:19:30.145694+00:00", "exception": false, "start_time": "2026-11-21T11:19:30.143872+00:00", "status": "completed"}
+# %% [markdown]
 # # Fig. 5 — the mixing matrix is what the model exploits
 #
 # **(a)** Models trained at p = 0.01 on four kinds of label: the embedding-like mixing of the
@@ -31,19 +31,13 @@
 # (b) the loss falls about linearly for small sigma, has a minimum, and rises above naive for
 # large sigma; sigma = 0 sits at naive.
 
-# %% papermill={"duration": 0.009829, "end_time": "2026-11-21T11:19:30.157371+00:00", "exception": false, "start_time": "2026-11-21T11:19:30.147542+00:00", "status": "completed"} tags=["parameters"]
+# %% tags=["parameters"]
 mode = "paper"  # "paper" or "quick"
 seed = 0
 out_dir = "../paper-code/output"
 
-# %% papermill={"duration": 0.010968, "end_time": "2026-11-21T11:19:30.170870+00:00", "exception": false, "start_time": "2026-11-21T11:19:30.159902+00:00", "status": "completed"} tags=["injected-parameters"]
-# Parameters
-mode = "paper"
-seed = 0
-out_dir = "../paper-code/output"
 
-
-# %% papermill={"duration": 2.742829, "end_time": "2026-11-21T11:19:32.915474+00:00", "exception": false, "start_time": "2026-11-21T11:19:30.172645+00:00", "status": "completed"}
+# %%
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -55,10 +49,10 @@ plotting.use_style()
 quick = mode == "quick"
 steps = 300 if quick else None
 
-# %% [markdown] papermill={"duration": 0.001748, "end_time": "2026-11-21T11:19:32.919077+00:00", "exception": false, "start_time": "2026-11-21T11:19:32.917329+00:00", "status": "completed"}
+# %% [markdown]
 # ## (a) Four kinds of mixing at p = 0.01
 
-# %% papermill={"duration": 0.07824, "end_time": "2026-11-21T11:19:33.000105+00:00", "exception": false, "start_time": "2026-11-21T11:19:32.921865+00:00", "status": "completed"}
+# %%
 kinds = {
     "embed": dict(kind="embedding", sign=-1),
     "embed_plus": dict(kind="embedding", sign=+1),
@@ -76,14 +70,14 @@ learned = {name: float(abs(runs_a[name].mixing.sigma[0])) for name in ("asymmetr
 m_embed = runs_a["embed"].mixing.matrix()[0].numpy()
 embed_std = float(m_embed[~np.eye(100, dtype=bool)].std())
 
-# %% [markdown] papermill={"duration": 0.001812, "end_time": "2026-11-21T11:19:33.003929+00:00", "exception": false, "start_time": "2026-11-21T11:19:33.002117+00:00", "status": "completed"}
+# %% [markdown]
 # ## (b) Loss against the magnitude sigma
 # One instance per sigma and seed, all trained together. A seed fixes the random shape G, the
 # initial weights and the data, so along one seed's curve only the magnitude changes; the
 # seeds give the spread (mean ± one standard deviation). The exactly-one-active loss is exact
 # (closed form), so the spread is all seed-to-seed variation.
 
-# %% papermill={"duration": 0.347323, "end_time": "2026-11-21T11:19:33.354214+00:00", "exception": false, "start_time": "2026-11-21T11:19:33.006891+00:00", "status": "completed"}
+# %%
 SEEDS = [seed] if quick else [seed, seed + 1, seed + 2]
 sigmas = np.linspace(0, 0.08, 9 if quick else 41)
 sweep, sweep_sd = {}, {}
@@ -95,7 +89,7 @@ for kind in ("symmetric", "asymmetric"):
     sweep[kind] = per_seed.mean(0)
     sweep_sd[kind] = per_seed.std(0, ddof=1) if len(SEEDS) > 1 else np.zeros(len(sigmas))
 
-# %% papermill={"duration": 1.531625, "end_time": "2026-11-21T11:19:34.887877+00:00", "exception": false, "start_time": "2026-11-21T11:19:33.356252+00:00", "status": "completed"}
+# %%
 fig, (ax_a, ax_b) = plt.subplots(1, 2, figsize=(11, 4.3))
 labels = {"embed": f"embedding-like, -(W_E W_E^T - I) (std {embed_std:.3f})",
           "embed_plus": "embedding-like, +(W_E W_E^T - I) (published sign)",
@@ -124,18 +118,18 @@ fig.suptitle("Fig. 5: the mixing matrix matters")
 plotting.save_figure(fig, out, "fig05")
 plt.show()
 
-# %% [markdown] papermill={"duration": 0.002413, "end_time": "2026-11-21T11:19:34.893218+00:00", "exception": false, "start_time": "2026-11-21T11:19:34.890805+00:00", "status": "completed"}
+# %% [markdown]
 # ## Claims
 # "Same profile": below naive at p_eval = 0.001 and above it at p_eval = 1. "Matches almost
 # exactly": the symmetric and embedding-like curves differ by less than 5% everywhere.
 # "About linear": on the first quarter of the way to the minimum, a straight line explains
 # R^2 > 0.9 of the variance.
 
-# %% [markdown] papermill={"duration": 0.002204, "end_time": "2026-11-21T11:19:34.897742+00:00", "exception": false, "start_time": "2026-11-21T11:19:34.895538+00:00", "status": "completed"}
+# %% [markdown]
 # "Never beats naive" holds where the paper means it, in the sparse regime. At dense p_eval the
 # clean model does beat naive, by the naive + offset mechanism of Fig. 10, which needs no M.
 
-# %% papermill={"duration": 0.019256, "end_time": "2026-11-21T11:19:34.919140+00:00", "exception": false, "start_time": "2026-11-21T11:19:34.899884+00:00", "status": "completed"}
+# %%
 # NBVAL_CHECK_OUTPUT
 naive = naive_loss()
 claims = report.Claims(mode)

@@ -13,7 +13,7 @@
 #     name: python3
 # ---
 
-# %% [markdown] papermill={"duration": 0.001587, "end_time": "2026-11-21T11:19:47.252715+00:00", "exception": false, "start_time": "2026-11-21T11:19:47.251128+00:00", "status": "completed"}
+# %% [markdown]
 # # Fig. 6 — transplant: remove the mixing and the advantage goes
 #
 # Braun et al. suggested the residual stream was needed only for training dynamics. If so, a
@@ -24,19 +24,13 @@
 #
 # **Claim.** The loss jumps to or above naive as soon as the mixing is removed.
 
-# %% papermill={"duration": 0.010505, "end_time": "2026-11-21T11:19:47.264896+00:00", "exception": false, "start_time": "2026-11-21T11:19:47.254391+00:00", "status": "completed"} tags=["parameters"]
+# %% tags=["parameters"]
 mode = "paper"  # "paper" or "quick"
 seed = 0
 out_dir = "../paper-code/output"
 
-# %% papermill={"duration": 0.006589, "end_time": "2026-11-21T11:19:47.272896+00:00", "exception": false, "start_time": "2026-11-21T11:19:47.266307+00:00", "status": "completed"} tags=["injected-parameters"]
-# Parameters
-mode = "paper"
-seed = 0
-out_dir = "../paper-code/output"
 
-
-# %% papermill={"duration": 2.33966, "end_time": "2026-11-21T11:19:49.614094+00:00", "exception": false, "start_time": "2026-11-21T11:19:47.274434+00:00", "status": "completed"}
+# %%
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -48,7 +42,7 @@ plotting.use_style()
 quick = mode == "quick"
 P, STEPS = 0.01, (500 if quick else 10_000)
 
-# %% papermill={"duration": 0.015751, "end_time": "2026-11-21T11:19:49.635610+00:00", "exception": false, "start_time": "2026-11-21T11:19:49.619859+00:00", "status": "completed"}
+# %%
 noisy = experiments.run_config(seeds=[seed], sigma=0.02, kind="asymmetric", p=P, steps=STEPS)
 clean = experiments.run_config(seeds=[seed + 1], kind="clean", p=P, steps=STEPS, init=noisy)
 history = np.concatenate([experiments.trained(noisy, progress=True).loss[:, 0],
@@ -59,7 +53,7 @@ switch = STEPS
 before = float(history[switch - 500:switch].mean())
 after = float(history[switch:switch + 500].mean())
 
-# %% papermill={"duration": 0.890337, "end_time": "2026-11-21T11:19:50.527506+00:00", "exception": false, "start_time": "2026-11-21T11:19:49.637169+00:00", "status": "completed"}
+# %%
 fig, ax = plt.subplots(figsize=(7, 4))
 ax.plot(np.arange(window - 1, len(history)), running, color=plotting.COLORS["trained"],
         label=f"training loss, running mean over {window} steps")
@@ -71,10 +65,10 @@ ax.legend()
 plotting.save_figure(fig, out, "fig06")
 plt.show()
 
-# %% [markdown] papermill={"duration": 0.001653, "end_time": "2026-11-21T11:19:50.532693+00:00", "exception": false, "start_time": "2026-11-21T11:19:50.531040+00:00", "status": "completed"}
+# %% [markdown]
 # ## Claims
 
-# %% papermill={"duration": 0.009133, "end_time": "2026-11-21T11:19:50.543315+00:00", "exception": false, "start_time": "2026-11-21T11:19:50.534182+00:00", "status": "completed"}
+# %%
 # NBVAL_CHECK_OUTPUT
 claims = report.Claims(mode)
 claims.add("below naive before the switch", before < naive_loss(), f"L/p {before:.4f} (last 500 steps)")

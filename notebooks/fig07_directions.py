@@ -13,7 +13,7 @@
 #     name: python3
 # ---
 
-# %% [markdown] papermill={"duration": 0.001597, "end_time": "2026-11-21T11:19:47.430642+00:00", "exception": false, "start_time": "2026-11-21T11:19:47.429045+00:00", "status": "completed"}
+# %% [markdown]
 # # Fig. 7 — the model lives in the top half of M's spectrum
 #
 # A model trained on random asymmetric M (sigma = 0.03, p = 0.01, 20,000 steps). We compare its
@@ -23,19 +23,13 @@
 #
 # **Claim.** About the top 50 directions are preserved by T (cosine near 1); the other 50 are not.
 
-# %% papermill={"duration": 0.010218, "end_time": "2026-11-21T11:19:47.442503+00:00", "exception": false, "start_time": "2026-11-21T11:19:47.432285+00:00", "status": "completed"} tags=["parameters"]
+# %% tags=["parameters"]
 mode = "paper"  # "paper" or "quick"
 seed = 0
 out_dir = "../paper-code/output"
 
-# %% papermill={"duration": 0.006434, "end_time": "2026-11-21T11:19:47.450471+00:00", "exception": false, "start_time": "2026-11-21T11:19:47.444037+00:00", "status": "completed"} tags=["injected-parameters"]
-# Parameters
-mode = "paper"
-seed = 0
-out_dir = "../paper-code/output"
 
-
-# %% papermill={"duration": 2.315956, "end_time": "2026-11-21T11:19:49.768013+00:00", "exception": false, "start_time": "2026-11-21T11:19:47.452057+00:00", "status": "completed"}
+# %%
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -45,17 +39,17 @@ out = report.check_parameters(mode, seed, out_dir)
 plotting.use_style()
 quick = mode == "quick"
 
-# %% papermill={"duration": 0.020119, "end_time": "2026-11-21T11:19:49.789808+00:00", "exception": false, "start_time": "2026-11-21T11:19:49.769689+00:00", "status": "completed"}
+# %%
 run = experiments.trained(experiments.run_config(
     seeds=[seed], sigma=0.03, kind="asymmetric", p=0.01, steps=300 if quick else 20_000),
     progress=True)
 al = analysis.alignment(run.model, run.mixing)
 
-# %% [markdown] papermill={"duration": 0.001275, "end_time": "2026-11-21T11:19:49.792630+00:00", "exception": false, "start_time": "2026-11-21T11:19:49.791355+00:00", "status": "completed"}
+# %% [markdown]
 # Left: |cosine| between each neuron's read direction (`W_in[:, k]`) or write direction
 # (`W_out[k, :]`) and each basis vector. Right: how well T keeps each direction.
 
-# %% papermill={"duration": 1.772926, "end_time": "2026-11-21T11:19:51.566881+00:00", "exception": false, "start_time": "2026-11-21T11:19:49.793955+00:00", "status": "completed"}
+# %%
 fig = plt.figure(figsize=(12, 5))
 grid = fig.add_gridspec(2, 3, width_ratios=[1, 1, 1.3])
 panels = [(al.eig_in, "E vs W_in (read)"), (al.eig_out, "E vs W_out (write)"),
@@ -75,12 +69,12 @@ fig.suptitle("Fig. 7: neuron directions against the bases of M (sigma = 0.03)")
 plotting.save_figure(fig, out, "fig07")
 plt.show()
 
-# %% [markdown] papermill={"duration": 0.002573, "end_time": "2026-11-21T11:19:51.572647+00:00", "exception": false, "start_time": "2026-11-21T11:19:51.570074+00:00", "status": "completed"}
+# %% [markdown]
 # ## Claims
 # "Preserved": mean cosine over the top 50 above 0.8; "not preserved": mean over the bottom 50
 # below 0.5.
 
-# %% papermill={"duration": 0.012058, "end_time": "2026-11-21T11:19:51.587036+00:00", "exception": false, "start_time": "2026-11-21T11:19:51.574978+00:00", "status": "completed"}
+# %%
 # NBVAL_CHECK_OUTPUT
 claims = report.Claims(mode)
 for name, cos in (("SVD", al.cos_svd), ("eigen", al.cos_eig)):

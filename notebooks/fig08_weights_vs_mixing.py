@@ -13,7 +13,7 @@
 #     name: python3
 # ---
 
-# %% [markdown] papermill={"duration": 0.001731, "end_time": "2026-11-21T11:19:58.844333+00:00", "exception": false, "start_time": "2026-11-21T11:19:58.842602+00:00", "status": "completed"}
+# %% [markdown]
 # # Fig. 8 — the weights against M
 #
 # The model of Fig. 7. If the MLP tries to implement the labels' linear part `I + M`, the entries
@@ -23,19 +23,13 @@
 # **Claim.** Entries of T and M correlate strongly; the diagonal is offset by a constant;
 # W_in is mostly positive and sparse-looking.
 
-# %% papermill={"duration": 0.010011, "end_time": "2026-11-21T11:19:58.855957+00:00", "exception": false, "start_time": "2026-11-21T11:19:58.845946+00:00", "status": "completed"} tags=["parameters"]
+# %% tags=["parameters"]
 mode = "paper"  # "paper" or "quick"
 seed = 0
 out_dir = "../paper-code/output"
 
-# %% papermill={"duration": 0.006152, "end_time": "2026-11-21T11:19:58.863605+00:00", "exception": false, "start_time": "2026-11-21T11:19:58.857453+00:00", "status": "completed"} tags=["injected-parameters"]
-# Parameters
-mode = "paper"
-seed = 0
-out_dir = "../paper-code/output"
 
-
-# %% papermill={"duration": 2.261047, "end_time": "2026-11-21T11:20:01.126056+00:00", "exception": false, "start_time": "2026-11-21T11:19:58.865009+00:00", "status": "completed"}
+# %%
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -45,10 +39,10 @@ out = report.check_parameters(mode, seed, out_dir)
 plotting.use_style()
 quick = mode == "quick"
 
-# %% [markdown] papermill={"duration": 0.001349, "end_time": "2026-11-21T11:20:01.129277+00:00", "exception": false, "start_time": "2026-11-21T11:20:01.127928+00:00", "status": "completed"}
+# %% [markdown]
 # The same configuration as Fig. 7, loaded from the cache.
 
-# %% papermill={"duration": 0.014296, "end_time": "2026-11-21T11:20:01.144872+00:00", "exception": false, "start_time": "2026-11-21T11:20:01.130576+00:00", "status": "completed"}
+# %%
 run = experiments.trained(experiments.run_config(
     seeds=[seed], sigma=0.03, kind="asymmetric", p=0.01, steps=300 if quick else 20_000))
 t = analysis.linear_map(run.model)[0].numpy()
@@ -58,7 +52,7 @@ w_in = run.model.W_in[0].detach().numpy()
 w_out = run.model.W_out[0].detach().numpy()
 off = ~np.eye(len(m), dtype=bool)
 
-# %% papermill={"duration": 1.761991, "end_time": "2026-11-21T11:20:02.908516+00:00", "exception": false, "start_time": "2026-11-21T11:20:01.146525+00:00", "status": "completed"}
+# %%
 fig, axes = plt.subplots(1, 3, figsize=(13, 4.2), gridspec_kw=dict(width_ratios=[1.2, 1, 1]))
 ax = axes[0]
 ax.scatter(m[off], t[off], s=2, alpha=0.3, color=plotting.COLORS["trained"], label="off-diagonal")
@@ -80,21 +74,21 @@ fig.suptitle("Fig. 8: the trained weights against the mixing matrix (sigma = 0.0
 plotting.save_figure(fig, out, "fig08")
 plt.show()
 
-# %% [markdown] papermill={"duration": 0.002206, "end_time": "2026-11-21T11:20:02.913275+00:00", "exception": false, "start_time": "2026-11-21T11:20:02.911069+00:00", "status": "completed"}
+# %% [markdown]
 # ## Claims
 # "Strong correlation": off-diagonal Pearson r above 0.5. "Offset": the diagonal of T sits at
 # least 0.1 above the off-diagonal fit line. "Mostly positive": over 70% of W_in's absolute mass
 # is in positive entries. "Sparse-looking": the largest 10% of |W_in| entries hold over half of
 # its absolute mass.
 
-# %% [markdown] papermill={"duration": 0.001996, "end_time": "2026-11-21T11:20:02.917370+00:00", "exception": false, "start_time": "2026-11-21T11:20:02.915374+00:00", "status": "completed"}
+# %% [markdown]
 # **What we find.** The correlation, the diagonal offset and the positivity reproduce.
 # "Sparse-looking" does not, by the criterion fixed before we ran it: W_in is heavy-tailed
 # (excess kurtosis about 5, where a Gaussian has 0), but its largest 10% of entries hold a bit
 # under half of its absolute mass. Only about half the entries are positive; the positive ones are
 # the large ones, which is why the positive share of the mass is high.
 
-# %% papermill={"duration": 0.012206, "end_time": "2026-11-21T11:20:02.932739+00:00", "exception": false, "start_time": "2026-11-21T11:20:02.920533+00:00", "status": "completed"}
+# %%
 # NBVAL_CHECK_OUTPUT
 pos_mass = np.clip(w_in, 0, None).sum() / np.abs(w_in).sum()
 flat = np.sort(np.abs(w_in).ravel())[::-1]

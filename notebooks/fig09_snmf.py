@@ -13,7 +13,7 @@
 #     name: python3
 # ---
 
-# %% [markdown] papermill={"duration": 0.001782, "end_time": "2026-11-21T11:19:52.426962+00:00", "exception": false, "start_time": "2026-11-21T11:19:52.425180+00:00", "status": "completed"}
+# %% [markdown]
 # # Fig. 9 — a model built from M alone: semi-NMF
 #
 # W_in of the trained model is almost non-negative, so we try a model computed without any
@@ -31,19 +31,13 @@
 # **Claim (paper).** The SNMF model beats naive over a range of sigma, a smaller range than the
 # trained model's, and does not perform as well as the trained solution.
 
-# %% papermill={"duration": 0.010122, "end_time": "2026-11-21T11:19:52.438780+00:00", "exception": false, "start_time": "2026-11-21T11:19:52.428658+00:00", "status": "completed"} tags=["parameters"]
+# %% tags=["parameters"]
 mode = "paper"  # "paper" or "quick"
 seed = 0
 out_dir = "../paper-code/output"
 
-# %% papermill={"duration": 0.005738, "end_time": "2026-11-21T11:19:52.446197+00:00", "exception": false, "start_time": "2026-11-21T11:19:52.440459+00:00", "status": "completed"} tags=["injected-parameters"]
-# Parameters
-mode = "paper"
-seed = 0
-out_dir = "../paper-code/output"
 
-
-# %% papermill={"duration": 2.28103, "end_time": "2026-11-21T11:19:54.728909+00:00", "exception": false, "start_time": "2026-11-21T11:19:52.447879+00:00", "status": "completed"}
+# %%
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -55,11 +49,11 @@ plotting.use_style()
 quick = mode == "quick"
 SIGMAS = [0, 0.005, 0.008, 0.01, 0.015, 0.02, 0.03, 0.04]
 
-# %% [markdown] papermill={"duration": 0.008179, "end_time": "2026-11-21T11:19:54.739677+00:00", "exception": false, "start_time": "2026-11-21T11:19:54.731498+00:00", "status": "completed"}
+# %% [markdown]
 # The mixing matrices are the ones Fig. 5b's asymmetric sweep used for its first seed (the same
 # shape G), scaled to each sigma. Both solvers get the same budget of iterations.
 
-# %% papermill={"duration": 0.091647, "end_time": "2026-11-21T11:19:54.832820+00:00", "exception": false, "start_time": "2026-11-21T11:19:54.741173+00:00", "status": "completed"}
+# %%
 mix = experiments.build_mixing(experiments.run_config(seeds=[seed] * len(SIGMAS), sigma=SIGMAS,
                                                       kind="asymmetric", inputs="one_active"))
 iters = 200 if quick else 2000
@@ -90,11 +84,11 @@ trained = experiments.trained(experiments.run_config(
 sweep = evaluate.one_active_loss(trained.model, trained.mixing).reshape(len(SEEDS), -1)
 trained_at = np.interp(SIGMAS, sweep_sigmas, sweep[0])  # the first seed: the same G as the SNMF
 
-# %% [markdown] papermill={"duration": 0.001474, "end_time": "2026-11-21T11:19:54.836360+00:00", "exception": false, "start_time": "2026-11-21T11:19:54.834886+00:00", "status": "completed"}
+# %% [markdown]
 # The trained values at these sigma are read off Fig. 5b's sweep (step 0.002) by linear
 # interpolation; the band is the spread (one standard deviation) over Fig. 5b's seeds.
 
-# %% papermill={"duration": 1.116325, "end_time": "2026-11-21T11:19:55.954125+00:00", "exception": false, "start_time": "2026-11-21T11:19:54.837800+00:00", "status": "completed"}
+# %%
 fig, (ax, ax_err) = plt.subplots(1, 2, figsize=(12, 4.4), width_ratios=[1.4, 1])
 mean, sd = sweep.mean(0), sweep.std(0, ddof=1) if len(SEEDS) > 1 else 0 * sweep[0]
 ax.plot(sweep_sigmas, sweep[0], "-", color=plotting.COLORS["trained"], label="trained (Fig. 5b, same G)")
@@ -122,7 +116,7 @@ fig.suptitle("Fig. 9: semi-NMF of the mixing matrix, by orientation and solver")
 plotting.save_figure(fig, out, "fig09")
 plt.show()
 
-# %% [markdown] papermill={"duration": 0.003386, "end_time": "2026-11-21T11:19:55.960160+00:00", "exception": false, "start_time": "2026-11-21T11:19:55.956774+00:00", "status": "completed"}
+# %% [markdown]
 # ## Claims
 # The paper: SNMF beats naive over a range of sigma, a smaller range than the trained model's,
 # and does not perform as well as the trained solution. We check the last per orientation
@@ -131,7 +125,7 @@ plt.show()
 # projected gradient) and the trained models, summed over sigma > 0, into the part the
 # orientation closes, the part the solver closes, and what remains.
 
-# %% [markdown] papermill={"duration": 0.001971, "end_time": "2026-11-21T11:19:55.964256+00:00", "exception": false, "start_time": "2026-11-21T11:19:55.962285+00:00", "status": "completed"}
+# %% [markdown]
 # **What we find.** Every variant beats naive over a range of sigma, narrower than the trained
 # models'. The orientation closes most of the gap; the solver closes none of it: the two
 # solvers reach the same reconstruction error to within a few parts in a thousand, and so the
@@ -142,7 +136,7 @@ plt.show()
 # Correctly oriented, the SNMF model is as good as the trained one for small sigma, so "SNMF
 # does not perform as well as the trained solution" is largely an artefact of the orientation.
 
-# %% papermill={"duration": 0.017449, "end_time": "2026-11-21T11:19:55.983762+00:00", "exception": false, "start_time": "2026-11-21T11:19:55.966313+00:00", "status": "completed"}
+# %%
 # NBVAL_CHECK_OUTPUT
 naive = naive_loss()
 claims = report.Claims(mode)

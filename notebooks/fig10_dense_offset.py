@@ -13,7 +13,7 @@
 #     name: python3
 # ---
 
-# %% [markdown] papermill={"duration": 0.001688, "end_time": "2026-11-21T11:19:38.797576+00:00", "exception": false, "start_time": "2026-11-21T11:19:38.795888+00:00", "status": "completed"}
+# %% [markdown]
 # # Fig. 10 — the dense regime is naive plus an offset
 #
 # Clean labels (M = 0). The hand-coded naive model implements features 0–49 on one neuron each
@@ -28,19 +28,13 @@
 # with a negative linear term, so *some* positive offset beats naive at every p. The gain is
 # 0.002 at p = 0.1 and 5e-5 at p = 0.01. Those two verdicts are recorded as not reproducing.
 
-# %% papermill={"duration": 0.009871, "end_time": "2026-11-21T11:19:38.809018+00:00", "exception": false, "start_time": "2026-11-21T11:19:38.799147+00:00", "status": "completed"} tags=["parameters"]
+# %% tags=["parameters"]
 mode = "paper"  # "paper" or "quick"
 seed = 0
 out_dir = "../paper-code/output"
 
-# %% papermill={"duration": 0.00529, "end_time": "2026-11-21T11:19:38.815884+00:00", "exception": false, "start_time": "2026-11-21T11:19:38.810594+00:00", "status": "completed"} tags=["injected-parameters"]
-# Parameters
-mode = "paper"
-seed = 0
-out_dir = "../paper-code/output"
 
-
-# %% papermill={"duration": 2.359928, "end_time": "2026-11-21T11:19:41.177140+00:00", "exception": false, "start_time": "2026-11-21T11:19:38.817212+00:00", "status": "completed"}
+# %%
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -53,7 +47,7 @@ quick = mode == "quick"
 PS = [0.001, 0.01, 0.1, 1.0]
 keys = ["0.001", "0.01", "0.1", "1"]
 
-# %% papermill={"duration": 2.308292, "end_time": "2026-11-21T11:19:43.487054+00:00", "exception": false, "start_time": "2026-11-21T11:19:41.178762+00:00", "status": "completed"}
+# %%
 offsets = np.geomspace(0.002, 0.05, 100)
 offset_loss = {k: baselines.naive_offset_loss(offsets, p) for k, p in zip(keys, PS)}
 best = {k: int(np.argmin(v)) for k, v in offset_loss.items()}
@@ -70,7 +64,7 @@ hand = baselines.naive_offset([optimal_offset[k] for k in keys])
 curves_hand = evaluate.loss_curve(hand, mixing.clean(n_instances=len(keys)), p_eval, spk).loss
 curves_handcoded = dict(zip(keys, curves_hand))
 
-# %% papermill={"duration": 1.639652, "end_time": "2026-11-21T11:19:45.128631+00:00", "exception": false, "start_time": "2026-11-21T11:19:43.488979+00:00", "status": "completed"}
+# %%
 fig, (ax_l, ax_r) = plt.subplots(1, 2, figsize=(11, 4.3))
 colors = plotting.sparsity_colors(PS)
 for k, color in zip(keys, colors):
@@ -93,12 +87,12 @@ fig.suptitle("Fig. 10: the dense solution is the naive model plus an offset")
 plotting.save_figure(fig, out, "fig10")
 plt.show()
 
-# %% [markdown] papermill={"duration": 0.002064, "end_time": "2026-11-21T11:19:45.133289+00:00", "exception": false, "start_time": "2026-11-21T11:19:45.131225+00:00", "status": "completed"}
+# %% [markdown]
 # ## Claims
 # "Matches or beats": at p_eval equal to the training p, the hand-coded loss is at most 2% above
 # the trained one, for the dense models (p = 0.1 and 1).
 
-# %% papermill={"duration": 0.014943, "end_time": "2026-11-21T11:19:45.150136+00:00", "exception": false, "start_time": "2026-11-21T11:19:45.135193+00:00", "status": "completed"}
+# %%
 # NBVAL_CHECK_OUTPUT
 naive = naive_loss()
 claims = report.Claims(mode)

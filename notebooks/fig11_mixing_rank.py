@@ -13,7 +13,7 @@
 #     name: python3
 # ---
 
-# %% [markdown] papermill={"duration": 0.001604, "end_time": "2026-11-21T11:19:41.605247+00:00", "exception": false, "start_time": "2026-11-21T11:19:41.603643+00:00", "status": "completed"}
+# %% [markdown]
 # # Fig. 11 — loss against the rank of the mixing matrix (the paper's footnote 9)
 #
 # The paper notes in passing that the loss depends on the rank of M, "though depending on the
@@ -26,19 +26,13 @@
 # **Question.** How do the loss and the learned sigma change with the rank and with the effective
 # rank (exp of the entropy of the normalised singular values)?
 
-# %% papermill={"duration": 0.010768, "end_time": "2026-11-21T11:19:41.617501+00:00", "exception": false, "start_time": "2026-11-21T11:19:41.606733+00:00", "status": "completed"} tags=["parameters"]
+# %% tags=["parameters"]
 mode = "paper"  # "paper" or "quick"
 seed = 0
 out_dir = "../paper-code/output"
 
-# %% papermill={"duration": 0.006375, "end_time": "2026-11-21T11:19:41.625401+00:00", "exception": false, "start_time": "2026-11-21T11:19:41.619026+00:00", "status": "completed"} tags=["injected-parameters"]
-# Parameters
-mode = "paper"
-seed = 0
-out_dir = "../paper-code/output"
 
-
-# %% papermill={"duration": 2.637641, "end_time": "2026-11-21T11:19:44.264462+00:00", "exception": false, "start_time": "2026-11-21T11:19:41.626821+00:00", "status": "completed"}
+# %%
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -51,7 +45,7 @@ quick = mode == "quick"
 RANKS = [10, 20, 50, 100, "full"]
 seeds = [seed, seed + 1, seed + 2]
 
-# %% papermill={"duration": 0.067184, "end_time": "2026-11-21T11:19:44.333278+00:00", "exception": false, "start_time": "2026-11-21T11:19:44.266094+00:00", "status": "completed"}
+# %%
 loss, sigma, eff = [], [], []
 for rank in RANKS:
     kind = dict(kind="symmetric", zero_diagonal=False) if rank == "full" else dict(kind="low_rank", rank=rank)
@@ -63,7 +57,7 @@ for rank in RANKS:
     eff.append([analysis.effective_rank(g) for g in run.mixing.shape])
 loss, sigma, eff = np.array(loss), np.array(sigma), np.array(eff)  # (ranks, seeds)
 
-# %% papermill={"duration": 1.049662, "end_time": "2026-11-21T11:19:45.384560+00:00", "exception": false, "start_time": "2026-11-21T11:19:44.334898+00:00", "status": "completed"}
+# %%
 fig, (ax_l, ax_s) = plt.subplots(1, 2, figsize=(10, 4))
 x = eff.mean(1)
 flat = slice(0, len(RANKS) - 1)  # ranks 10..100 (flat spectrum); the last entry is the full Gaussian M
@@ -82,13 +76,13 @@ fig.suptitle("Fig. 11: symmetric mixing of reduced rank, exactly one active inpu
 plotting.save_figure(fig, out, "fig11")
 plt.show()
 
-# %% [markdown] papermill={"duration": 0.00187, "end_time": "2026-11-21T11:19:45.388774+00:00", "exception": false, "start_time": "2026-11-21T11:19:45.386904+00:00", "status": "completed"}
+# %% [markdown]
 # ## Claims
 # Footnote 9 claims only that the loss depends on the rank. We call that holding if the spread of
 # the mean loss across ranks exceeds three times the pooled seed-to-seed standard deviation.
 # Whether the loss rises or falls with the rank is printed as a finding, not checked.
 
-# %% papermill={"duration": 0.012598, "end_time": "2026-11-21T11:19:45.403103+00:00", "exception": false, "start_time": "2026-11-21T11:19:45.390505+00:00", "status": "completed"}
+# %%
 # NBVAL_CHECK_OUTPUT
 mean, sd = loss.mean(1), loss.std(1, ddof=1)
 for i, rank in enumerate(RANKS):

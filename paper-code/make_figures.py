@@ -11,7 +11,9 @@ PNG, PDF and JSON moved into the output folder, so an interrupted or failed run 
 partial files there (trained models stay cached in data/, so the next run resumes). At the end
 it writes index.html (every figure, its claims, key numbers, settings and time) and
 timings.json, prints a table of every claim and its verdict, and exits 1 if any notebook
-failed, 2 for bad arguments, 130 when interrupted.
+failed, 2 for bad arguments, 130 when interrupted (Ctrl-C, SIGTERM, SIGHUP or a closed output
+pipe: running notebooks are stopped and their staging folders removed). A failed notebook's
+executed copy, with the traceback in the failing cell, is kept beside its log.
 """
 from __future__ import annotations
 
@@ -30,7 +32,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "paper-code" / "output"
-RELATIVE_OUT = "../paper-code/output"  # DEFAULT_OUT as the notebooks' parameters cell names it
 MODES = ("paper", "quick")
 #: Notebooks that load another's trained models from the cache wait for it to finish.
 DEPENDS = {"fig03": ["fig02"], "fig04": ["fig02"], "fig08": ["fig07"], "fig09": ["fig05"]}
@@ -66,6 +67,9 @@ def parse(argv) -> argparse.Namespace:
     if not args.seed.isdigit():
         parser.error(f"--seed must be an integer >= 0, got {args.seed!r}")
     args.seed = int(args.seed)
+    if args.inplace and (args.mode, args.seed) != ("paper", 0):
+        parser.error("--inplace writes the notebooks that are committed, whose parameters cell says "
+                     f"mode 'paper', seed 0; got mode {args.mode!r}, seed {args.seed}")
     args.notebooks = Path(args.notebooks).resolve()
     short = {p.stem.split("_")[0]: p.stem for p in sorted(args.notebooks.glob("fig*.ipynb"))}
     if not short:
@@ -88,6 +92,7 @@ def work(args) -> int:
     """Worker mode: execute one notebook into its staging folder. Exit 0, 1 (failed), 130."""
     import papermill as pm
 
+    _interrupt_on_signals()
     try:
         pm.execute_notebook(str(args.notebooks / f"{args.worker}.ipynb"),
                             str(Path(args.stage) / f"{args.worker}.ipynb"), cwd=str(args.notebooks),
@@ -99,8 +104,25 @@ def work(args) -> int:
     except pm.PapermillExecutionError as err:
         if err.ename == "KeyboardInterrupt":
             return 130
-        print(f"FAILED: {err.ename}: {err.evalue}".splitlines()[0], file=sys.stderr)
+        try:  # name the cell by its first line: the one whose output is the error
+            executed = json.loads((Path(args.stage) / f"{args.worker}.ipynb").read_text())
+            cell = next(c for c in executed["cells"]
+                        if any(o.get("output_type") == "error" for o in c.get("outputs", [])))
+            first = "".join(cell["source"]).strip().splitlines()[0]
+        except (OSError, ValueError, IndexError, KeyError, StopIteration):
+            first = "?"
+        where = f"cell [{err.exec_count}] `{first[:60]}`"
+        print(f"FAILED in {where}: {err.ename}: {err.evalue}".splitlines()[0], file=sys.stderr)
         return 1
+
+
+def _interrupt_on_signals() -> None:
+    """SIGTERM and SIGHUP end the process the way Ctrl-C does, through KeyboardInterrupt."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, interrupt)
 
 
 def run(args) -> int:
@@ -111,6 +133,7 @@ def run(args) -> int:
     threads = max(1, (os.cpu_count() or 1) // min(args.jobs, len(pending)))
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     logs = Path(tempfile.mkdtemp(prefix="cclib-figures-logs-"))  # kept only if a notebook fails
+    _interrupt_on_signals()
 
     def ready(name):  # none of the notebooks it depends on is still pending or running
         waits = DEPENDS.get(name.split("_")[0], [])
@@ -138,6 +161,7 @@ def run(args) -> int:
                 del running[name]
                 log.close()
                 if proc.returncode == 130:
+                    shutil.rmtree(stage, ignore_errors=True)
                     raise KeyboardInterrupt
                 ok = proc.returncode == 0
                 if ok:
@@ -147,13 +171,21 @@ def run(args) -> int:
                         write_committable(args.out / f"{name}.ipynb", args.notebooks / f"{name}.ipynb")
                 else:
                     failed = [l for l in (logs / f"{name}.log").read_text().splitlines() if "FAILED" in l]
-                    print(f"    {name} FAILED: {failed[-1] if failed else 'see ' + str(logs / (name + '.log'))}")
+                    executed = stage / f"{name}.ipynb"
+                    if executed.exists():  # the executed copy shows the failing cell and traceback
+                        executed.replace(logs / f"{name}.failed.ipynb")
+                    print(f"    {name} {failed[-1] if failed else 'FAILED'}; log and executed notebook "
+                          f"in {logs}")
                 shutil.rmtree(stage, ignore_errors=True)
                 seconds = time.time() - t0
                 results.append(dict(name=name, ok=ok, seconds=seconds))
                 print(f"    {name} {'done' if ok else 'failed'} in {seconds:.0f} s "
                       f"(total {time.time() - started:.0f} s)", flush=True)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, BrokenPipeError) as err:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # a second signal must not
+            signal.signal(sig, signal.SIG_IGN)                         # cut the clean-up short
+        if isinstance(err, BrokenPipeError):  # the reader of our output went away
+            _silence_stdout()
         for proc, stage, _, log in running.values():
             if proc.poll() is None:
                 proc.send_signal(signal.SIGINT)
@@ -166,43 +198,74 @@ def run(args) -> int:
             log.close()
             shutil.rmtree(stage, ignore_errors=True)
         shutil.rmtree(logs, ignore_errors=True)
-        print("interrupted: nothing partial was left in the output folder; run again to resume "
-              "(trained models are cached in data/)", file=sys.stderr)
+        _say("interrupted: nothing partial was left in the output folder; run again to resume "
+              "(trained models are cached in data/)")
         return 130
     if all(r["ok"] for r in results):
         shutil.rmtree(logs, ignore_errors=True)
     results.sort(key=lambda r: r["name"])
     total = time.time() - started
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2
+    timings_path = args.out / "timings.json"
+    try:  # figures of earlier runs still in the folder keep their recorded times
+        earlier = json.loads(timings_path.read_text()).get("figures", {})
+    except (OSError, ValueError):
+        earlier = {}
+    figures = {**earlier, **{r["name"]: r["seconds"] for r in results if r["ok"]}}
     timings = dict(mode=args.mode, seed=args.seed, jobs=args.jobs, total_seconds=total,
-                   peak_rss_gb=peak, figures={r["name"]: r["seconds"] for r in results})
-    (args.out / "timings.json").write_text(json.dumps(timings, indent=1))
-    write_index(args.out, results, args.mode, args.seed, args.notebooks)
+                   peak_rss_gb=peak, run={r["name"]: r["seconds"] for r in results},
+                   figures=dict(sorted(figures.items())))
+    _write_text(timings_path, json.dumps(timings, indent=1))
+    write_index(args.out, args.notebooks, figures, failed=[r["name"] for r in results if not r["ok"]])
     print_table(args.out, results)
     print(f"all figures: {total:.0f} s with {args.jobs} jobs; peak memory of one process "
           f"{peak:.2f} GB; index: {args.out / 'index.html'}")
     return 0 if all(r["ok"] for r in results) else 1
 
 
-def write_committable(executed: Path, target: Path) -> None:
-    """Copy an executed notebook to ``target`` with out_dir set back to the notebook's default.
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that neither later prints nor the exit flush hit the closed pipe."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
-    papermill injected the absolute staging folder as out_dir; left in, nbval on another clone
-    would write to (or fail on) this machine's path.
+
+def _say(message: str) -> None:
+    """One line on stderr, if anyone is still reading it."""
+    try:
+        print(message, file=sys.stderr, flush=True)
+    except (BrokenPipeError, OSError):
+        pass
+
+
+def write_committable(executed: Path, target: Path) -> None:
+    """Copy an executed notebook to ``target`` as a reader should find it in the repository.
+
+    Dropped: papermill's injected-parameters cell (in Jupyter it would override a reader's edit
+    of the parameters cell, and it names this machine's staging folder) and papermill's metadata
+    (timestamps in every cell, which jupytext would copy into the .py twin on every run). The
+    parameters cell's defaults are what ran: --inplace allows only mode 'paper', seed 0.
     """
     nb = json.loads(executed.read_text())
+    nb["cells"] = [c for c in nb["cells"] if "injected-parameters" not in c["metadata"].get("tags", [])]
     for cell in nb["cells"]:
-        if "injected-parameters" in cell["metadata"].get("tags", []):
-            cell["source"] = [f'out_dir = "{RELATIVE_OUT}"\n' if line.startswith("out_dir = ") else line
-                              for line in cell["source"]]
-    papermill = nb["metadata"].get("papermill", {})
-    papermill.get("parameters", {})["out_dir"] = RELATIVE_OUT
-    for key in ("input_path", "output_path"):
-        if key in papermill:
-            papermill[key] = target.name
+        cell["metadata"].pop("papermill", None)
+        cell["metadata"].pop("execution", None)
+    nb["metadata"].pop("papermill", None)
     tmp = target.with_suffix(".ipynb.tmp")
     tmp.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
     tmp.replace(target)
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def _verdict_label(claim: dict, mode: str) -> str:
+    """HOLDS / FAILS / INCONCLUSIVE at paper settings; a smoke run's verdicts mean nothing."""
+    return claim["verdict"].upper() if mode == "paper" else f"{claim['verdict']} (quick: not meaningful)"
 
 
 def print_table(out: Path, results) -> None:
@@ -213,8 +276,10 @@ def print_table(out: Path, results) -> None:
         if not r["ok"] or not path.exists():
             print(f"  {fig}: notebook failed, no verdicts")
             continue
-        for claim, verdict in json.loads(path.read_text())["claims"].items():
-            print(f"  {fig}  {'HOLDS' if verdict else 'FAILS'}  {claim}")
+        data = json.loads(path.read_text())
+        for claim in data["claims"]:
+            unexpected = "" if claim["verdict"] == claim["expected"] else f"  (expected {claim['expected']})"
+            print(f"  {fig}  {_verdict_label(claim, data['mode'])}  {claim['name']}{unexpected}")
 
 
 def _caption(notebook: Path) -> tuple[str, str]:
@@ -234,7 +299,7 @@ def _scalars(data: dict, prefix: str = "") -> list[tuple[str, str]]:
     """Key numbers worth a table row: scalars and short lists, nested keys joined by dots."""
     rows = []
     for key, value in data.items():
-        if key in ("figure", "mode", "seed", "claims"):
+        if key in ("figure", "mode", "seed", "claims", "provenance"):
             continue
         name = f"{prefix}{key}"
         if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -246,41 +311,45 @@ def _scalars(data: dict, prefix: str = "") -> list[tuple[str, str]]:
     return rows
 
 
-def write_index(out: Path, results, mode: str, seed: int, notebooks: Path) -> Path:
-    """out/index.html: one section per figure, readable offline (images by relative path)."""
-    try:
-        from cclib import __version__
-    except ImportError:
-        __version__ = "unknown"
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>cclib figures</title>"
+def write_index(out: Path, notebooks: Path, seconds: dict, failed=()) -> Path:
+    """out/index.html: every figure whose JSON is in ``out`` (from this run or an earlier one),
+    each with its claims, key numbers, and the commit, mode and machine that made it; images
+    by relative path, so the folder reads offline. seconds: notebook name -> run time."""
+    names = {p.stem.split("_")[0]: p.stem for p in notebooks.glob("fig*.ipynb")}
+    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>cclib figures</title>"
              "<style>body{font-family:sans-serif;max-width:1000px;margin:auto}img{max-width:100%}"
-             ".holds{color:#1a7f37}.fails{color:#b42318}td{padding:2px 8px}</style></head><body>",
-             f"<h1>cclib: the paper's figures</h1><p>mode {html.escape(mode)}, seed {seed}, "
-             f"cclib {html.escape(__version__)}</p>"]
-    for r in results:
-        fig = r["name"].split("_")[0]
-        title, caption = _caption(notebooks / f"{r['name']}.ipynb")
-        parts.append(f"<section id='{fig}'><h2>{html.escape(title)}</h2><p>{html.escape(caption)}</p>")
-        json_path = out / f"{fig}.json"
-        if not r["ok"] or not json_path.exists():
-            parts.append(f"<p class='fails'>notebook failed after {r['seconds']:.0f} s</p></section>")
-            continue
+             ".holds{color:#1a7f37}.fails{color:#b42318}.inconclusive{color:#9a6700}"
+             ".quick{color:#57606a}td{padding:2px 8px}</style></head><body>",
+             "<h1>cclib: the paper's figures</h1>"]
+    for name in failed:
+        parts.append(f"<p class='fails'>{html.escape(name)}: the notebook failed in the last run; "
+                     "the figure below, if any, is from an earlier run</p>")
+    for json_path in sorted(out.glob("fig*.json")):
+        fig = json_path.stem
+        name = names.get(fig, fig)
         data = json.loads(json_path.read_text())
-        parts.append(f"<img src='{fig}.png' alt='{fig}'><p>time {r['seconds']:.0f} s; "
-                     f"<a href='{fig}.pdf'>PDF</a>, <a href='{fig}.json'>JSON</a>, "
-                     f"<a href='{r['name']}.ipynb'>notebook</a></p><ul>")
-        for claim, verdict in data["claims"].items():
-            cls = "holds" if verdict else "fails"
-            parts.append(f"<li class='{cls}'>{'HOLDS' if verdict else 'FAILS'}: {html.escape(claim)}</li>")
+        title, caption = _caption(notebooks / f"{name}.ipynb")
+        made = data.get("provenance", {})
+        parts.append(f"<section id='{fig}'><h2>{html.escape(title)}</h2><p>{html.escape(caption)}</p>")
+        parts.append(f"<img src='{fig}.png' alt='{fig}'><p>mode {html.escape(data['mode'])}, seed "
+                     f"{data['seed']}; commit {html.escape(str(made.get('git_commit')))}; torch "
+                     f"{html.escape(str(made.get('torch')))}, numpy {html.escape(str(made.get('numpy')))}; "
+                     f"{html.escape(str(made.get('cpu')))}"
+                     + (f"; {seconds[name]:.0f} s" if name in seconds else "") +
+                     f". <a href='{fig}.pdf'>PDF</a>, <a href='{fig}.json'>JSON</a>, "
+                     f"<a href='{name}.ipynb'>notebook</a></p><ul>")
+        for claim in data["claims"]:
+            cls = claim["verdict"] if data["mode"] == "paper" else "quick"
+            margin = "" if claim.get("margin") is None else f" (margin {claim['margin']:+.1f} {claim['margin_unit']})"
+            parts.append(f"<li class='{cls}'>{html.escape(_verdict_label(claim, data['mode']))}: "
+                         f"{html.escape(claim['name'])}{html.escape(margin)}</li>")
         parts.append("</ul><table>")
         for key, value in _scalars(data):
             parts.append(f"<tr><td>{html.escape(key)}</td><td>{html.escape(value)}</td></tr>")
         parts.append("</table></section>")
     parts.append("</body></html>")
     path = out / "index.html"
-    tmp = out / ".index.html.tmp"
-    tmp.write_text("\n".join(parts))
-    tmp.replace(path)
+    _write_text(path, "\n".join(parts))
     return path
 
 

@@ -71,17 +71,36 @@ def test_notebook_parameters_are_checked(tmp_path):
         report.check_parameters("paper", 0, tmp_path / "missing" / "out")
 
 
-def test_claims_fail_loudly_only_when_unexpected():
+def test_claims_fail_loudly_only_when_unexpected(capsys):
     claims = report.Claims("paper")
     claims.add("a", True)
     claims.add("b", False, expected=False)
     claims.finish()
-    claims.add("c", False)
-    with pytest.raises(AssertionError, match="'c'"):
+    claims.add("c", False, detail="L/p 0.09")
+    with pytest.raises(AssertionError, match="c: fails, expected holds \\(L/p 0.09\\)"):
         claims.finish()
     quick = report.Claims("quick")
     quick.add("c", False)
-    quick.finish()  # quick runs only report
+    quick.finish()  # quick runs only report, and say so
+    assert "verdicts are not meaningful" in capsys.readouterr().out
+
+
+def test_a_claim_within_its_noise_of_the_threshold_is_inconclusive(capsys):
+    claims = report.Claims("paper")
+    assert claims.compare("below naive", 0.0700, 0.0833, 0.001, above=False) == "holds"   # 13.3 sd
+    assert claims.compare("close call", 0.0820, 0.0833, 0.001, above=False) == "inconclusive"  # 1.3
+    assert claims.compare("above", 0.0700, 0.0833, 0.001, above=True) == "fails"          # -13.3
+    margins = [row["margin"] for row in claims.as_list()]
+    assert margins == pytest.approx([13.3, 1.3, -13.3])
+    with pytest.raises(AssertionError, match="close call: inconclusive"):
+        claims.finish()
+    capsys.readouterr()
+    claims.table()   # the numbers, for an unchecked cell: every verdict with its margin
+    assert "margin +1.3 sd" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="noise must be a number > 0"):
+        claims.compare("no noise", 1.0, 0.0, 0.0)
+    with pytest.raises(ValueError, match="expected must be one of"):
+        claims.add("typo", True, expected="hold")
 
 
 def _hammer(folder, seed):
@@ -116,3 +135,26 @@ def test_cached_loss_curve_equals_a_direct_evaluation(tmp_path):
     direct = evaluate.loss_curve(run.model, run.mixing, [0.01, 0.5], 256)
     assert np.array_equal(first.loss, direct.loss) and np.array_equal(again.loss, direct.loss)
     assert len(list(tmp_path.glob("curve-*.npz"))) == 1
+
+
+def test_editing_a_computing_module_changes_the_cache_key(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    package = tmp_path / "cclib"
+    shutil.copytree(Path(cache.__file__).parent, package, ignore=shutil.ignore_patterns("__pycache__"))
+    before = cache.code_fingerprint(package)
+    assert before == cache.code_fingerprint(Path(cache.__file__).parent)
+    config = {"s": 1}
+
+    (package / "plotting.py").write_text((package / "plotting.py").read_text() + "\n# restyled\n")
+    assert cache.code_fingerprint(package) == before   # presentation only: the cache stays valid
+
+    train = package / "train.py"
+    train.write_text(train.read_text() + "\nBETAS = (0.9, 0.99)\n")
+    after = cache.code_fingerprint(package)
+    assert after != before
+    assert cache.config_key(config, after) != cache.config_key(config, before)
+
+    (package / "new_engine.py").write_text("X = 1\n")   # a new module is covered without a list
+    assert cache.code_fingerprint(package) != after

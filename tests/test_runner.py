@@ -20,8 +20,9 @@ from cclib import report
 out = report.check_parameters(mode, seed, out_dir)
 (out / "{fig}.png").write_bytes(b"png")
 (out / "{fig}.pdf").write_bytes(b"pdf")
-if os.path.exists("SLOW"):
-    time.sleep(60)
+deadline = time.time() + 60
+while os.path.exists("SLOW-{fig}") and time.time() < deadline:
+    time.sleep(0.1)
 claims = report.Claims(mode)
 claims.add("it ran", True, "yes")
 claims.finish()
@@ -90,13 +91,25 @@ def test_run_stage_index_and_interrupt(tmp_path):
     index.feed((out / "index.html").read_text())
     assert index.sections == ["fig01", "fig02"]
     assert all((out / src).exists() for src in index.images) and len(index.images) == 2
-    assert index.claims == ["HOLDS: it ran", "HOLDS: it ran"]
-    assert json.loads((out / "fig02.json").read_text())["answer"] == 42
-    assert "fig02  HOLDS  it ran" in done.stdout
+    # a smoke run's verdicts are shown as such, never as a plain HOLDS or FAILS
+    assert index.claims == ["holds (quick: not meaningful): it ran"] * 2
+    data = json.loads((out / "fig02.json").read_text())
+    assert data["answer"] == 42 and data["provenance"]["torch"] and data["provenance"]["cpu"]
+    assert data["claims"] == [dict(name="it ran", verdict="holds", holds=True, expected="holds",
+                                   margin=None, margin_unit="", detail="yes")]
+    assert "fig02  holds (quick: not meaningful)  it ran" in done.stdout
+    assert all(p.stat().st_mode & 0o044 == 0o044 for p in out.iterdir() if p.is_file())
+
+    # a run of one figure keeps the others in the index
+    done = _run("--notebooks", str(notebooks), "--out", str(out), "--mode", "quick", "--only", "fig02")
+    assert done.returncode == 0, done.stdout + done.stderr
+    index = _Index()
+    index.feed((out / "index.html").read_text())
+    assert index.sections == ["fig01", "fig02"]
 
     # an interrupted run leaves nothing partial behind, and the next run completes
     out2 = tmp_path / "out2"
-    (notebooks / "SLOW").write_text("")
+    (notebooks / "SLOW-fig01").write_text("")
     # A shell's background job (CI may run the tests as one) starts with SIGINT ignored, and an
     # ignored signal stays ignored across exec: give the runner the default so Ctrl-C reaches it.
     proc = subprocess.Popen(RUNNER + ["--notebooks", str(notebooks), "--out", str(out2), "--only", "fig01"],
@@ -111,21 +124,85 @@ def test_run_stage_index_and_interrupt(tmp_path):
     proc.communicate(timeout=60)
     assert proc.returncode != 0
     assert sorted(p.name for p in out2.iterdir()) == []
-    (notebooks / "SLOW").unlink()
+    (notebooks / "SLOW-fig01").unlink()
     done = _run("--notebooks", str(notebooks), "--out", str(out2), "--only", "fig01")
     assert done.returncode == 0, done.stdout + done.stderr
     assert {"fig01.png", "fig01.pdf", "fig01.json", "fig01_test.ipynb", "index.html"} <= {p.name for p in out2.iterdir()}
 
 
-def test_inplace_notebooks_name_no_path_of_this_machine(tmp_path):
+def _slow_run(notebooks: Path, out: Path, figures=("fig01",), stdout=subprocess.PIPE):
+    """Start the runner on notebooks that wait while SLOW-<fig> exists; return once all are staged."""
+    for fig in figures:
+        (notebooks / f"SLOW-{fig}").write_text("")
+    proc = subprocess.Popen(RUNNER + ["--notebooks", str(notebooks), "--out", str(out), "--jobs", "2",
+                                      "--only", *figures],
+                            stdout=stdout, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    staged = [out / f".staging-{fig}_test" / f"{fig}.png" for fig in figures]
+    deadline = time.time() + 60
+    while not all(p.exists() for p in staged) and time.time() < deadline:
+        time.sleep(0.2)
+    assert all(p.exists() for p in staged), "the notebooks never started"
+    return proc
+
+
+def _processes_in(folder: Path) -> list:
+    """Processes still running from ``folder`` (papermill starts each kernel there) or naming it."""
+    import psutil
+    found = []
+    for p in psutil.process_iter(["cmdline", "cwd"]):
+        try:
+            if p.info["cwd"] == str(folder) or any(str(folder) in part for part in p.info["cmdline"] or []):
+                found.append(p)
+        except psutil.Error:
+            pass
+    return found
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGHUP", "closed pipe"])
+def test_any_stop_ends_the_kernels_and_leaves_nothing(tmp_path, how):
     notebooks = _notebooks(tmp_path / "nbs")
-    done = _run("--notebooks", str(notebooks), "--out", str(tmp_path / "out"), "--mode", "quick",
-                "--only", "fig01", "--inplace")
+    out = tmp_path / "out"
+    if how == "closed pipe":  # as in make_figures.py | head -3: the reader goes away
+        read, write = os.pipe()
+        proc = _slow_run(notebooks, out, ("fig01", "fig02"), stdout=write)
+        os.close(write)
+        os.close(read)
+        (notebooks / "SLOW-fig01").unlink()  # fig01 ends; the runner's next line meets the closed pipe
+    else:
+        proc = _slow_run(notebooks, out, ("fig01", "fig02"))
+        proc.send_signal(getattr(signal, how))
+    proc.communicate(timeout=90)
+    assert proc.returncode == 130
+    deadline = time.time() + 30
+    while _processes_in(notebooks) and time.time() < deadline:
+        time.sleep(0.5)
+    assert _processes_in(notebooks) == []
+    assert not any(p.name.startswith(".staging") for p in out.iterdir())
+
+
+def test_failed_notebook_is_kept_with_its_cell_named(tmp_path):
+    notebooks = _notebooks(tmp_path / "nbs")
+    nb = nbformat.read(str(notebooks / "fig01_test.ipynb"), as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell("raise RuntimeError('broken on purpose')"))
+    nbformat.write(nb, str(notebooks / "fig01_test.ipynb"))
+    done = _run("--notebooks", str(notebooks), "--out", str(tmp_path / "out"), "--only", "fig01")
+    assert done.returncode == 1
+    line = next(l for l in done.stdout.splitlines() if "FAILED in cell" in l)
+    assert "`raise RuntimeError('broken on purpose')`" in line and "RuntimeError: broken on purpose" in line
+    kept = Path(line.rsplit(" in ", 1)[1].strip()) / "fig01_test.failed.ipynb"
+    assert "broken on purpose" in kept.read_text()
+
+
+def test_inplace_notebooks_carry_no_papermill_traces(tmp_path):
+    notebooks = _notebooks(tmp_path / "nbs")
+    done = _run("--notebooks", str(notebooks), "--out", str(tmp_path / "out"), "--only", "fig01",
+                "--inplace")
     assert done.returncode == 0, done.stdout + done.stderr
     text = (notebooks / "fig01_test.ipynb").read_text()
-    assert str(tmp_path) not in text
+    assert str(tmp_path) not in text and "papermill" not in text
     nb = json.loads(text)
-    injected = [c for c in nb["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
-    assert len(injected) == 1 and 'out_dir = "../paper-code/output"\n' in injected[0]["source"]
-    assert nb["metadata"]["papermill"]["parameters"]["out_dir"] == "../paper-code/output"
-    assert 'mode = "quick"\n' in injected[0]["source"]
+    assert not [c for c in nb["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
+    # the parameters cell is what ran: --inplace refuses settings other than its defaults
+    refused = _run("--notebooks", str(notebooks), "--out", str(tmp_path / "out"), "--only", "fig01",
+                   "--inplace", "--mode", "quick")
+    assert refused.returncode == 2 and "--inplace" in refused.stderr

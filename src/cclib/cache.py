@@ -1,9 +1,10 @@
 """A local cache of computed arrays, keyed by the full configuration.
 
 An entry is two files in the cache folder: ``<name>-<key>.npz`` (arrays, no pickle) and
-``<name>-<key>.json`` (the configuration, the library version and the SHA-256 of the npz).
-The key hashes the configuration and the library version, so changing any setting or upgrading
-cclib never returns a stale result. Files are written to a temporary name and renamed into
+``<name>-<key>.json`` (the configuration, the code fingerprint and the SHA-256 of the npz).
+The key hashes the configuration and :func:`code_fingerprint`: the source of every module that
+computes cached objects, and the torch and numpy versions. Changing a setting, editing the
+trainer or upgrading torch therefore never returns a result computed by other code. Files are written to a temporary name and renamed into
 place, so an interrupted run leaves no half-written entry; a corrupted or truncated entry fails
 its checksum, is reported in one line, deleted and recomputed.
 """
@@ -19,7 +20,27 @@ from typing import Callable
 
 import numpy as np
 
-from . import __version__
+import torch
+
+#: Modules that only present results; editing them cannot change a cached number.
+PRESENTATION_MODULES = frozenset({"plotting.py", "report.py"})
+
+
+def code_fingerprint(package_dir: Path | None = None) -> str:
+    """SHA-256 (hex, 20 chars) of the computing modules' source and the numeric libraries' versions.
+
+    package_dir: the cclib package folder (default: this one). Every ``*.py`` in it counts except
+    :data:`PRESENTATION_MODULES`, so a new module is covered without a list to keep up to date.
+    """
+    folder = Path(package_dir) if package_dir is not None else Path(__file__).resolve().parent
+    digest = hashlib.sha256(f"torch {torch.__version__}; numpy {np.__version__}".encode())
+    for path in sorted(folder.glob("*.py")):
+        if path.name not in PRESENTATION_MODULES:
+            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:20]
+
+
+_FINGERPRINT = code_fingerprint()  # once per process: the source cannot change under a run
 
 
 def default_dir() -> Path:
@@ -33,13 +54,21 @@ def default_dir() -> Path:
     return Path.home() / ".cache" / "cclib"
 
 
-def config_key(config: dict) -> str:
-    text = json.dumps({"config": config, "version": __version__}, sort_keys=True)
+def config_key(config: dict, fingerprint: str | None = None) -> str:
+    """The cache key of ``config`` computed by the code with ``fingerprint`` (default: this code)."""
+    code = _FINGERPRINT if fingerprint is None else fingerprint
+    text = json.dumps({"config": config, "code": code}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -48,6 +77,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file what open() would
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -89,7 +119,7 @@ def save(name: str, config: dict, arrays: dict[str, np.ndarray], folder: Path | 
     np.savez(buf, **{k: np.asarray(v) for k, v in arrays.items()})
     data = buf.getvalue()
     atomic_write_bytes(npz, data)
-    info = {"name": name, "config": config, "version": __version__,
+    info = {"name": name, "config": config, "code": _FINGERPRINT,
             "sha256": hashlib.sha256(data).hexdigest()}
     atomic_write_bytes(meta, json.dumps(info, indent=1, sort_keys=True).encode())
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -23,30 +24,113 @@ def check_parameters(mode: str, seed: int, out_dir) -> Path:
     return out
 
 
+#: A claim whose number lies within this many noise units of its threshold is not decided.
+DECISIVE_MARGIN = 2.0
+VERDICTS = ("holds", "fails", "inconclusive")
+
+
 class Claims:
-    """Collects (name, verdict, detail) lines; ``finish`` prints them and, in paper mode, fails
-    loudly if a claim marked ``expected`` does not hold."""
+    """The verdicts of one figure's claims, each with its margin and the numbers behind it.
+
+    A claim judged against noise (:meth:`compare`) has a margin: how far its number lies past
+    the threshold, in units of its own noise (seed standard deviations or standard errors).
+    It HOLDS at a margin of at least :data:`DECISIVE_MARGIN`, FAILS at one of at most minus
+    that, and is INCONCLUSIVE in between. A claim with no noise scale (an exact count, a
+    closed form) is decided plainly by :meth:`add`.
+
+    :meth:`table` prints every verdict with its margin and numbers (a notebook shows it in an
+    unchecked cell: the numbers move in their last digit from one CPU to another). :meth:`finish`
+    prints the verdicts alone (the cell nbval checks) and, at paper settings, fails loudly if a
+    verdict differs from the one recorded as ``expected``. In quick mode verdicts are printed
+    as not meaningful and never fail.
+    """
 
     def __init__(self, mode: str):
         self.mode = mode
-        self.rows: list[tuple[str, bool, str, bool]] = []
+        self.rows: list[dict] = []
 
-    def add(self, name: str, holds, detail: str = "", expected: bool = True) -> bool:
-        """expected=False records a claim of the paper that we find does not reproduce."""
-        self.rows.append((name, bool(holds), detail, expected))
-        return bool(holds)
+    def _record(self, name: str, verdict: str, margin, unit: str, detail: str, expected) -> str:
+        if isinstance(expected, bool):
+            expected = "holds" if expected else "fails"
+        check_choice("expected", expected, VERDICTS)
+        self.rows.append(dict(name=name, verdict=verdict, holds={"holds": True, "fails": False}.get(verdict),
+                              expected=expected, margin=margin, margin_unit=unit, detail=detail))
+        return verdict
 
-    def as_dict(self) -> dict[str, bool]:
-        return {name: holds for name, holds, _, _ in self.rows}
+    def add(self, name: str, holds, detail: str = "", expected=True) -> str:
+        """A claim decided exactly (no noise scale). expected: True/'holds', False/'fails'
+        (a claim of the paper that we find does not reproduce) or 'inconclusive'."""
+        return self._record(name, "holds" if bool(holds) else "fails", None, "", detail, expected)
+
+    def compare(self, name: str, value, threshold, noise, *, above: bool = True, unit: str = "sd",
+                detail: str = "", expected=True) -> str:
+        """The claim "value > threshold" (above=True) or "value < threshold", judged by its margin
+        (value - threshold) / noise, sign flipped for above=False. noise > 0, in the value's
+        units (a seed sd, a standard error); unit names it for the reader."""
+        noise = float(noise)
+        if not noise > 0:
+            raise ValueError(f"noise must be a number > 0, got {noise}")
+        margin = (float(value) - float(threshold)) / noise * (1 if above else -1)
+        verdict = ("holds" if margin >= DECISIVE_MARGIN else
+                   "fails" if margin <= -DECISIVE_MARGIN else "inconclusive")
+        return self._record(name, verdict, margin, unit, detail, expected)
+
+    def as_list(self) -> list[dict]:
+        return [dict(row) for row in self.rows]
+
+    def _header(self) -> None:
+        if self.mode != "paper":
+            print(f"{self.mode} mode: a smoke run, verdicts are not meaningful")
+
+    def table(self) -> None:
+        """Every verdict with its margin and its numbers."""
+        self._header()
+        for row in self.rows:
+            margin = "" if row["margin"] is None else f"margin {row['margin']:+.1f} {row['margin_unit']}; "
+            print(f"{row['verdict'].upper():<12} {row['name']}: {margin}{row['detail']}")
 
     def finish(self) -> None:
-        for name, holds, detail, expected in self.rows:
-            tag = "HOLDS " if holds else "FAILS "
-            note = "" if expected else "  [paper's claim; we expect it not to reproduce]"
-            print(f"{tag} {name}: {detail}{note}")
-        broken = [name for name, holds, _, expected in self.rows if holds != expected]
+        """The verdicts alone; at paper settings, AssertionError on an unexpected one."""
+        self._header()
+        for row in self.rows:
+            note = "" if row["expected"] == "holds" else f"  [recorded: the paper's claim {row['expected']}]"
+            print(f"{row['verdict'].upper():<12} {row['name']}{note}")
+        broken = [f"{r['name']}: {r['verdict']}, expected {r['expected']} ({r['detail']})"
+                  for r in self.rows if r["verdict"] != r["expected"]]
         if broken and self.mode == "paper":
-            raise AssertionError(f"claims with an unexpected verdict at paper settings: {broken}")
+            raise AssertionError("claims with an unexpected verdict at paper settings:\n" + "\n".join(broken))
+
+
+def provenance() -> dict:
+    """What produced a result: git commit, library versions, CPU model, code fingerprint."""
+    import platform
+    import subprocess
+
+    import torch
+
+    from .cache import code_fingerprint
+
+    def git(*args):
+        try:
+            return subprocess.run(["git", *args], cwd=Path(__file__).parent, capture_output=True,
+                                  text=True, timeout=10).stdout.strip() or None
+        except (OSError, subprocess.SubprocessError):
+            return None
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    commit = git("rev-parse", "--short=12", "HEAD")
+    if commit and git("status", "--porcelain", "--untracked-files=no"):
+        commit += "+modified"
+    return dict(git_commit=commit, torch=torch.__version__, numpy=np.__version__,
+                python=platform.python_version(), cpu=cpu, cores=os.cpu_count(),
+                code_fingerprint=code_fingerprint())
 
 
 def _plain(value):
@@ -68,9 +152,10 @@ def _plain(value):
 
 
 def write_json(out_dir, figure: str, mode: str, seed: int, claims: Claims, **numbers) -> None:
-    """Write ``out_dir/<figure>.json`` with figure, mode, seed, claims and the given numbers.
+    """Write ``out_dir/<figure>.json``: figure, mode, seed, provenance, claims, and the numbers.
 
     Returns nothing, so that a notebook's last line shows no path of the machine it ran on.
     """
-    data = {"figure": figure, "mode": mode, "seed": seed, "claims": claims.as_dict(), **numbers}
+    data = {"figure": figure, "mode": mode, "seed": seed, "provenance": provenance(),
+            "claims": claims.as_list(), **numbers}
     atomic_write_bytes(Path(out_dir) / f"{figure}.json", json.dumps(_plain(data), indent=1).encode())
