@@ -6,16 +6,18 @@ import torch
 from cclib import mixing
 
 
-def test_symmetric_is_symmetric_and_zero_diagonal():
-    m = mixing.random_mixing([0.02, 0.05], seeds=[1, 2], symmetric=True).matrix()
+def test_symmetric_is_symmetric_and_zero_diagonal_when_asked():
+    m = mixing.random_mixing([0.02, 0.05], seeds=[1, 2], symmetric=True, zero_diagonal=True).matrix()
     assert torch.allclose(m, m.transpose(1, 2))
     assert torch.all(torch.diagonal(m, dim1=1, dim2=2) == 0)
 
 
-def test_asymmetric_is_not_symmetric_and_diagonal_kept_when_asked():
-    m = mixing.random_mixing(0.02, seeds=3, zero_diagonal=False).matrix()[0]
+def test_asymmetric_is_not_symmetric_and_keeps_its_diagonal_by_default():
+    m = mixing.random_mixing(0.02, seeds=3).matrix()[0]
     assert (m - m.T).abs().max() > 0.01
     assert torch.all(torch.diagonal(m) != 0)
+    assert torch.equal(mixing.build("symmetric", 0.02, seeds=3).matrix()[0].diagonal() != 0,
+                       torch.ones(100, dtype=torch.bool))
 
 
 def test_sigma_scales_the_matrix_linearly():

@@ -9,8 +9,19 @@ from cclib.models import MLP, ResidualMLP
 def test_shapes_and_kaiming_bounds():
     m = MLP(3, 100, 50, seeds=[0, 1, 2])
     assert m.W_in.shape == (3, 100, 50) and m.W_out.shape == (3, 50, 100)
-    assert m.W_in.abs().max() <= (6 / 100) ** 0.5 and m.W_out.abs().max() <= (6 / 50) ** 0.5
     assert m(torch.zeros(3, 7, 100)).shape == (3, 7, 100)
+    # published: torch's kaiming_uniform_ on the (100, 50) and (50, 100) tensors takes fan_in
+    # from the second dimension; textbook: the layer's input width
+    for bounds, b_in, b_out in [("published", (6 / 50) ** 0.5, (6 / 100) ** 0.5),
+                                ("textbook", (6 / 100) ** 0.5, (6 / 50) ** 0.5)]:
+        m = MLP(3, 100, 50, seeds=[0, 1, 2], init_bounds=bounds)
+        assert 0.97 * b_in < m.W_in.abs().max() <= b_in and 0.97 * b_out < m.W_out.abs().max() <= b_out
+    ref_in, ref_out = torch.empty(100, 50), torch.empty(50, 100)
+    torch.nn.init.kaiming_uniform_(ref_in, nonlinearity="relu")
+    torch.nn.init.kaiming_uniform_(ref_out, nonlinearity="relu")
+    assert ref_in.abs().max() <= (6 / 50) ** 0.5 < 1.03 * ref_in.abs().max()   # torch agrees
+    with pytest.raises(ValueError, match="bounds must be one of 'published', 'textbook'"):
+        MLP(1, init_bounds="torch")
 
 
 def test_instance_init_depends_only_on_its_seed():

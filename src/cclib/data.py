@@ -56,9 +56,10 @@ def labels(x: torch.Tensor, mixing_matrix: torch.Tensor | None) -> torch.Tensor:
 
 
 def steps_for(p: float, n_features: int = 100, non_empty_batches: int = 10_000) -> int:
-    """Steps that give ``non_empty_batches`` batches' worth of non-empty samples at probability p."""
+    """Steps that give ``non_empty_batches`` batches' worth of non-empty samples at probability p,
+    truncated as the published code does: 105,033 at p = 0.001, 15,773 at p = 0.01."""
     check_float("p", p, 0.0, 1.0, low_open=True)
-    return round(non_empty_batches / (1 - (1 - p) ** n_features))
+    return int(non_empty_batches / (1 - (1 - p) ** n_features))
 
 
 class BernoulliStream:

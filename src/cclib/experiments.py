@@ -21,11 +21,11 @@ MIXING_SEED, EMBED_SEED = 10_000, 20_000
 
 
 def run_config(*, seeds, sigma=0.0, kind: str = "asymmetric", inputs: str = "bernoulli", p=None,
-               steps=None, zero_diagonal: bool = True, trainable_sigma: bool = False,
+               steps=None, zero_diagonal: bool = False, trainable_sigma: bool = False,
                sign: int = -1, rank: int | None = None, spectrum: str = "flat",
                model: str = "mlp", n_features: int = 100, d_mlp: int = 50, d_embed: int = 1000,
                batch_size: int = 2048, lr: float = 3e-3, weight_decay: float = 1e-2,
-               init: dict | None = None) -> dict:
+               init: dict | None = None, init_bounds: str = "published") -> dict:
     """A complete, normalised configuration for :func:`trained`: one instance per seed.
 
     sigma, p and steps may be scalars (shared) or one value per seed. kind: 'clean',
@@ -48,13 +48,14 @@ def run_config(*, seeds, sigma=0.0, kind: str = "asymmetric", inputs: str = "ber
 
     check_choice("kind", kind, ("clean", "asymmetric", "symmetric", "embedding", "low_rank"))
     check_choice("model", model, ("mlp", "residual"))
+    check_choice("init_bounds", init_bounds, ("published", "textbook"))
     return dict(seeds=seeds, sigma=per_instance("sigma", sigma), kind=kind, inputs=inputs,
                 p=per_instance("p", p),
                 steps=None if steps is None else [int(s) for s in per_instance("steps", steps)],
                 zero_diagonal=zero_diagonal, trainable_sigma=trainable_sigma, sign=sign,
                 rank=rank, spectrum=spectrum, model=model, n_features=n_features, d_mlp=d_mlp,
                 d_embed=d_embed, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-                init=init)
+                init=init, init_bounds=init_bounds)
 
 
 @dataclass
@@ -89,8 +90,8 @@ def build_model(config: dict):
     if config["model"] == "residual":
         w_e = embedding_matrix(config["n_features"], config["d_embed"],
                                [EMBED_SEED + s for s in seeds])
-        return ResidualMLP(w_e, config["d_mlp"], seeds)
-    return MLP(len(seeds), config["n_features"], config["d_mlp"], seeds)
+        return ResidualMLP(w_e, config["d_mlp"], seeds, config["init_bounds"])
+    return MLP(len(seeds), config["n_features"], config["d_mlp"], seeds, config["init_bounds"])
 
 
 def _to_arrays(model, mixing, loss):

@@ -62,11 +62,12 @@ def clean(n_features: int = 100, n_instances: int = 1) -> Mixing:
 
 
 def random_mixing(sigma, n_features: int = 100, seeds=0, *, symmetric: bool = False,
-                  zero_diagonal: bool = True, trainable_sigma: bool = False) -> Mixing:
+                  zero_diagonal: bool = False, trainable_sigma: bool = False) -> Mixing:
     """Gaussian mixing, one matrix per entry of ``sigma`` (a float or a sequence of K floats).
 
     asymmetric: i.i.d. N(0, 1) entries; symmetric: the upper triangle (diagonal included) of
-    such a matrix, mirrored. ``zero_diagonal`` sets ``G[i, i] = 0``. Instance k draws from
+    such a matrix, mirrored. The diagonal is kept, as in the published code, unless
+    ``zero_diagonal`` sets ``G[i, i] = 0``. Instance k draws from
     ``seeds[k]`` (an int s means s, s+1, ...), so it does not depend on the other instances.
     """
     n = check_int("n_features", n_features)
@@ -138,7 +139,7 @@ def low_rank_mixing(sigma, rank: int, n_features: int = 100, seeds=0, *,
     return Mixing(torch.stack(shapes), sig, trainable_sigma)
 
 
-def build(kind: str, sigma=0.02, n_features: int = 100, seeds=0, *, zero_diagonal: bool = True,
+def build(kind: str, sigma=0.02, n_features: int = 100, seeds=0, *, zero_diagonal: bool = False,
           trainable_sigma: bool = False, d_embed: int = 1000, sign: int = -1) -> Mixing:
     """One entry point by name: 'clean', 'asymmetric', 'symmetric' or 'embedding'."""
     check_choice("kind", kind, KINDS)

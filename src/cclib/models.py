@@ -15,11 +15,23 @@ import math
 import torch
 from torch import nn
 
-from ._checks import check_int, check_seeds, check_shape
+from ._checks import check_choice, check_int, check_seeds, check_shape
 
 
-def kaiming_uniform(fan_in: int, shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
-    """He/Kaiming-uniform for a ReLU network: U(-b, b) with b = sqrt(6 / fan_in)."""
+INIT_BOUNDS = ("published", "textbook")
+
+
+def kaiming_uniform(shape: tuple[int, int], generator: torch.Generator,
+                    bounds: str = "published") -> torch.Tensor:
+    """Kaiming-uniform U(-b, b), b = sqrt(6 / fan_in), for a weight used as ``x @ W``.
+
+    shape: (rows, cols) of W. bounds='published': fan_in = cols, as torch's ``kaiming_uniform_``
+    takes it (torch's layers store (out, in)) and as the paper's code applied it to its
+    (in, out) matrices; bounds='textbook': fan_in = rows, the layer's real input width. For
+    the (100, 50) W_in the published bound is sqrt(6/50) = 0.346, the textbook one 0.245.
+    """
+    check_choice("bounds", bounds, INIT_BOUNDS)
+    fan_in = shape[1] if bounds == "published" else shape[0]
     bound = math.sqrt(6.0 / fan_in)
     return (torch.rand(shape, generator=generator) * 2 - 1) * bound
 
@@ -30,16 +42,20 @@ def _init_generators(seeds: list[int]) -> list[torch.Generator]:
 
 
 class MLP(nn.Module):
-    """K simplified models. W_in: (K, n_features, d_mlp); W_out: (K, d_mlp, n_features)."""
+    """K simplified models. W_in: (K, n_features, d_mlp); W_out: (K, d_mlp, n_features).
 
-    def __init__(self, n_instances: int = 1, n_features: int = 100, d_mlp: int = 50, seeds=0):
+    init_bounds: 'published' (default, SPEC) or 'textbook' Kaiming bounds, see :func:`kaiming_uniform`.
+    """
+
+    def __init__(self, n_instances: int = 1, n_features: int = 100, d_mlp: int = 50, seeds=0,
+                 init_bounds: str = "published"):
         super().__init__()
         k = check_int("n_instances", n_instances)
         n = check_int("n_features", n_features)
         d = check_int("d_mlp", d_mlp, high=n)
         gens = _init_generators(check_seeds("seeds", seeds, k))
-        self.W_in = nn.Parameter(torch.stack([kaiming_uniform(n, (n, d), g) for g in gens]))
-        self.W_out = nn.Parameter(torch.stack([kaiming_uniform(d, (d, n), g) for g in gens]))
+        self.W_in = nn.Parameter(torch.stack([kaiming_uniform((n, d), g, init_bounds) for g in gens]))
+        self.W_out = nn.Parameter(torch.stack([kaiming_uniform((d, n), g, init_bounds) for g in gens]))
 
     @classmethod
     def from_weights(cls, w_in: torch.Tensor, w_out: torch.Tensor) -> "MLP":
@@ -85,9 +101,10 @@ class ResidualMLP(nn.Module):
 
     W_E: (K, n, D) fixed buffer with unit rows; W_U = W_E^T. Trainable W_in: (K, D, d),
     W_out: (K, d, D). ``forward(x) = (r + ReLU(r @ W_in) @ W_out) @ W_U`` with ``r = x @ W_E``.
+    init_bounds: as for :class:`MLP` (published: sqrt(6/d) for W_in, sqrt(6/D) for W_out).
     """
 
-    def __init__(self, w_embed: torch.Tensor, d_mlp: int = 50, seeds=0):
+    def __init__(self, w_embed: torch.Tensor, d_mlp: int = 50, seeds=0, init_bounds: str = "published"):
         super().__init__()
         if w_embed.dim() == 2:
             w_embed = w_embed[None]
@@ -96,8 +113,8 @@ class ResidualMLP(nn.Module):
         d = check_int("d_mlp", d_mlp, high=big_d)
         gens = _init_generators(check_seeds("seeds", seeds, k))
         self.register_buffer("W_E", w_embed.detach().clone().float())
-        self.W_in = nn.Parameter(torch.stack([kaiming_uniform(big_d, (big_d, d), g) for g in gens]))
-        self.W_out = nn.Parameter(torch.stack([kaiming_uniform(d, (d, big_d), g) for g in gens]))
+        self.W_in = nn.Parameter(torch.stack([kaiming_uniform((big_d, d), g, init_bounds) for g in gens]))
+        self.W_out = nn.Parameter(torch.stack([kaiming_uniform((d, big_d), g, init_bounds) for g in gens]))
 
     @property
     def n_instances(self) -> int:
