@@ -25,8 +25,11 @@
 # clean data in the dense regime; for p <= 0.1 no offset beats naive.
 #
 # The closed form already says something about the second claim: the loss is quadratic in c
-# with a negative linear term, so *some* positive offset beats naive at every p. The gain is
-# 0.002 at p = 0.1 and 5e-5 at p = 0.01. Those two verdicts are recorded as not reproducing.
+# with a negative linear term, so *some* positive offset beats naive at every p, at
+# c* = E[S] E[r] / E[S^2] (`cclib.baselines.naive_offset_optimum`). The published grid starts
+# at c = 0.002, above the optimum at p = 0.001 (c* = 3.7e-4), so it cannot see that gain; we
+# extend the curve below the grid (dotted) and mark the closed-form optimum. The gain is
+# negligible at p <= 0.01 (under 0.1% of naive) and 2.5% of naive at p = 0.1.
 
 # %% tags=["parameters"]
 mode = "paper"  # "paper" or "quick"
@@ -48,38 +51,44 @@ PS = [0.001, 0.01, 0.1, 1.0]
 keys = ["0.001", "0.01", "0.1", "1"]
 
 # %%
-offsets = np.geomspace(0.002, 0.05, 100)
+offsets = np.geomspace(0.002, 0.05, 100)                     # the published grid
+below = np.geomspace(1e-4, 0.002, 40)                          # and below it, to see p = 0.001's optimum
 offset_loss = {k: baselines.naive_offset_loss(offsets, p) for k, p in zip(keys, PS)}
-best = {k: int(np.argmin(v)) for k, v in offset_loss.items()}
-optimal_offset = {k: float(offsets[best[k]]) for k in keys}
-optimal_loss = {k: float(offset_loss[k][best[k]]) for k in keys}
+optimum = {k: baselines.naive_offset_optimum(p) for k, p in zip(keys, PS)}
+optimal_offset = {k: float(c) for k, (c, _) in optimum.items()}
+optimal_loss = {k: float(l) for k, (_, l) in optimum.items()}
 
 runs = [experiments.trained(experiments.run_config(seeds=[seed], kind="clean", p=p,
                                                    steps=300 if quick else None), progress=True)
         for p in PS]
 p_eval = evaluate.p_grid(20 if quick else 100)
 spk = 512 if quick else 4096
-curves_trained = {k: experiments.loss_curve(r, p_eval, spk).loss[0] for k, r in zip(keys, runs)}
+trained_curves = {k: experiments.loss_curve(r, p_eval, spk) for k, r in zip(keys, runs)}
+curves_trained = {k: c.loss[0] for k, c in trained_curves.items()}
 hand = baselines.naive_offset([optimal_offset[k] for k in keys])
-curves_hand = evaluate.loss_curve(hand, mixing.clean(n_instances=len(keys)), p_eval, spk).loss
-curves_handcoded = dict(zip(keys, curves_hand))
+hand_curves = evaluate.loss_curve(hand, mixing.clean(n_instances=len(keys)), p_eval, spk)
+curves_handcoded = dict(zip(keys, hand_curves.loss))
 
 # %%
 fig, (ax_l, ax_r) = plt.subplots(1, 2, figsize=(11, 4.3))
 colors = plotting.sparsity_colors(PS)
-for k, color in zip(keys, colors):
+for k, p, color in zip(keys, PS, colors):
     ax_l.plot(offsets, offset_loss[k], color=color, label=f"p = {k}")
+    ax_l.plot(below, baselines.naive_offset_loss(below, p), ":", color=color)
     ax_l.plot(optimal_offset[k], optimal_loss[k], "o", color=color, mec="k")
+    ax_l.annotate(f"c* = {optimal_offset[k]:.2g}", (optimal_offset[k], optimal_loss[k]),
+                  textcoords="offset points", xytext=(4, -11), fontsize="x-small", color=color)
     ax_r.plot(p_eval, curves_trained[k], color=color, lw=1.6, label=f"trained at p = {k}")
     ax_r.plot(p_eval, curves_handcoded[k], "--", color=color, lw=1.6)
+ax_r.plot([], [], "--", color="0.3", label="hand-coded, naive + c*")
 for ax in (ax_l, ax_r):
     plotting.naive_line(ax)
-ax_l.set(xscale="log", xlabel="offset c in W_out of the ignored features",
-         ylabel="loss per feature L / p (at p_eval = p)", title="naive + offset (exact), optimum marked",
-         ylim=(0.04, 0.12))
+ax_l.set(xscale="log", xlabel="offset c in $W_{out}$ of the ignored features",
+         ylabel="loss per feature $L / p$ (at $p_{eval}$ = p)",
+         title="naive + offset (exact); dotted: below the published grid", ylim=(0.04, 0.12))
 ax_r.set(xscale="log", yscale="log", xlabel="evaluation feature probability p_eval",
          ylabel="loss per feature L / p", title="trained on clean labels (solid) vs hand-coded (dashed)")
-plotting.plain_log_axis(ax_l, "x", [0.002, 0.005, 0.01, 0.02, 0.05])
+plotting.plain_log_axis(ax_l, "x", [0.0001, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05])
 plotting.plain_log_axis(ax_r, "y", [0.05, 0.06, 0.07, 0.08, 0.1])
 ax_l.legend(fontsize="small")
 ax_r.legend(fontsize="x-small")
@@ -89,24 +98,31 @@ plt.show()
 
 # %% [markdown]
 # ## Claims
-# "Matches or beats": at p_eval equal to the training p, the hand-coded loss is at most 2% above
-# the trained one, for the dense models (p = 0.1 and 1).
+# "Matches or beats": at p_eval equal to the training p, the hand-coded loss is not above the
+# trained one, judged in the standard error of their difference (both are estimates). "Beats
+# naive": by more than 1% of naive (the criterion of Fig. 5); the gains come from the closed
+# form, which has no noise.
+
+# %%
+naive = naive_loss()
+claims = report.Claims(mode)
+for j, (k, p) in enumerate(zip(keys, PS)):
+    if p >= 0.1:
+        i = int(np.argmin(np.abs(p_eval - p)))
+        diff = curves_handcoded[k][i] - curves_trained[k][i]
+        se = np.hypot(hand_curves.se[j, i], trained_curves[k].se[0, i])
+        claims.compare(f"p = {k}: hand-coded matches or beats trained", diff, 0, se, above=False, unit="se",
+                       detail=f"hand-coded {curves_handcoded[k][i]:.4f} vs trained {curves_trained[k][i]:.4f} "
+                              f"(difference {diff:+.4f} ± {se:.4f})", expected=False)
+for k, p in zip(keys[:3], PS[:3]):
+    gain = naive - optimal_loss[k]
+    claims.add(f"p = {k}: no offset beats naive (by more than 1%)", gain <= 0.01 * naive,
+               f"the best offset c* = {optimal_offset[k]:.2g} gains {gain:.1e} ({gain / naive:.2%} of naive)",
+               expected=p < 0.1)
+claims.table()
 
 # %%
 # NBVAL_CHECK_OUTPUT
-naive = naive_loss()
-claims = report.Claims(mode)
-for k, p in zip(keys, PS):
-    i = int(np.argmin(np.abs(p_eval - p)))
-    if p >= 0.1:
-        claims.add(f"p = {k}: hand-coded matches or beats trained",
-                   curves_handcoded[k][i] <= 1.02 * curves_trained[k][i],
-                   f"hand-coded {curves_handcoded[k][i]:.4f} vs trained {curves_trained[k][i]:.4f}")
-for k, p in zip(keys[:3], PS[:3]):
-    gain = naive - offset_loss[k].min()
-    claims.add(f"p = {k}: no offset beats naive", gain <= 0,
-               f"best offset {optimal_offset[k]:.4f} gains {gain:.1e} over naive",
-               expected=(p < 0.01))
 claims.finish()
 report.write_json(out, "fig10", mode, seed, claims, offsets=offsets, offset_loss=offset_loss,
                   optimal_offset=optimal_offset, optimal_loss=optimal_loss, p_eval=p_eval,

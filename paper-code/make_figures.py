@@ -36,8 +36,8 @@ MODES = ("paper", "quick")
 #: Notebooks that load another's trained models from the cache wait for it to finish.
 DEPENDS = {"fig03": ["fig02"], "fig04": ["fig02"], "fig08": ["fig07"], "fig09": ["fig05"]}
 #: Rough paper-mode seconds from an empty cache (2-core laptop), only to start the longest first.
-COST = {"fig05": 430, "fig02": 310, "fig01": 125, "fig10": 105, "fig11": 35, "fig06": 30,
-        "fig07": 30, "fig09": 15}
+COST = {"fig05": 1400, "fig02": 750, "fig13": 170, "fig01": 100, "fig10": 100, "fig07": 70,
+        "fig11": 40, "fig09": 40, "fig06": 30}
 
 
 class Parser(argparse.ArgumentParser):

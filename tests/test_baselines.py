@@ -72,3 +72,13 @@ def test_projected_gradient_semi_nmf_is_nonnegative_and_near_the_multiplicative_
     assert torch.all(pg.model.W_in >= 0)
     assert pg.errors[-1, 0] < pg.errors[0, 0]
     assert abs(pg.errors[-1, 0].item() - mu.errors[-1, 0].item()) < 0.02
+
+
+def test_naive_offset_optimum_is_the_minimum_of_the_closed_form():
+    import numpy as np
+    for p in (0.001, 0.01, 0.1, 1.0):
+        best, loss = baselines.naive_offset_optimum(p)
+        grid = np.linspace(0.5 * best, 1.5 * best, 2001)
+        assert abs(grid[np.argmin(baselines.naive_offset_loss(grid, p))] - best) <= 1e-3 * best
+        assert loss < baselines.naive_loss() and loss == baselines.naive_offset_loss(best, p)
+    assert 3e-4 < baselines.naive_offset_optimum(0.001)[0] < 4e-4   # below Fig. 10's grid (0.002)

@@ -4,21 +4,30 @@ A multi-threaded matrix product may split its reduction across threads, which ch
 of the float additions; over thousands of training steps that changes the trained model. cclib
 therefore trains and evaluates on one thread (restoring the caller's setting afterwards) and gets
 its parallelism from running several notebooks at once (paper-code/make_figures.py --jobs).
+
+$CCLIB_THREADS overrides the count: a way to perturb the arithmetic as another machine would,
+and see that the conclusions do not hang on the last digits (it is part of the cache key).
 """
 from __future__ import annotations
 
 import functools
+import os
 
 import torch
 
 
+def compute_threads() -> int:
+    """Threads cclib computes on: $CCLIB_THREADS, else 1."""
+    return int(os.environ.get("CCLIB_THREADS", "1"))
+
+
 def single_threaded(fn):
-    """Run ``fn`` with torch.set_num_threads(1), restoring the previous count afterwards."""
+    """Run ``fn`` with torch.set_num_threads(compute_threads()), restoring the count afterwards."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         before = torch.get_num_threads()
-        torch.set_num_threads(1)
+        torch.set_num_threads(compute_threads())
         try:
             return fn(*args, **kwargs)
         finally:

@@ -22,20 +22,25 @@ import numpy as np
 
 import torch
 
-#: Modules that only present results; editing them cannot change a cached number.
-PRESENTATION_MODULES = frozenset({"plotting.py", "report.py"})
+#: Modules that compute no cached number: presentation, and the registry of named runs (whose
+#: configurations are themselves part of every key).
+NON_COMPUTING_MODULES = frozenset({"plotting.py", "report.py", "paper_runs.py"})
 
 
 def code_fingerprint(package_dir: Path | None = None) -> str:
-    """SHA-256 (hex, 20 chars) of the computing modules' source and the numeric libraries' versions.
+    """SHA-256 (hex, 20 chars) of the computing modules' source, the numeric libraries' versions
+    and the compute thread count ($CCLIB_THREADS).
 
     package_dir: the cclib package folder (default: this one). Every ``*.py`` in it counts except
-    :data:`PRESENTATION_MODULES`, so a new module is covered without a list to keep up to date.
+    :data:`NON_COMPUTING_MODULES`, so a new module is covered without a list to keep up to date.
     """
+    from ._threads import compute_threads
+
     folder = Path(package_dir) if package_dir is not None else Path(__file__).resolve().parent
-    digest = hashlib.sha256(f"torch {torch.__version__}; numpy {np.__version__}".encode())
+    digest = hashlib.sha256(f"torch {torch.__version__}; numpy {np.__version__}; "
+                            f"threads {compute_threads()}".encode())
     for path in sorted(folder.glob("*.py")):
-        if path.name not in PRESENTATION_MODULES:
+        if path.name not in NON_COMPUTING_MODULES:
             digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:20]
 

@@ -15,6 +15,8 @@ curves smooth and differences between models precise.
 """
 from __future__ import annotations
 
+import os
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -123,11 +125,21 @@ def strata_needed(p_eval: np.ndarray, n: int, tol: float = 1e-10) -> np.ndarray:
     return ks[pmf.max(1) > tol]
 
 
-def loss_curve(model, mixing: Mixing, p_eval, samples_per_k: int = 4096, seed: int = 0) -> LossCurve:
+def default_seed() -> int:
+    """The evaluation seed used when none is given: $CCLIB_EVAL_SEED, else 0.
+
+    Setting it re-draws every Monte-Carlo estimate, a way to check that a conclusion does not
+    hang on one draw (the numbers then move within their standard errors)."""
+    return int(os.environ.get("CCLIB_EVAL_SEED", "0"))
+
+
+def loss_curve(model, mixing: Mixing, p_eval, samples_per_k: int = 4096, seed: int | None = None) -> LossCurve:
     """Expected loss per feature at each p in ``p_eval`` for Bernoulli inputs, (K, P), with SE.
 
     p_eval: floats in (0, 1]. samples_per_k: Monte-Carlo draws per stratum k >= 2 (k <= 1 exact).
+    seed: the draws' seed (default :func:`default_seed`).
     """
+    seed = default_seed() if seed is None else seed
     _check_pair(model, mixing)
     p_eval = check_probabilities("p_eval", p_eval).numpy()
     check_int("samples_per_k", samples_per_k, low=2)
@@ -147,7 +159,7 @@ def loss_curve(model, mixing: Mixing, p_eval, samples_per_k: int = 4096, seed: i
     return LossCurve(p_eval, total * scale, np.sqrt(var) * scale)
 
 
-def expected_loss(model, mixing: Mixing, p: float, samples_per_k: int = 4096, seed: int = 0):
+def expected_loss(model, mixing: Mixing, p: float, samples_per_k: int = 4096, seed: int | None = None):
     """Loss per feature at one p: (loss (K,), se (K,))."""
     curve = loss_curve(model, mixing, [p], samples_per_k, seed)
     return curve.loss[:, 0], curve.se[:, 0]

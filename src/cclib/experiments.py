@@ -126,10 +126,11 @@ def trained(config: dict, progress: bool = False, folder=None) -> Trained:
     return Trained(model, mixing, arrays["loss"], config)
 
 
-def loss_curve(run: Trained, p_eval, samples_per_k: int = 4096, seed: int = 0, folder=None):
+def loss_curve(run: Trained, p_eval, samples_per_k: int = 4096, seed: int | None = None, folder=None):
     """:func:`cclib.evaluate.loss_curve` of a trained run, cached alongside its weights."""
-    from .evaluate import LossCurve, loss_curve as evaluate_curve
+    from .evaluate import LossCurve, default_seed, loss_curve as evaluate_curve
 
+    seed = default_seed() if seed is None else seed
     key = dict(run=run.config, p_eval=[float(p) for p in np.asarray(p_eval)],
                samples_per_k=int(samples_per_k), seed=int(seed))
 

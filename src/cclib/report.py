@@ -101,6 +101,19 @@ class Claims:
             raise AssertionError("claims with an unexpected verdict at paper settings:\n" + "\n".join(broken))
 
 
+def seed_noise(per_seed, se=None, axis: int = 0) -> np.ndarray:
+    """The noise of a number measured once per seed, in its own units.
+
+    per_seed: values along ``axis`` (one per seed). Returns the seeds' standard deviation (ddof 1;
+    zero for a single seed) combined in quadrature with ``se``, an estimation standard error of the
+    same shape as the reduced array (e.g. a loss curve's), or with a floor of 1e-12.
+    """
+    values = np.asarray(per_seed, dtype=float)
+    sd = values.std(axis=axis, ddof=1) if values.shape[axis] > 1 else np.zeros(np.delete(values.shape, axis))
+    extra = np.zeros_like(sd) if se is None else np.asarray(se, dtype=float)
+    return np.sqrt(sd ** 2 + extra ** 2).clip(1e-12)
+
+
 def provenance() -> dict:
     """What produced a result: git commit, library versions, CPU model, code fingerprint."""
     import platform
