@@ -90,8 +90,10 @@ def main() -> None:
     parser.add_argument("--timings", nargs=2, metavar=("COLD", "WARM"),
                         help="timings.json of a make_figures.py run from an empty cache and of a warm one")
     args = parser.parse_args()
+    from cclib.report import provenance
+    made = provenance()
     results = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-                          f"{torch.get_num_threads()} threads"}
+                          f"{torch.get_num_threads()} threads", "cpu": made["cpu"], "git_commit": made["git_commit"]}
     bern, onehot, ev = bench_training("bernoulli"), bench_training("one_active"), bench_eval()
     results.update(
         train_bernoulli_speedup=bern["speedup"], train_bernoulli_model_steps_per_s=bern["cclib"],
@@ -104,7 +106,7 @@ def main() -> None:
         cold, warm = (json.loads(Path(p).read_text()) for p in args.timings)
         results.update(figures_paper_seconds=cold["total_seconds"], figures_cached_seconds=warm["total_seconds"],
                        peak_rss_gb=max(cold["peak_rss_gb"], warm["peak_rss_gb"]),
-                       figures_per_notebook_seconds=cold["figures"], figures_source=list(args.timings))
+                       figures_per_notebook_seconds=cold["figures"])
     elif not args.no_figures:
         figs = bench_figures()
         results.update(figures_paper_seconds=figs["paper"], figures_cached_seconds=figs["cached"],

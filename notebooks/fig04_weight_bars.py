@@ -61,9 +61,9 @@ for ax, (key, c), title in zip(axes, contrib.items(), ["sparse-trained (p = 0.00
     ax.plot(np.arange(c.shape[1]), c[0].sum(1), "k.", ms=3, label="total")
     ax.axhline(1.0, color="k", ls=":", lw=1, label="1.0")
     low, high = ax.get_ylim()
-    ax.set_ylim(low, max(high, 1.15))
+    ax.set_ylim(low, max(high, 1.3))
     ax.set(title=title, ylabel="$W_{in}[i,k]\\,W_{out}[k,i]$")
-    ax.legend(loc="upper right")
+    ax.legend(loc="upper right", ncol=2)
 axes[1].set_xlabel("feature i (colours: neurons)")
 fig.suptitle("Fig. 4: per-neuron contributions to each feature's own output (seed 0)")
 plotting.save_figure(fig, out, "fig04")
@@ -75,6 +75,12 @@ plt.show()
 # contribution. "About 0.7": the median total rounds to 0.7, i.e. lies within 0.05 of it.
 # "A single neuron": the largest single contribution exceeds 0.8; "about 50": 40 to 60 such
 # features. Each statistic is computed per seed; margins are in seed standard deviations.
+
+
+# %% [markdown]
+# **What we find.** The pattern reproduces: the sparse model spreads each feature over many
+# neurons and the dense one gives half the features a single neuron. The sparse model's median
+# total is about 0.6, not 0.7, consistently over seeds, so "about 0.7" fails as stated.
 
 # %%
 def neurons_for_80(c):

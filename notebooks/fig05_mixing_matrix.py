@@ -129,7 +129,7 @@ for ax, inputs, title in ((ax_b, "bernoulli", "(b) as published: Bernoulli p = 0
         ax.fill_between(sweep_sigmas[inputs], s - sd, s + sd, color=color, alpha=0.25, lw=0)
     plotting.naive_line(ax)
     ax.set(xlabel="mixing magnitude $\\sigma$", ylabel="loss per feature $L / p$", title=title)
-    ax.legend(fontsize="small", loc="lower right")
+    ax.legend(fontsize="small", loc="upper left")
 ax_c.axvline(0.08, color="0.6", lw=0.8, ls=":")
 fig.suptitle("Fig. 5: the mixing matrix matters")
 plotting.save_figure(fig, out, "fig05")
@@ -144,10 +144,20 @@ plt.show()
 # explains R^2 > 0.9 of the variance (its slope judged by its own standard error). Margins are
 # in seed standard deviations; for the one-seed Bernoulli sweep, in the evaluation's standard
 # error combined with the one-active sweep's seed sd at the same sigma (the nearest measured
-# seed noise).
-#
-# "Never beats naive" holds where the paper means it, in the sparse regime. At dense p_eval the
-# clean model does beat naive, by the naive + offset mechanism of Fig. 10, which needs no M.
+# seed noise). "Symmetric below asymmetric" is judged on the published grid (sigma 0.01 to
+# 0.08), at its closest sigma.
+
+
+# %% [markdown]
+# **What we find.** With the published settings both panels show the paper's shape: naive at
+# sigma = 0, an almost linear fall, a minimum, and a rise above naive by sigma = 0.08 on Bernoulli
+# inputs (the exactly-one-active sweep crosses naive later and needs the extended grid to show
+# it). Symmetric M gives the lower curve throughout. In panel (a) the symmetric and
+# embedding-like curves stay within 5% of each other on average over seeds, but the seed spread
+# of that gap is large enough that "within 5%" is not established by two standard deviations.
+# Whether the clean model beats naive by more than 1% at dense p_eval (through the offset of
+# Fig. 10) is within the seed noise after 10,000 steps: the literal "never" is neither
+# confirmed nor refuted there, while in the sparse regime M = 0 sits at naive.
 
 # %%
 claims = report.Claims(mode)
@@ -159,10 +169,11 @@ for name in ("embed", "asymmetric", "symmetric"):
                    detail=f"L/p {c[-1]:.4f} ± {sd[-1]:.4f}")
 rel = np.abs(per_seed["symmetric"] / per_seed["embed"] - 1).max(1)        # per seed
 claims.compare("(a) symmetric matches embedding-like (within 5%)", rel.mean(), 0.05, report.seed_noise(rel),
-               above=False, detail=f"max relative gap {rel.mean():.3f} ± {report.seed_noise(rel):.3f}")
+               above=False, detail=f"max relative gap {rel.mean():.3f} ± {report.seed_noise(rel):.3f}",
+               expected="inconclusive")
 sparse_side = p_eval <= 0.01
 for name, where, expected in (("in the sparse regime (p_eval <= 0.01)", sparse_side, True),
-                              ("at any p_eval", np.ones_like(sparse_side), False)):
+                              ("at any p_eval", np.ones_like(sparse_side), "inconclusive")):
     j = np.flatnonzero(where)[np.argmin(curves["clean"][where])]
     claims.compare(f"(a) M = 0 does not beat naive (by more than 1%) {name}", curves["clean"][j],
                    0.99 * naive, curves_sd["clean"][j],
@@ -194,9 +205,9 @@ for inputs, tag in (("bernoulli", "(b)"), ("one_active", "(b')")):
                        detail=f"L/p {s[-1]:.4f} ± {noise[-1]:.4f} at sigma {sig[-1]:.2f}")
 gap = sweep["one_active", "asymmetric"] - sweep["one_active", "symmetric"]
 spread = np.hypot(sweep_sd["one_active", "asymmetric"], sweep_sd["one_active", "symmetric"])
-tested = sweep_sigmas["one_active"] >= 0.01
+tested = (sweep_sigmas["one_active"] >= 0.01) & (sweep_sigmas["one_active"] <= 0.08)   # the published grid
 worst = np.flatnonzero(tested)[np.argmin(gap[tested] / spread[tested])]
-claims.compare("(b') symmetric below asymmetric at every sigma >= 0.01", gap[worst], 0, spread[worst],
+claims.compare("(b') symmetric below asymmetric at every sigma in [0.01, 0.08]", gap[worst], 0, spread[worst],
                detail=f"closest at sigma {sweep_sigmas['one_active'][worst]:.3f}: gap {gap[worst]:.4f} "
                       f"± {spread[worst]:.4f}")
 claims.table()

@@ -66,7 +66,7 @@ xd = np.linspace(np.diag(m).min(), np.diag(m).max(), 10)
 ax.plot(xd, fit.diag_slope * xd + fit.diag_intercept, "--", color=plotting.COLORS["snmf"], lw=1.2,
         label=f"diagonal fit: {fit.diag_slope:.2f} M + {fit.diag_intercept:.2f} (r = {fit.diag_corr:.2f})")
 ax.set(xlabel="$M_{ij}$", ylabel="$T_{ij} = (W_{in} W_{out})_{ji}$", title="entries of T against M")
-ax.legend(fontsize="x-small")
+ax.legend(fontsize="x-small", loc="lower right")
 lim = np.abs(w_in).max()
 for ax, w, title in ((axes[1], w_in, "$W_{in}$ (feature x neuron)"),
                      (axes[2], w_out.T, "$W_{out}^T$ (feature x neuron)")):
@@ -85,6 +85,12 @@ plt.show()
 # W_in's absolute mass is in positive entries. "Sparse-looking": the largest 10% of |W_in|
 # entries hold over half of its absolute mass. Each number is computed per seed; margins are in
 # seed standard deviations.
+
+
+# %% [markdown]
+# **What we find.** The correlation, the diagonal offset, the higher diagonal slope and the
+# positivity reproduce. "Sparse-looking" does not, by the criterion fixed before we ran it: W_in
+# is heavy-tailed, but its largest 10% of entries hold a bit under half of its absolute mass.
 
 # %%
 def per_seed(f):

@@ -63,6 +63,7 @@ mix = experiments.build_mixing(experiments.run_config(seeds=[seed] * len(SIGMAS)
 iters = 200 if quick else 2000
 SOLVERS = {"pg": "projected gradient", "mu": "multiplicative (DLJ)"}
 ORIENTS = {"published": "I + M (published)", "label": "I + M^T (label)"}
+LEGEND = {"published": "$I + M$ (published)", "label": "$I + M^T$ (label)"}
 
 
 def snmf(solver, orient):
@@ -102,15 +103,16 @@ style = {("pg", "published"): dict(marker="s", ls="--", color=plotting.COLORS["p
          ("pg", "label"): dict(marker="o", ls="--", color=plotting.COLORS["snmf"], mfc="none"),
          ("mu", "label"): dict(marker="o", ls="-", color=plotting.COLORS["snmf"])}
 for (s, o), st in style.items():
-    ax.plot(SIGMAS, loss[s, o], ms=5, label=f"SNMF of {ORIENTS[o]}, {SOLVERS[s]}", **st)
+    ax.plot(SIGMAS, loss[s, o], ms=5, label=f"SNMF of {LEGEND[o]}, {SOLVERS[s]}", **st)
 for o in ORIENTS:
-    ax_err.plot(SIGMAS[1:], (error["pg", o] - error["mu", o])[1:], ms=5, label=f"SNMF of {ORIENTS[o]}",
+    ax_err.plot(SIGMAS[1:], (error["pg", o] - error["mu", o])[1:], ms=5, label=f"SNMF of {LEGEND[o]}",
                 **style["pg", o])
 ax_err.axhline(0, color=plotting.COLORS["naive"], lw=1)
 plotting.naive_line(ax)
 ax.axvspan(PUBLISHED[-1], SIGMAS[-1] + 0.01, color="0.93", lw=0, zorder=0, label="beyond the published grid")
 ax.set(xlabel="mixing magnitude $\\sigma$ (asymmetric, diagonal kept)", ylabel="loss per feature $L / p$",
-       title="untrained semi-NMF models, exactly one active input", xlim=(-0.003, SIGMAS[-1] + 0.005))
+       title="untrained semi-NMF models, exactly one active input\n(the curves go on above the frame)",
+       xlim=(-0.003, SIGMAS[-1] + 0.005), ylim=(0.055, 0.13))
 ax.legend(fontsize="x-small", loc="upper left")
 ax_err.set(xlabel="mixing magnitude $\\sigma$", ylabel="error(projected gradient) $-$ error(multiplicative)",
            title="solver difference in the relative error $\\|X - W_{in} W_{out}\\| / \\|X\\|$")
@@ -129,6 +131,16 @@ plt.show()
 # the trained loss. Then we split the gap between the paper's variant (published orientation,
 # projected gradient) and the trained models, summed over the published sigma > 0, into the
 # part the orientation closes, the part the solver closes, and what remains (exact sums).
+
+
+# %% [markdown]
+# **What we find.** Every variant beats naive over a range of sigma, narrower than the trained
+# models'. The orientation closes most of the gap between the paper's variant and training; the
+# solver closes none of it (the two solvers reach the same reconstruction error to within a few
+# parts in a thousand). The published orientation is worse than training at every sigma. The
+# correctly oriented SNMF model is as good as the trained one at the smallest sigma, so "SNMF
+# does not perform as well as the trained solution" is not established there; it holds from
+# moderate sigma on.
 
 # %%
 naive = naive_loss()
@@ -156,13 +168,13 @@ for o in ORIENTS:
                    np.nanmean(trained_cross) - snmf_cross[o], 0, report.seed_noise(trained_cross),
                    detail=f"trained cross naive at sigma {np.nanmean(trained_cross):.4f} ± "
                           f"{report.seed_noise(trained_cross):.4f}; SNMF of {ORIENTS[o]} at {snmf_cross[o]:.4f}")
-for orient in ORIENTS:
+for orient, expected in (("published", True), ("label", "inconclusive")):
     gaps = (loss["mu", orient] - trained_at)[1:]
     j = int(np.argmin(gaps / trained_sd[1:]))
     claims.compare(f"trained models beat {orient}-orientation SNMF at every sigma > 0", gaps[j], 0,
                    trained_sd[1:][j], detail=f"closest at sigma {SIGMAS[1:][j]}: SNMF {loss['mu', orient][1:][j]:.4f} "
                                              f"vs trained {trained_at[1:][j]:.4f} ± {trained_sd[1:][j]:.4f}",
-                   expected=False)
+                   expected=expected)
 total = (loss["pg", "published"] - trained_at)[published].sum()
 by_orientation = (loss["pg", "published"] - loss["pg", "label"])[published].sum()
 by_solver = (loss["pg", "label"] - loss["mu", "label"])[published].sum()

@@ -91,7 +91,7 @@ ax_r.set(xscale="log", yscale="log", xlabel="evaluation feature probability p_ev
 plotting.plain_log_axis(ax_l, "x", [0.0001, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05])
 plotting.plain_log_axis(ax_r, "y", [0.05, 0.06, 0.07, 0.08, 0.1])
 ax_l.legend(fontsize="small")
-ax_r.legend(fontsize="x-small")
+ax_r.legend(fontsize="x-small", loc="lower left")
 fig.suptitle("Fig. 10: the dense solution is the naive model plus an offset")
 plotting.save_figure(fig, out, "fig10")
 plt.show()
@@ -99,21 +99,30 @@ plt.show()
 # %% [markdown]
 # ## Claims
 # "Matches or beats": at p_eval equal to the training p, the hand-coded loss is not above the
-# trained one, judged in the standard error of their difference (both are estimates). "Beats
-# naive": by more than 1% of naive (the criterion of Fig. 5); the gains come from the closed
-# form, which has no noise.
+# trained one, judged in the standard error of their difference (both are estimates; for this
+# comparison each is re-estimated with 16x the draws of the curves). "Beats naive": by more
+# than 1% of naive (the criterion of Fig. 5); the gains come from the closed form, which has
+# no noise.
+
+
+# %% [markdown]
+# **What we find.** The hand-coded naive + offset model comes close to the models trained on
+# clean data in the dense regime, but the trained models are slightly better, by several
+# standard errors: "matches or beats" is literally false, by about 1% of the loss. Some offset
+# always beats naive (closed form); the gain is negligible for p <= 0.01 and 2.5% of naive at
+# p = 0.1, so "for p <= 0.1 no offset beats naive" fails at p = 0.1.
 
 # %%
 naive = naive_loss()
 claims = report.Claims(mode)
-for j, (k, p) in enumerate(zip(keys, PS)):
-    if p >= 0.1:
-        i = int(np.argmin(np.abs(p_eval - p)))
-        diff = curves_handcoded[k][i] - curves_trained[k][i]
-        se = np.hypot(hand_curves.se[j, i], trained_curves[k].se[0, i])
-        claims.compare(f"p = {k}: hand-coded matches or beats trained", diff, 0, se, above=False, unit="se",
-                       detail=f"hand-coded {curves_handcoded[k][i]:.4f} vs trained {curves_trained[k][i]:.4f} "
-                              f"(difference {diff:+.4f} ± {se:.4f})", expected=False)
+dense = [(j, k, p) for j, (k, p) in enumerate(zip(keys, PS)) if p >= 0.1]
+for j, k, p in dense:
+    t_loss, t_se = evaluate.expected_loss(runs[j].model, runs[j].mixing, p, 16 * spk)
+    h_loss, h_se = evaluate.expected_loss(hand, mixing.clean(n_instances=len(keys)), p, 16 * spk)
+    diff, se = h_loss[j] - t_loss[0], np.hypot(h_se[j], t_se[0])
+    claims.compare(f"p = {k}: hand-coded matches or beats trained", diff, 0, se, above=False, unit="se",
+                   detail=f"hand-coded {h_loss[j]:.4f} vs trained {t_loss[0]:.4f} at p_eval = {k} "
+                          f"(difference {diff:+.4f} ± {se:.4f})", expected=False)
 for k, p in zip(keys[:3], PS[:3]):
     gain = naive - optimal_loss[k]
     claims.add(f"p = {k}: no offset beats naive (by more than 1%)", gain <= 0.01 * naive,

@@ -32,6 +32,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "paper-code" / "output"
+RESULTS = ROOT / "paper-code" / "results"  # committed copies of the paper-settings JSON (--inplace)
 MODES = ("paper", "quick")
 #: Notebooks that load another's trained models from the cache wait for it to finish.
 DEPENDS = {"fig03": ["fig02"], "fig04": ["fig02"], "fig08": ["fig07"], "fig09": ["fig05"]}
@@ -53,7 +54,8 @@ def parse(argv) -> argparse.Namespace:
     parser.add_argument("--seed", default="0", help="seed, an integer >= 0")
     parser.add_argument("--notebooks", default=str(ROOT / "notebooks"), help="folder of fig*.ipynb")
     parser.add_argument("--inplace", action="store_true",
-                        help="also write each executed notebook back to the notebooks folder")
+                        help="also write each executed notebook back to the notebooks folder, its "
+                             "JSON to paper-code/results/, and regenerate README.md's findings")
     parser.add_argument("--jobs", default=str(os.cpu_count() or 1),
                         help="notebooks run at once (default: number of cores)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)  # internal: run one notebook
@@ -169,6 +171,10 @@ def run(args) -> int:
                         path.replace(args.out / path.name)
                     if args.inplace:
                         write_committable(args.out / f"{name}.ipynb", args.notebooks / f"{name}.ipynb")
+                        if args.notebooks == ROOT / "notebooks":  # the project's own figures
+                            fig = name.split("_")[0]
+                            RESULTS.mkdir(exist_ok=True)
+                            shutil.copyfile(args.out / f"{fig}.json", RESULTS / f"{fig}.json")
                 else:
                     failed = [l for l in (logs / f"{name}.log").read_text().splitlines() if "FAILED" in l]
                     executed = stage / f"{name}.ipynb"
@@ -218,6 +224,10 @@ def run(args) -> int:
     _write_text(timings_path, json.dumps(timings, indent=1))
     write_index(args.out, args.notebooks, figures, failed=[r["name"] for r in results if not r["ok"]])
     print_table(args.out, results)
+    if args.inplace and args.notebooks == ROOT / "notebooks":
+        import findings
+        findings.main([])
+        print("README.md's findings table regenerated from paper-code/results/")
     print(f"all figures: {total:.0f} s with {args.jobs} jobs; peak memory of one process "
           f"{peak:.2f} GB; index: {args.out / 'index.html'}")
     return 0 if all(r["ok"] for r in results) else 1
@@ -315,6 +325,8 @@ def write_index(out: Path, notebooks: Path, seconds: dict, failed=()) -> Path:
     """out/index.html: every figure whose JSON is in ``out`` (from this run or an earlier one),
     each with its claims, key numbers, and the commit, mode and machine that made it; images
     by relative path, so the folder reads offline. seconds: notebook name -> run time."""
+    from cclib.report import format_margin
+
     names = {p.stem.split("_")[0]: p.stem for p in notebooks.glob("fig*.ipynb")}
     parts = ["<!doctype html><html><head><meta charset='utf-8'><title>cclib figures</title>"
              "<style>body{font-family:sans-serif;max-width:1000px;margin:auto}img{max-width:100%}"
@@ -340,7 +352,7 @@ def write_index(out: Path, notebooks: Path, seconds: dict, failed=()) -> Path:
                      f"<a href='{name}.ipynb'>notebook</a></p><ul>")
         for claim in data["claims"]:
             cls = claim["verdict"] if data["mode"] == "paper" else "quick"
-            margin = "" if claim.get("margin") is None else f" (margin {claim['margin']:+.1f} {claim['margin_unit']})"
+            margin = "" if claim.get("margin") is None else f" (margin {format_margin(claim['margin'])} {claim['margin_unit']})"
             parts.append(f"<li class='{cls}'>{html.escape(_verdict_label(claim, data['mode']))}: "
                          f"{html.escape(claim['name'])}{html.escape(margin)}</li>")
         parts.append("</ul><table>")

@@ -158,3 +158,16 @@ def test_editing_a_computing_module_changes_the_cache_key(tmp_path):
 
     (package / "new_engine.py").write_text("X = 1\n")   # a new module is covered without a list
     assert cache.code_fingerprint(package) != after
+
+
+def test_seed_noise_combines_the_seed_spread_with_an_estimation_error():
+    per_seed = np.array([[1.0, 2.0], [3.0, 2.0], [5.0, 2.0]])          # (seeds, points)
+    assert np.allclose(report.seed_noise(per_seed), [2.0, 1e-12])
+    assert np.allclose(report.seed_noise(per_seed, se=[0.0, 0.5]), [2.0, 0.5])
+    assert np.allclose(report.seed_noise(per_seed[:1], se=[0.3, 0.4]), [0.3, 0.4])   # one seed: se only
+
+
+def test_provenance_names_versions_and_no_path():
+    made = report.provenance()
+    assert made["torch"] and made["numpy"] and made["cpu"] and len(made["code_fingerprint"]) == 20
+    assert "/" not in str(made["git_commit"])

@@ -69,9 +69,9 @@ def test_one_active_stream_bucket_sums():
     assert torch.all(s >= 0)
 
 
-def test_steps_follow_the_spec_formula():
-    # round(10_000 / (1 - (1 - p) ** 100)). SPEC also quotes 105,083 and 15,823, which this
-    # formula does not give (105,083 is the Poisson form 1 - exp(-n p)); the formula wins.
+def test_steps_follow_the_published_formula():
+    # int(10_000 / (1 - (1 - p) ** 100)), truncated as the published code does (round would
+    # give 15,774 at p = 0.01).
     assert data.steps_for(0.001) == 105_033
     assert data.steps_for(0.01) == 15_773
     assert data.steps_for(1.0) == 10_000

@@ -2,8 +2,8 @@
 same models (Fig. 3 and Fig. 4 reuse Fig. 2's, Fig. 8 reuses Fig. 7's, Fig. 9 reuses Fig. 5b's).
 
 Each function returns a configuration for :func:`cclib.experiments.trained`; ``quick=True`` gives
-the 300-step smoke version of the same run. The settings are SPEC's (the published code's): step
-counts per figure, the diagonal of M kept unless a figure says otherwise.
+the 300-step smoke version of the same run. The settings are the published code's: step counts
+per figure, the diagonal of M kept unless a figure says otherwise.
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from .experiments import run_config
 QUICK_STEPS = 300
 #: Fig. 2's training probabilities.
 SPARSITY_P = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
+
 #: Beyond the published 0.08, where the exactly-one-active sweep is cheap enough to go on.
 SWEEP_EXTENSION = (0.09, 0.1, 0.12, 0.14, 0.16)
 

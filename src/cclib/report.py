@@ -26,6 +26,9 @@ def check_parameters(mode: str, seed: int, out_dir) -> Path:
 
 #: A claim whose number lies within this many noise units of its threshold is not decided.
 DECISIVE_MARGIN = 2.0
+#: Margins are stored and shown up to this size (a noise of zero, as for a count that every seed
+#: gives alike, would otherwise make them astronomical).
+MARGIN_CAP = 1000.0
 VERDICTS = ("holds", "fails", "inconclusive")
 
 
@@ -71,6 +74,7 @@ class Claims:
         if not noise > 0:
             raise ValueError(f"noise must be a number > 0, got {noise}")
         margin = (float(value) - float(threshold)) / noise * (1 if above else -1)
+        margin = max(-MARGIN_CAP, min(MARGIN_CAP, margin))
         verdict = ("holds" if margin >= DECISIVE_MARGIN else
                    "fails" if margin <= -DECISIVE_MARGIN else "inconclusive")
         return self._record(name, verdict, margin, unit, detail, expected)
@@ -86,7 +90,7 @@ class Claims:
         """Every verdict with its margin and its numbers."""
         self._header()
         for row in self.rows:
-            margin = "" if row["margin"] is None else f"margin {row['margin']:+.1f} {row['margin_unit']}; "
+            margin = "" if row["margin"] is None else f"margin {format_margin(row['margin'])} {row['margin_unit']}; "
             print(f"{row['verdict'].upper():<12} {row['name']}: {margin}{row['detail']}")
 
     def finish(self) -> None:
@@ -99,6 +103,13 @@ class Claims:
                   for r in self.rows if r["verdict"] != r["expected"]]
         if broken and self.mode == "paper":
             raise AssertionError("claims with an unexpected verdict at paper settings:\n" + "\n".join(broken))
+
+
+def format_margin(margin: float) -> str:
+    """+2.3, or >= +1000 / <= -1000 at the cap."""
+    if abs(margin) >= MARGIN_CAP:
+        return f">= +{MARGIN_CAP:.0f}" if margin > 0 else f"<= -{MARGIN_CAP:.0f}"
+    return f"{margin:+.1f}"
 
 
 def seed_noise(per_seed, se=None, axis: int = 0) -> np.ndarray:

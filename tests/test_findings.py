@@ -1,0 +1,35 @@
+"""The README's Findings table is what paper-code/findings.py makes of the committed results."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "paper-code"))
+import findings  # noqa: E402
+
+
+def test_readme_table_is_generated_from_the_committed_results():
+    assert sorted(p.stem for p in findings.RESULTS.glob("fig*.json")), "no committed results"
+    done = subprocess.run([sys.executable, str(ROOT / "paper-code" / "findings.py"), "--check"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_every_claim_of_every_result_is_a_row(tmp_path):
+    data = dict(figure="fig99", provenance=dict(git_commit="abc"), claims=[
+        dict(name="a | b", verdict="holds", expected="holds", margin=3.14, margin_unit="sd", detail="x"),
+        dict(name="c", verdict="fails", expected="fails", margin=None, margin_unit="", detail="y")])
+    (tmp_path / "fig99.json").write_text(json.dumps(data))
+    table = findings.render(tmp_path)
+    assert "| fig99 | a \\| b | HOLDS | +3.1 sd | x |" in table
+    assert "| fig99 | c | FAILS (recorded) |  | y |" in table
+    readme = f"intro\n{findings.START}\nold\n{findings.END}\nrest\n"
+    assert findings.with_table(readme, "new") == f"intro\n{findings.START}\nnew\n{findings.END}\nrest\n"
+
+
+def test_committed_results_are_paper_settings_of_the_committed_notebooks():
+    notebooks = {p.stem.split("_")[0] for p in (ROOT / "notebooks").glob("fig*.ipynb")}
+    for path in findings.RESULTS.glob("fig*.json"):
+        data = json.loads(path.read_text())
+        assert data["mode"] == "paper" and data["seed"] == 0 and path.stem in notebooks
