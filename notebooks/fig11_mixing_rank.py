@@ -54,7 +54,7 @@ for rank in RANKS:
         steps=300 if quick else None, **kind), progress=True)
     loss.append(evaluate.one_active_loss(run.model, run.mixing))
     sigma.append(run.mixing.sigma.abs().numpy())
-    eff.append([analysis.effective_rank(g) for g in run.mixing.shape])
+    eff.append([analysis.effective_rank(g) for g in run.mixing.pattern])
 loss, sigma, eff = np.array(loss), np.array(sigma), np.array(eff)  # (ranks, seeds)
 
 # %%

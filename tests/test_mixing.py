@@ -47,8 +47,8 @@ def test_low_rank_has_the_rank_and_unit_rms():
 
 
 def test_instances_do_not_depend_on_each_other():
-    both = mixing.random_mixing([0.02, 0.02], seeds=[5, 6]).shape
-    alone = mixing.random_mixing(0.02, seeds=[6]).shape
+    both = mixing.random_mixing([0.02, 0.02], seeds=[5, 6]).pattern
+    alone = mixing.random_mixing(0.02, seeds=[6]).pattern
     assert torch.equal(both[1], alone[0])
 
 

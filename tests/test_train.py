@@ -17,7 +17,7 @@ def _autograd(model, mix, x, batch_size):
     """Reference loss and gradients (w.r.t. W_in, W_out, sigma) on a dense batch x (K, B, n)."""
     w_in, w_out = (t.detach().clone().requires_grad_() for t in model.effective_weights())
     sigma = mix.sigma.clone().requires_grad_()
-    m = sigma.abs()[:, None, None] * mix.shape
+    m = sigma.abs()[:, None, None] * mix.pattern
     loss = (torch.relu(x @ w_in) @ w_out - labels(x, m)).square().sum((1, 2)) / (batch_size * x.shape[-1])
     loss.sum().backward()
     return loss.detach(), w_in.grad, w_out.grad, sigma.grad
@@ -31,7 +31,7 @@ def _bucket_weights(x):
 
 
 def _gt(mix):
-    return mix.shape.transpose(1, 2).contiguous()
+    return mix.pattern.transpose(1, 2).contiguous()
 
 
 @pytest.mark.parametrize("p", [0.005, 0.3])

@@ -122,7 +122,7 @@ def trained(config: dict, progress: bool = False, folder=None) -> Trained:
         for i, param in enumerate(model.parameters()):
             param.copy_(torch.from_numpy(arrays[f"param_{i}"]))
     mixing = build_mixing(config)
-    mixing = Mixing(mixing.shape, torch.from_numpy(arrays["sigma"]), mixing.trainable_sigma)
+    mixing = Mixing(mixing.pattern, torch.from_numpy(arrays["sigma"]), mixing.trainable_sigma)
     return Trained(model, mixing, arrays["loss"], config)
 
 

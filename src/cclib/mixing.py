@@ -19,35 +19,35 @@ KINDS = ("clean", "asymmetric", "symmetric", "embedding")
 class Mixing:
     """K mixing matrices ``M[k] = |sigma[k]| * G[k]``.
 
-    shape: (K, n, n), unitless, row i of ``M`` says how much each input j leaks into label i.
+    pattern: (K, n, n), the unitless G; row i says how much each input j leaks into label i.
     sigma: (K,) magnitudes; optimised with the weights when ``trainable_sigma`` is true.
     """
 
-    shape: torch.Tensor
+    pattern: torch.Tensor
     sigma: torch.Tensor
     trainable_sigma: bool = False
 
     def __post_init__(self):
-        if self.shape.dim() != 3 or self.shape.shape[1] != self.shape.shape[2]:
-            raise ValueError(f"shape must be (K, n, n), got {tuple(self.shape.shape)}")
-        self.sigma = torch.as_tensor(self.sigma, dtype=self.shape.dtype).flatten().clone()
+        if self.pattern.dim() != 3 or self.pattern.shape[1] != self.pattern.shape[2]:
+            raise ValueError(f"pattern must be (K, n, n), got {tuple(self.pattern.shape)}")
+        self.sigma = torch.as_tensor(self.sigma, dtype=self.pattern.dtype).flatten().clone()
         if self.sigma.numel() == 1:
-            self.sigma = self.sigma.expand(self.shape.shape[0]).clone()
-        if self.sigma.numel() != self.shape.shape[0]:
-            raise ValueError(f"sigma must have one value per instance ({self.shape.shape[0]}), "
+            self.sigma = self.sigma.expand(self.pattern.shape[0]).clone()
+        if self.sigma.numel() != self.pattern.shape[0]:
+            raise ValueError(f"sigma must have one value per instance ({self.pattern.shape[0]}), "
                              f"got {self.sigma.numel()}")
 
     @property
     def n_instances(self) -> int:
-        return self.shape.shape[0]
+        return self.pattern.shape[0]
 
     @property
     def n_features(self) -> int:
-        return self.shape.shape[1]
+        return self.pattern.shape[1]
 
     def matrix(self) -> torch.Tensor:
         """M, (K, n, n)."""
-        return self.sigma.abs()[:, None, None] * self.shape
+        return self.sigma.abs()[:, None, None] * self.pattern
 
 
 def _generator(seed: int) -> torch.Generator:

@@ -44,7 +44,8 @@ def _init_generators(seeds: list[int]) -> list[torch.Generator]:
 class MLP(nn.Module):
     """K simplified models. W_in: (K, n_features, d_mlp); W_out: (K, d_mlp, n_features).
 
-    init_bounds: 'published' (default, SPEC) or 'textbook' Kaiming bounds, see :func:`kaiming_uniform`.
+    init_bounds: 'published' (default, as the paper's code) or 'textbook' Kaiming bounds, see
+    :func:`kaiming_uniform`.
     """
 
     def __init__(self, n_instances: int = 1, n_features: int = 100, d_mlp: int = 50, seeds=0,

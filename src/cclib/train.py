@@ -1,7 +1,8 @@
 """Training: the paper's procedure, fast.
 
-The procedure (SPEC): AdamW (lr 3e-3, weight decay 1e-2, betas (0.9, 0.999), eps 1e-8), cosine
-annealing of the learning rate to zero over each instance's own number of steps, batch 2048,
+The procedure (the published code's): AdamW (lr 3e-3, weight decay 1e-2, betas (0.9, 0.999),
+eps 1e-8), cosine annealing of the learning rate to zero over each instance's own number of
+steps, batch 2048,
 loss = mean squared error over batch and features (all-zero samples included in the mean).
 
 :func:`train` computes exactly that for K instances at once, with three exact shortcuts:
@@ -62,7 +63,7 @@ def cosine_lr(lr: float, step, total) -> torch.Tensor:
 
 # --------------------------------------------------------------------------------------------
 # Loss and hand-derived gradients for the three batch representations. Every function takes
-# effective weights w_in (K, n, d), w_out (K, d, n), the mixing shape transposed gt (K, n, n) or
+# effective weights w_in (K, n, d), w_out (K, d, n), the mixing pattern transposed gt (K, n, n) or
 # None, and sigma_abs (K,), and returns (loss (K,), grad_w_in, grad_w_out, grad_sigma_abs (K,)).
 # The loss is the sum of squared errors over batch and features divided by batch_size * n.
 # --------------------------------------------------------------------------------------------
@@ -341,8 +342,8 @@ def train(model, mixing: Mixing, *, inputs: str = "bernoulli", p=None, steps=Non
     """Train the K instances of ``model`` (in place) on labels ReLU(x) + x M^T.
 
     inputs: 'bernoulli' (p: float or K floats in (0, 1]) or 'one_active' (p must be None).
-    steps: int or K ints; default: matched non-empty batches for Bernoulli (SPEC), 10,000 for
-    one-active. seeds: the data seed of each instance (int s means s, s+1, ...). An instance's
+    steps: int or K ints; default: 10,000 non-empty batches for Bernoulli (:func:`steps_for`),
+    10,000 for one-active. seeds: the data seed of each instance (int s means s, s+1, ...). An instance's
     data and schedule depend only on its own seed and settings, never on the other instances;
     its trained weights agree with a run of it alone up to float rounding (batched products and
     the fused optimizer used for large runs may round differently), which long runs can amplify.
@@ -373,7 +374,7 @@ def train(model, mixing: Mixing, *, inputs: str = "bernoulli", p=None, steps=Non
     views = [flat[:, a:b].view_as(t) for a, b, t in zip(offsets, offsets[1:], params)]
     sigma_view = flat[:, -1] if train_sigma else mixing.sigma.abs()
     grad = torch.zeros_like(flat)
-    gt = mixing.shape.transpose(1, 2).contiguous().float()
+    gt = mixing.pattern.transpose(1, 2).contiguous().float()
     if not train_sigma and not torch.any(mixing.sigma != 0):
         gt = None  # clean task: skip the mixing term altogether
 
@@ -451,7 +452,7 @@ def train(model, mixing: Mixing, *, inputs: str = "bernoulli", p=None, steps=Non
         for param, view in zip(model.parameters(), views):
             param.copy_(view)
     sigma = flat[:, -1].clone() if train_sigma else mixing.sigma.clone()
-    return TrainResult(history, steps, Mixing(mixing.shape, sigma, train_sigma))
+    return TrainResult(history, steps, Mixing(mixing.pattern, sigma, train_sigma))
 
 
 def _adamw_step(param, grad, exp_avg, exp_avg_sq, lr, weight_decay, step):
@@ -498,7 +499,7 @@ def train_reference(model, mixing: Mixing, *, inputs: str = "bernoulli", p=None,
     for i in range(k):
         gen = torch.Generator().manual_seed(seeds[i])
         single = _one_instance(model, i)
-        one = Mixing(mixing.shape[i:i + 1], mixing.sigma[i:i + 1], mixing.trainable_sigma)
+        one = Mixing(mixing.pattern[i:i + 1], mixing.sigma[i:i + 1], mixing.trainable_sigma)
         trainable = list(single.parameters())
         if one.trainable_sigma:
             one.sigma = torch.nn.Parameter(one.sigma)
@@ -520,7 +521,7 @@ def train_reference(model, mixing: Mixing, *, inputs: str = "bernoulli", p=None,
             for param, own in zip(model.parameters(), single.parameters()):
                 param[i] = own[0]
         sigmas[i] = one.sigma.detach()[0]
-    return TrainResult(history, steps, Mixing(mixing.shape, sigmas, mixing.trainable_sigma))
+    return TrainResult(history, steps, Mixing(mixing.pattern, sigmas, mixing.trainable_sigma))
 
 
 def _one_instance(model, index):
