@@ -36,9 +36,10 @@ RESULTS = ROOT / "paper-code" / "results"  # committed copies of the paper-setti
 MODES = ("paper", "quick")
 #: Notebooks that load another's trained models from the cache wait for it to finish.
 DEPENDS = {"fig03": ["fig02"], "fig04": ["fig02"], "fig08": ["fig07"], "fig09": ["fig05"]}
-#: Rough paper-mode seconds from an empty cache (2-core laptop), only to start the longest first.
-COST = {"fig05": 1400, "fig02": 750, "fig13": 170, "fig01": 100, "fig10": 100, "fig07": 70,
-        "fig11": 40, "fig09": 40, "fig06": 30}
+#: Paper-mode seconds of each notebook from an empty cache (measured in the last full run on a
+#: 2-core laptop), only to start the longest first; a notebook not listed starts last.
+COST = {"fig05": 1388, "fig02": 731, "fig13": 115, "fig10": 109, "fig07": 62, "fig01": 55,
+        "fig11": 42, "fig06": 26, "fig09": 25}
 
 
 class Parser(argparse.ArgumentParser):
@@ -58,6 +59,8 @@ def parse(argv) -> argparse.Namespace:
                              "JSON to paper-code/results/, and regenerate README.md's findings")
     parser.add_argument("--jobs", default=str(os.cpu_count() or 1),
                         help="notebooks run at once (default: number of cores)")
+    parser.add_argument("--progress-every", type=float, default=30.0, metavar="SECONDS",
+                        help="print which notebooks run, at which cell, this often (default 30)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)  # internal: run one notebook
     parser.add_argument("--stage", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -141,6 +144,7 @@ def run(args) -> int:
         waits = DEPENDS.get(name.split("_")[0], [])
         return not any(p.split("_")[0] in waits for p in pending + list(running))
 
+    last_progress = time.time()
     try:
         while pending or running:
             waiting = sorted((n for n in pending if ready(n)), key=lambda n: -COST.get(n.split("_")[0], 0))
@@ -157,6 +161,11 @@ def run(args) -> int:
                 print(f"[{len(results) + len(running)}/{len(args.chosen)}] {name} ({args.mode}) started",
                       flush=True)
             time.sleep(0.2)
+            if running and time.time() - last_progress >= args.progress_every:
+                last_progress = time.time()
+                print("    running: " + "; ".join(
+                    f"{name} {_cell_progress(stage / f'{name}.ipynb')}, {time.time() - t0:.0f} s"
+                    for name, (_, stage, t0, _) in running.items()), flush=True)
             for name, (proc, stage, t0, log) in list(running.items()):
                 if proc.poll() is None:
                     continue
@@ -231,6 +240,18 @@ def run(args) -> int:
     print(f"all figures: {total:.0f} s with {args.jobs} jobs; peak memory of one process "
           f"{peak:.2f} GB; index: {args.out / 'index.html'}")
     return 0 if all(r["ok"] for r in results) else 1
+
+
+def _cell_progress(executing: Path) -> str:
+    """'cell 5 of 12' for the notebook papermill is writing (it saves as each cell starts and ends)."""
+    try:
+        cells = [c for c in json.loads(executing.read_text())["cells"] if c["cell_type"] == "code"
+                 and "injected-parameters" not in c["metadata"].get("tags", [])]  # as the reader counts
+    except (OSError, ValueError, KeyError):
+        return "starting"
+    status = [c["metadata"].get("papermill", {}).get("status") for c in cells]
+    started = sum(s in ("running", "completed") for s in status)
+    return f"cell {max(started, 1)} of {len(cells)}"
 
 
 def _silence_stdout() -> None:

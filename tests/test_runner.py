@@ -1,6 +1,7 @@
 """The batch runner: argument errors, staged outputs, interruption, and the results index."""
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -112,7 +113,8 @@ def test_run_stage_index_and_interrupt(tmp_path):
     (notebooks / "SLOW-fig01").write_text("")
     # A shell's background job (CI may run the tests as one) starts with SIGINT ignored, and an
     # ignored signal stays ignored across exec: give the runner the default so Ctrl-C reaches it.
-    proc = subprocess.Popen(RUNNER + ["--notebooks", str(notebooks), "--out", str(out2), "--only", "fig01"],
+    proc = subprocess.Popen(RUNNER + ["--notebooks", str(notebooks), "--out", str(out2), "--only", "fig01",
+                                      "--progress-every", "1"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     staged = out2 / ".staging-fig01_test" / "fig01.png"
@@ -120,9 +122,12 @@ def test_run_stage_index_and_interrupt(tmp_path):
     while not staged.exists() and time.time() < deadline:
         time.sleep(0.2)
     assert staged.exists(), "the notebook never started"
+    time.sleep(1.5)
     os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole process group
-    proc.communicate(timeout=60)
+    printed, _ = proc.communicate(timeout=60)
     assert proc.returncode != 0
+    # live progress: which notebook runs, at which of its code cells, for how long
+    assert re.search(r"running: fig01_test cell 2 of 2, \d+ s", printed), printed
     assert sorted(p.name for p in out2.iterdir()) == []
     (notebooks / "SLOW-fig01").unlink()
     done = _run("--notebooks", str(notebooks), "--out", str(out2), "--only", "fig01")
