@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib as mpl
@@ -21,13 +22,15 @@ COLORS = {
 
 
 def use_style() -> None:
+    """The project's look: seaborn's white grid, medium titles, constrained layout."""
     sns.set_theme(context="notebook", style="whitegrid", font_scale=0.95)
     mpl.rcParams.update({"figure.dpi": 110, "savefig.dpi": 150, "axes.titlesize": "medium",
                          "legend.fontsize": "small", "figure.constrained_layout.use": True})
 
 
-def sparsity_colors(values) -> list:
-    """Violet (sparse) to green (dense) for an ordered list of probabilities."""
+def sparsity_colors(values: Sequence[float]) -> list:
+    """Violet (sparse) to green (dense) for an ordered list of probabilities in (0, 1], placed
+    by log10(p); one RGBA tuple each."""
     cmap = mpl.colors.LinearSegmentedColormap.from_list("cc", [COLORS["sparse"], "#1f78b4",
                                                                COLORS["dense"]])
     v = np.log10(np.asarray(values, dtype=float))
@@ -35,11 +38,13 @@ def sparsity_colors(values) -> list:
     return [cmap((x - v.min()) / span) for x in v]
 
 
-def naive_line(ax, n_features: int = 100, d_mlp: int = 50, label: str = "naive (1/12)") -> None:
+def naive_line(ax: mpl.axes.Axes, n_features: int = 100, d_mlp: int = 50,
+               label: str = "naive (1/12)") -> None:
+    """A dashed horizontal line at the naive loss per feature, (n - d) / (6 n p) * p = 1/12."""
     ax.axhline(naive_loss(n_features, d_mlp), color=COLORS["naive"], ls="--", lw=1.2, label=label)
 
 
-def save_figure(fig, out_dir, name: str) -> list[Path]:
+def save_figure(fig: mpl.figure.Figure, out_dir: str | Path, name: str) -> list[Path]:
     """Write ``name``.png and ``name``.pdf into out_dir atomically; return the paths."""
     paths = []
     for ext in ("png", "pdf"):
@@ -51,7 +56,7 @@ def save_figure(fig, out_dir, name: str) -> list[Path]:
     return paths
 
 
-def plain_log_axis(ax, axis: str = "y", ticks=None) -> None:
+def plain_log_axis(ax: mpl.axes.Axes, axis: str = "y", ticks: Sequence[float] | None = None) -> None:
     """Log axis labelled with plain numbers (0.06, 0.08, 0.1) instead of 6 x 10^-2."""
     target = ax.yaxis if axis == "y" else ax.xaxis
     if ticks is not None:
@@ -60,13 +65,13 @@ def plain_log_axis(ax, axis: str = "y", ticks=None) -> None:
     target.set_minor_formatter(mpl.ticker.NullFormatter())
 
 
-def heatmap(ax, data, **kwargs):
-    """imshow without the style's grid lines drawn over the cells."""
+def heatmap(ax: mpl.axes.Axes, data: np.ndarray, **kwargs) -> mpl.image.AxesImage:
+    """imshow of a (rows, cols) array without the style's grid lines drawn over the cells."""
     ax.grid(False)
     return ax.imshow(data, aspect="auto", **kwargs)
 
 
-def stacked_bars(ax, values, colors, width: float = 0.9) -> None:
+def stacked_bars(ax: mpl.axes.Axes, values: np.ndarray, colors: Sequence, width: float = 0.9) -> None:
     """Stacked bars of values (n_bars, n_parts): positive parts stacked up from 0, negative down,
     part k in colors[k]. One PolyCollection, so thousands of segments draw quickly."""
     values = np.asarray(values, dtype=float)

@@ -13,7 +13,7 @@ from .cache import atomic_write_bytes
 MODES = ("paper", "quick")
 
 
-def check_parameters(mode: str, seed: int, out_dir) -> Path:
+def check_parameters(mode: str, seed: int, out_dir: str | Path) -> Path:
     """Validate a notebook's papermill parameters; returns the output folder (created)."""
     check_choice("mode", mode, MODES)
     check_int("seed", seed, low=0)
@@ -60,13 +60,13 @@ class Claims:
                               expected=expected, margin=margin, margin_unit=unit, detail=detail))
         return verdict
 
-    def add(self, name: str, holds, detail: str = "", expected=True) -> str:
+    def add(self, name: str, holds: bool, detail: str = "", expected: bool | str = True) -> str:
         """A claim decided exactly (no noise scale). expected: True/'holds', False/'fails'
         (a claim of the paper that we find does not reproduce) or 'inconclusive'."""
         return self._record(name, "holds" if bool(holds) else "fails", None, "", detail, expected)
 
-    def compare(self, name: str, value, threshold, noise, *, above: bool = True, unit: str = "sd",
-                detail: str = "", expected=True) -> str:
+    def compare(self, name: str, value: float, threshold: float, noise: float, *, above: bool = True,
+                unit: str = "sd", detail: str = "", expected: bool | str = True) -> str:
         """The claim "value > threshold" (above=True) or "value < threshold", judged by its margin
         (value - threshold) / noise, sign flipped for above=False. noise > 0, in the value's
         units (a seed sd, a standard error); unit names it for the reader."""
@@ -80,6 +80,8 @@ class Claims:
         return self._record(name, verdict, margin, unit, detail, expected)
 
     def as_list(self) -> list[dict]:
+        """One dict per claim: name, verdict, holds (None if inconclusive), expected, margin,
+        margin_unit, detail (what the figure's JSON stores)."""
         return [dict(row) for row in self.rows]
 
     def _header(self) -> None:
@@ -112,7 +114,7 @@ def format_margin(margin: float) -> str:
     return f"{margin:+.1f}"
 
 
-def seed_noise(per_seed, se=None, axis: int = 0) -> np.ndarray:
+def seed_noise(per_seed: np.ndarray, se: np.ndarray | float | None = None, axis: int = 0) -> np.ndarray:
     """The noise of a number measured once per seed, in its own units.
 
     per_seed: values along ``axis`` (one per seed). Returns the seeds' standard deviation (ddof 1;
@@ -175,7 +177,7 @@ def _plain(value):
     return value
 
 
-def write_json(out_dir, figure: str, mode: str, seed: int, claims: Claims, **numbers) -> None:
+def write_json(out_dir: str | Path, figure: str, mode: str, seed: int, claims: Claims, **numbers) -> None:
     """Write ``out_dir/<figure>.json``: figure, mode, seed, provenance, claims, and the numbers.
 
     Returns nothing, so that a notebook's last line shows no path of the machine it ran on.
