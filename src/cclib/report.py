@@ -152,7 +152,11 @@ def provenance() -> dict:
     except OSError:
         pass
     commit = git("rev-parse", "--short=12", "HEAD")
-    if commit and git("status", "--porcelain", "--untracked-files=no"):
+    # '+modified' if the code differs from the commit; executed notebooks and results being
+    # rewritten by the run itself do not count
+    top = git("rev-parse", "--show-toplevel")
+    if commit and top and git("-C", top, "status", "--porcelain", "--untracked-files=no", "--",
+                              "src", "notebooks/*.py", "paper-code/*.py"):
         commit += "+modified"
     return dict(git_commit=commit, torch=torch.__version__, numpy=np.__version__,
                 python=platform.python_version(), cpu=cpu, cores=os.cpu_count(),
