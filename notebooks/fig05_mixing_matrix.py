@@ -139,8 +139,8 @@ plt.show()
 # ## Claims
 # "Same profile": below naive at p_eval = 0.001 and above it at p_eval = 1. "Matches almost
 # exactly": for each seed, the symmetric and embedding-like curves differ by less than 5%
-# everywhere. "Beats naive" for M = 0 means by more than 1%: a gain within 1% of naive is no
-# advantage. "About linear": on the first half of the way to the minimum, a straight line
+# everywhere. "Beats naive" for M = 0 means by more than 0.1% of naive, the tolerance the
+# project used before margins (Fig. 9 uses it too). "About linear": on the first half of the way to the minimum, a straight line
 # explains R^2 > 0.9 of the variance (its slope judged by its own standard error). Margins are
 # in seed standard deviations; for the one-seed Bernoulli sweep, in the evaluation's standard
 # error combined with the one-active sweep's seed sd at the same sigma (the nearest measured
@@ -155,7 +155,7 @@ plt.show()
 # it). Symmetric M gives the lower curve throughout. In panel (a) the symmetric and
 # embedding-like curves stay within 5% of each other on average over seeds, but the seed spread
 # of that gap is large enough that "within 5%" is not established by two standard deviations.
-# Whether the clean model beats naive by more than 1% at dense p_eval (through the offset of
+# Whether the clean model beats naive by more than 0.1% at dense p_eval (through the offset of
 # Fig. 10) is within the seed noise after 10,000 steps: the literal "never" is neither
 # confirmed nor refuted there, while in the sparse regime M = 0 sits at naive.
 
@@ -175,8 +175,8 @@ sparse_side = p_eval <= 0.01
 for name, where, expected in (("in the sparse regime (p_eval <= 0.01)", sparse_side, True),
                               ("at any p_eval", np.ones_like(sparse_side), "inconclusive")):
     j = np.flatnonzero(where)[np.argmin(curves["clean"][where])]
-    claims.compare(f"(a) M = 0 does not beat naive (by more than 1%) {name}", curves["clean"][j],
-                   0.99 * naive, curves_sd["clean"][j],
+    claims.compare(f"(a) M = 0 does not beat naive (by more than 0.1%) {name}", curves["clean"][j],
+                   0.999 * naive, curves_sd["clean"][j],
                    detail=f"min L/p {curves['clean'][j]:.4f} ± {curves_sd['clean'][j]:.4f} at p_eval "
                           f"{p_eval[j]:.2g}", expected=expected)
 
