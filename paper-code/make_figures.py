@@ -133,10 +133,12 @@ def _interrupt_on_signals() -> None:
 def run(args) -> int:
     args.out.mkdir(exist_ok=True)
     pending, running, results, started = list(args.chosen), {}, [], time.time()
-    # cclib itself computes on one thread; this keeps other BLAS users in the kernels (numpy,
-    # scipy) from oversubscribing the cores when several notebooks run at once
+    # Each notebook gets cores // jobs: cclib's training workers, and the threads of other BLAS
+    # users in the kernels (numpy, scipy), so that notebooks side by side do not oversubscribe
+    # the cores. The trained numbers do not depend on it.
     threads = max(1, (os.cpu_count() or 1) // min(args.jobs, len(pending)))
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    env.setdefault("CCLIB_WORKERS", str(threads))
     logs = Path(tempfile.mkdtemp(prefix="cclib-figures-logs-"))  # kept only if a notebook fails
     _interrupt_on_signals()
 

@@ -9,8 +9,12 @@ from cclib import evaluate, mixing
 from cclib.baselines import naive_loss
 from cclib.data import BernoulliStream, labels, sample_bernoulli, sample_one_active
 from cclib.models import MLP, ResidualMLP
-from cclib.train import (_adamw_step, _sparse_chunk, grads_buckets, grads_dense, grads_sparse,
-                         train, train_reference)
+from cclib._adamw import adamw_step
+from cclib._batches import sparse_chunk
+from cclib._grads import grads_buckets, grads_dense, grads_sparse
+from cclib._workers import shard_plan
+from cclib.reference import train_reference
+from cclib.train import train
 
 
 def _autograd(model, mix, x, batch_size):
@@ -42,16 +46,18 @@ def test_dense_and_sparse_paths_match_autograd(p):
     x = torch.stack([sample_bernoulli(b, 100, p, torch.Generator().manual_seed(i)) for i in range(k)])
     ref = _autograd(model, mix, x, b)
     w_in, w_out = model.effective_weights()
-    dense = grads_dense(w_in.detach(), w_out.detach(), _gt(mix), mix.sigma.abs(), x, b, True)
+    dense = grads_dense(w_in.detach(), w_out.detach(), _gt(mix), mix.sigma.abs(), x, batch_size=b,
+                        need_sigma_grad=True)
     # the same batch as flat active-cell lists, empty rows dropped
     parts = []
     for i in range(k):
         row, feat = torch.nonzero(x[i], as_tuple=True)
         parts.append((torch.zeros_like(row), row, feat, x[i][row, feat]))
     gt = _gt(mix)
-    batch, = _sparse_chunk(parts, 1, b, 100)
+    batch, = sparse_chunk(parts, 1, b, 100)
     assert batch.n_rows <= b
-    sparse = grads_sparse(w_in.detach(), w_out.detach(), gt, mix.sigma.abs(), batch, b, True)
+    sparse = grads_sparse(w_in.detach(), w_out.detach(), gt, mix.sigma.abs(), batch, batch_size=b,
+                          need_sigma_grad=True)
     for got in (dense, sparse):
         assert torch.allclose(got[0], ref[0], rtol=1e-5)
         assert torch.allclose(got[1], ref[1], atol=1e-7, rtol=1e-4)
@@ -68,13 +74,14 @@ def test_sparse_path_matches_autograd_at_every_step_of_a_chunk(sigmas):
            else mixing.clean(n_instances=k))
     gt = None if sigmas is None else _gt(mix)
     streams = [BernoulliStream(p, b, n, seed) for p, seed in ((0.01, 1), (0.03, 2))]
-    batches = _sparse_chunk([s.next_chunk(3)[1:] for s in streams], 3, b, n)
+    batches = sparse_chunk([s.next_chunk(3)[1:] for s in streams], 3, b, n)
     w_in, w_out = model.effective_weights()
     for batch in batches:
         x = torch.zeros(k * batch.n_rows * n)
         x[batch.row_cell] = batch.value
         ref = _autograd(model, mix, x.view(k, batch.n_rows, n), b)
-        got = grads_sparse(w_in.detach(), w_out.detach(), gt, mix.sigma.abs(), batch, b, True)
+        got = grads_sparse(w_in.detach(), w_out.detach(), gt, mix.sigma.abs(), batch, batch_size=b,
+                          need_sigma_grad=True)
         assert torch.allclose(got[0], ref[0], rtol=1e-5)
         assert torch.allclose(got[1], ref[1], atol=1e-7, rtol=1e-4)
         assert torch.allclose(got[2], ref[2], atol=1e-7, rtol=1e-4)
@@ -91,8 +98,8 @@ def test_bucket_path_matches_autograd(k):
     x = torch.stack([sample_one_active(b, 100, torch.Generator().manual_seed(i)) for i in range(k)])
     ref = _autograd(model, mix, x, b)
     w_in, w_out = model.effective_weights()
-    got = grads_buckets(w_in.detach(), w_out.detach(), _gt(mix), mix.sigma.abs(), _bucket_weights(x), b,
-                        need_sigma_grad=True)
+    got = grads_buckets(w_in.detach(), w_out.detach(), _gt(mix), mix.sigma.abs(), _bucket_weights(x),
+                        batch_size=b, need_sigma_grad=True)
     assert torch.allclose(got[0], ref[0], rtol=1e-5)
     assert torch.allclose(got[1], ref[1], atol=1e-7, rtol=1e-4)
     assert torch.allclose(got[2], ref[2], atol=1e-7, rtol=1e-4)
@@ -106,7 +113,8 @@ def test_bucket_path_without_mixing_in_groups_matches_autograd():
     x = torch.stack([sample_one_active(b, 100, torch.Generator().manual_seed(i)) for i in range(k)])
     ref = _autograd(model, mix, x, b)
     w_in, w_out = model.effective_weights()
-    got = grads_buckets(w_in.detach(), w_out.detach(), None, mix.sigma.abs(), _bucket_weights(x), b)
+    got = grads_buckets(w_in.detach(), w_out.detach(), None, mix.sigma.abs(), _bucket_weights(x),
+                        batch_size=b)
     for g, r in zip(got[:3], ref[:3]):
         assert torch.allclose(g, r, atol=1e-7, rtol=1e-4)
 
@@ -119,7 +127,8 @@ def test_residual_pullback_matches_autograd_through_the_embedding():
     loss.backward()
     w_in, w_out = res.effective_weights()
     mix = res.mixing()
-    _, g_in, g_out, _ = grads_dense(w_in.detach(), w_out.detach(), _gt(mix), mix.sigma.abs(), x, 128)
+    _, g_in, g_out, _ = grads_dense(w_in.detach(), w_out.detach(), _gt(mix), mix.sigma.abs(), x,
+                                 batch_size=128)
     g_w_in, g_w_out = res.pullback(None, g_in, g_out)
     assert torch.allclose(g_w_in, res.W_in.grad, atol=1e-7, rtol=1e-3)
     assert torch.allclose(g_w_out, res.W_out.grad, atol=1e-7, rtol=1e-3)
@@ -135,7 +144,7 @@ def test_adamw_step_is_torch_adamw():
         g = torch.randn(2, 30)
         param.grad = g.clone()
         opt.step()
-        _adamw_step(flat, g, m, v, torch.full((2, 1), 3e-3), 1e-2, step)
+        adamw_step(flat, g, m, v, torch.full((2, 1), 3e-3), 1e-2, step)
     assert torch.allclose(flat, param.detach(), atol=1e-7)
 
 
@@ -225,3 +234,62 @@ def test_bad_input_is_named(kwargs, error, message):
 def test_mismatched_instances_are_refused():
     with pytest.raises(ValueError, match="mixing has 2 instances but the model has 1"):
         train(MLP(1), mixing.clean(n_instances=2), p=0.1, steps=1)
+
+
+# ---- workers: the numbers do not depend on how many processes computed them ----------------
+
+def _weights_and_loss(inputs, p, steps, workers):
+    seeds = list(range(5))
+    model = MLP(5, seeds=seeds)
+    result = train(model, mixing.random_mixing([0.02, 0.03, 0.01, 0.02, 0.04], seeds=seeds),
+                   inputs=inputs, p=p, steps=steps, seeds=seeds, workers=workers)
+    return model.W_in.detach(), model.W_out.detach(), result.loss
+
+
+@pytest.mark.parametrize("inputs, p, steps", [
+    ("bernoulli", [0.01, 0.01, 0.002, 0.3, 0.01], [60, 60, 40, 60, 60]),
+    ("one_active", None, 60),
+])
+def test_train_workers_identical(inputs, p, steps):
+    """train_bernoulli_workers_identical in benchmarks/results.json: 1 and 2 workers, every bit."""
+    one = _weights_and_loss(inputs, p, steps, workers=1)
+    two = _weights_and_loss(inputs, p, steps, workers=2)
+    for a, b in zip(one, two):
+        assert torch.equal(a.nan_to_num(-1.0), b.nan_to_num(-1.0))
+
+
+def test_shard_plan_is_contiguous_and_bounded():
+    for k in (1, 3, 8, 16, 82, 138):
+        for inputs in ("bernoulli", "one_active"):
+            shards = shard_plan(k, inputs)
+            assert sum(shards, []) == list(range(k))
+            assert len(shards) <= 8
+            sizes = [len(s) for s in shards]
+            assert max(sizes) - min(sizes) <= 1
+    assert len(shard_plan(16, "one_active")) == 2 and len(shard_plan(3, "bernoulli")) == 3
+
+
+def test_worker_errors_are_reported_and_the_pool_recovers():
+    from cclib._workers import run_shards
+    with pytest.raises(RuntimeError, match="math domain error"):
+        run_shards(math.sqrt, [(4.0,), (-1.0,), (9.0,)], costs=[1, 1, 1], workers=2)
+    assert run_shards(math.sqrt, [(4.0,), (9.0,)], costs=[1, 1], workers=2) == [2.0, 3.0]
+
+
+def test_bad_worker_count_is_named(monkeypatch):
+    monkeypatch.setenv("CCLIB_WORKERS", "zero")
+    with pytest.raises(ValueError, match=r"CCLIB_WORKERS must be an integer in \[1, inf\], got 'zero'"):
+        train(MLP(2, seeds=[0, 1]), mixing.clean(n_instances=2), p=0.1, steps=1, seeds=[0, 1])
+
+
+def test_a_script_without_a_main_guard_can_use_workers(tmp_path):
+    """Workers are plain subprocesses: they never re-run the caller's script."""
+    import subprocess
+    import sys
+    script = tmp_path / "plain.py"
+    script.write_text("from cclib import mixing\nfrom cclib.models import MLP\nfrom cclib.train import train\n"
+                      "r = train(MLP(2, seeds=[0, 1]), mixing.clean(n_instances=2), p=0.01, steps=20,"
+                      " seeds=[0, 1], workers=2)\nprint('trained', r.loss.shape[0])\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "trained 20"

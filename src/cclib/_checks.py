@@ -11,7 +11,8 @@ from typing import Iterable, Sequence
 import torch
 
 
-def check_int(name: str, value, low: int = 1, high: int | None = None) -> int:
+def check_int(name: str, value: object, low: int = 1, high: int | None = None) -> int:
+    """``value`` as an int, if it is an integer in [low, high] (high None: no upper bound)."""
     if isinstance(value, bool) or not isinstance(value, (int,)) and not (
         isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_floating_point()
     ):
@@ -23,8 +24,9 @@ def check_int(name: str, value, low: int = 1, high: int | None = None) -> int:
     return value
 
 
-def check_float(name: str, value, low: float = -math.inf, high: float = math.inf,
+def check_float(name: str, value: object, low: float = -math.inf, high: float = math.inf,
                 low_open: bool = False, high_open: bool = False) -> float:
+    """``value`` as a float, if it is a finite number in the interval (open ends as flagged)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
     value = float(value)
@@ -36,7 +38,7 @@ def check_float(name: str, value, low: float = -math.inf, high: float = math.inf
     return value
 
 
-def check_probabilities(name: str, values, n_instances: int | None = None) -> torch.Tensor:
+def check_probabilities(name: str, values: object, n_instances: int | None = None) -> torch.Tensor:
     """Probabilities in (0, 1]; a scalar is broadcast to ``n_instances``. Returns float64 (K,)."""
     t = torch.as_tensor(values, dtype=torch.float64).flatten()
     if t.numel() == 1 and n_instances is not None:
@@ -48,14 +50,15 @@ def check_probabilities(name: str, values, n_instances: int | None = None) -> to
     return t
 
 
-def check_choice(name: str, value, allowed: Iterable[str]) -> str:
+def check_choice(name: str, value: object, allowed: Iterable[str]) -> str:
+    """``value``, if it is one of the ``allowed`` strings."""
     allowed = tuple(allowed)
     if value not in allowed:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
     return value
 
 
-def check_seeds(name: str, seeds, n_instances: int) -> list[int]:
+def check_seeds(name: str, seeds: object, n_instances: int) -> list[int]:
     """One non-negative integer seed per instance; an int ``s`` means ``s, s+1, ...``."""
     if isinstance(seeds, (int,)) and not isinstance(seeds, bool):
         check_int(name, seeds, low=0)
@@ -67,6 +70,7 @@ def check_seeds(name: str, seeds, n_instances: int) -> list[int]:
 
 
 def check_shape(name: str, tensor: torch.Tensor, shape: Sequence[int | None]) -> torch.Tensor:
+    """``tensor``, if it is a tensor of ``shape`` (None: any size on that axis)."""
     if not isinstance(tensor, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(tensor).__name__}")
     ok = tensor.dim() == len(shape) and all(s is None or s == t for s, t in zip(shape, tensor.shape))

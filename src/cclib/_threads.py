@@ -3,7 +3,8 @@
 A multi-threaded matrix product may split its reduction across threads, which changes the order
 of the float additions; over thousands of training steps that changes the trained model. cclib
 therefore trains and evaluates on one thread (restoring the caller's setting afterwards) and gets
-its parallelism from running several notebooks at once (paper-code/make_figures.py --jobs).
+its parallelism from processes: training shards on several worker processes (cclib._workers) and
+several notebooks at once (paper-code/make_figures.py --jobs).
 
 $CCLIB_THREADS overrides the count: a way to perturb the arithmetic as another machine would,
 and see that the conclusions do not hang on the last digits (it is part of the cache key).
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import os
+from typing import Callable
 
 import torch
 
@@ -21,7 +23,7 @@ def compute_threads() -> int:
     return int(os.environ.get("CCLIB_THREADS", "1"))
 
 
-def single_threaded(fn):
+def single_threaded(fn: Callable) -> Callable:
     """Run ``fn`` with torch.set_num_threads(compute_threads()), restoring the count afterwards."""
 
     @functools.wraps(fn)

@@ -12,25 +12,28 @@ import numpy as np
 import torch
 from scipy import stats
 
+from ._types import Model, Numbers
+from .mixing import Mixing
+
 
 def _weights(model):
     w_in, w_out = model.effective_weights()
     return w_in.detach().double(), w_out.detach().double()
 
 
-def linear_map(model) -> torch.Tensor:
+def linear_map(model: Model) -> torch.Tensor:
     """T = (W_in W_out)^T, (K, n, n): the model without its ReLU, column convention."""
     w_in, w_out = _weights(model)
     return (w_in @ w_out).transpose(1, 2)
 
 
-def feature_contributions(model) -> torch.Tensor:
+def feature_contributions(model: Model) -> torch.Tensor:
     """``W_in[i, k] * W_out[k, i]`` (K, n, d): what neuron k adds to feature i's own output."""
     w_in, w_out = _weights(model)
     return w_in * w_out.transpose(1, 2)
 
 
-def responses(model, values) -> torch.Tensor:
+def responses(model: Model, values: Numbers) -> torch.Tensor:
     """Output i when input i is ``v`` and all others 0, for each v in ``values``: (K, n, V)."""
     w_in, w_out = _weights(model)
     v = torch.as_tensor(values, dtype=torch.float64)
@@ -61,7 +64,7 @@ class Alignment:
     svd_out: np.ndarray
 
 
-def alignment(model, mixing, instance: int = 0) -> Alignment:
+def alignment(model: Model, mixing: Mixing, instance: int = 0) -> Alignment:
     """SVD ``I + M = U S V^T`` and eigenvectors E of ``(M + M^T) / 2`` against one instance."""
     m = mixing.matrix()[instance].double()
     n = m.shape[0]
@@ -99,7 +102,9 @@ class EntryFit:
     diag_corr: float
 
 
-def entry_fit(model, mixing, instance: int = 0) -> EntryFit:
+def entry_fit(model: Model, mixing: Mixing, instance: int = 0) -> EntryFit:
+    """T against M, entry by entry, for one instance (see :class:`EntryFit`). With a constant
+    diagonal of M (e.g. zero) the diagonal fit is undefined: NaN slope and r, mean as intercept."""
     t = linear_map(model)[instance].numpy()
     m = mixing.matrix()[instance].double().numpy()
     off = ~np.eye(m.shape[0], dtype=bool)
@@ -111,7 +116,7 @@ def entry_fit(model, mixing, instance: int = 0) -> EntryFit:
                     fd.rvalue if fd else float("nan"))
 
 
-def effective_rank(matrix) -> float:
+def effective_rank(matrix: torch.Tensor | np.ndarray) -> float:
     """exp(entropy) of the normalised singular values of a (n, n) matrix."""
     s = torch.linalg.svdvals(torch.as_tensor(matrix, dtype=torch.float64))
     q = s / s.sum()

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from ._checks import check_choice, check_float, check_int
 from ._threads import single_threaded
+from ._types import Numbers
 from .mixing import Mixing
 from .models import MLP
 
@@ -29,7 +31,7 @@ def naive(n_features: int = 100, d_mlp: int = 50, n_instances: int = 1) -> MLP:
     return MLP.from_weights(w_in, w_in.transpose(1, 2).clone())
 
 
-def naive_offset(offsets, n_features: int = 100, d_mlp: int = 50) -> MLP:
+def naive_offset(offsets: Numbers, n_features: int = 100, d_mlp: int = 50) -> MLP:
     """The naive model plus ``offset`` in every W_out entry of the ignored features, one instance
     per offset: the ignored outputs get offset * sum of ReLU(x_i) over the implemented features,
     a data-dependent stand-in for a bias."""
@@ -145,13 +147,13 @@ def naive_loss(n_features: int = 100, d_mlp: int = 50) -> float:
     return (n_features - d_mlp) / (6.0 * n_features)
 
 
-def naive_offset_loss(offset, p, n_features: int = 100, d_mlp: int = 50):
+def naive_offset_loss(offset: Numbers, p: Numbers, n_features: int = 100,
+                      d_mlp: int = 50) -> np.ndarray:
     """Closed form of :func:`naive_offset`'s loss per feature on the clean task at probability p.
 
     Each ignored output j predicts c S with S = sum_{i<d} ReLU(x_i), against ReLU(x_j):
     E[(c S - r)^2] = c^2 E[S^2] - 2 c E[S] E[r] + E[r^2], with E[r] = p/4, E[r^2] = p/6.
     """
-    import numpy as np
     c, p = np.asarray(offset, dtype=float), np.asarray(p, dtype=float)
     n, d = n_features, d_mlp
     mean_r, mean_r2 = p / 4, p / 6
@@ -161,14 +163,14 @@ def naive_offset_loss(offset, p, n_features: int = 100, d_mlp: int = 50):
     return (n - d) / n * per_output / p
 
 
-def naive_offset_optimum(p, n_features: int = 100, d_mlp: int = 50):
+def naive_offset_optimum(p: Numbers, n_features: int = 100,
+                         d_mlp: int = 50) -> tuple[np.ndarray, np.ndarray]:
     """The best offset of :func:`naive_offset_loss` at probability p, in closed form.
 
     The loss is quadratic in c, minimal at c* = E[S] E[r] / E[S^2]. Returns (c*, loss per feature
     at c*), each shaped like p. c* > 0 at every p, so some offset always beats naive; the gain
     shrinks like p^2 for small p (about 6e-7 in L/p at p = 0.001).
     """
-    import numpy as np
     p = np.asarray(p, dtype=float)
     d = d_mlp
     mean_r, mean_r2 = p / 4, p / 6

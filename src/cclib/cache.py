@@ -4,9 +4,10 @@ An entry is two files in the cache folder: ``<name>-<key>.npz`` (arrays, no pick
 ``<name>-<key>.json`` (the configuration, the code fingerprint and the SHA-256 of the npz).
 The key hashes the configuration and :func:`code_fingerprint`: the source of every module that
 computes cached objects, and the torch and numpy versions. Changing a setting, editing the
-trainer or upgrading torch therefore never returns a result computed by other code. Files are written to a temporary name and renamed into
-place, so an interrupted run leaves no half-written entry; a corrupted or truncated entry fails
-its checksum, is reported in one line, deleted and recomputed.
+trainer or upgrading torch therefore never returns a result computed by other code. Files are
+written to a temporary name and renamed into place, so an interrupted run leaves no half-written
+entry; a corrupted or truncated entry fails its checksum, is reported in one line, deleted and
+recomputed.
 """
 from __future__ import annotations
 
@@ -19,7 +20,6 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-
 import torch
 
 #: Modules that compute no cached number: presentation, and the registry of named runs (whose
@@ -118,6 +118,7 @@ def load(name: str, config: dict, folder: Path | None = None) -> dict[str, np.nd
 
 
 def save(name: str, config: dict, arrays: dict[str, np.ndarray], folder: Path | None = None) -> None:
+    """Store ``arrays`` under ``config``'s key, atomically (a reader never sees half a file)."""
     npz, meta = _paths(name, config, folder)
     import io
     buf = io.BytesIO()

@@ -79,7 +79,8 @@ class BernoulliStream:
         else:
             self.generator = torch.Generator().manual_seed(int(seed))
 
-    def next_chunk(self, steps: int):
+    def next_chunk(self, steps: int) -> tuple:
+        """The next ``steps`` steps' batches, in the form the class docstring gives."""
         b, n, p = self.batch_size, self.n_features, self.p
         if self.dense:
             u = torch.from_numpy(self.numpy_rng.random((steps, b, n), dtype=np.float32))
@@ -116,6 +117,7 @@ class OneActiveStream:
         self.numpy_rng = np.random.default_rng(int(seed))
 
     def next_chunk(self, steps: int) -> torch.Tensor:
+        """The next ``steps`` steps' bucket weights, (steps, 2n)."""
         b, n = self.batch_size, self.n_features
         # One float64 uniform on [0, 2n) per sample: its integer part is the bucket (feature,
         # sign), uniform over the 2n buckets; its fractional part, independent of it, is |v|

@@ -16,8 +16,8 @@ curves smooth and differences between models precise.
 from __future__ import annotations
 
 import os
-
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -25,6 +25,7 @@ from scipy.stats import binom
 
 from ._checks import check_int, check_probabilities
 from ._threads import single_threaded
+from ._types import Model, Numbers
 from .mixing import Mixing
 
 
@@ -52,7 +53,7 @@ def _check_pair(model, mixing):
 
 @single_threaded
 @torch.no_grad()
-def one_active_errors(model, mixing: Mixing) -> torch.Tensor:
+def one_active_errors(model: Model, mixing: Mixing) -> torch.Tensor:
     """Squared error per unit |v|^2 for each (feature, sign) bucket, (K, 2n): bucket i is input
     +e_i, bucket n + i is input -e_i."""
     _check_pair(model, mixing)
@@ -66,7 +67,7 @@ def one_active_errors(model, mixing: Mixing) -> torch.Tensor:
     return (a @ w_out - target).square().sum(2)
 
 
-def one_active_loss(model, mixing: Mixing) -> np.ndarray:
+def one_active_loss(model: Model, mixing: Mixing) -> np.ndarray:
     """Exact loss per feature for exactly-one-active inputs, (K,).
 
     With p = 1/n, L / p = E[sum of squared errors] = mean over buckets of err_b * E[v^2],
@@ -93,7 +94,8 @@ def samples_for(k: int, samples_per_k: int) -> int:
 
 @single_threaded
 @torch.no_grad()
-def conditional_errors(model, mixing: Mixing, ks, samples_per_k: int = 4096, seed: int = 0):
+def conditional_errors(model: Model, mixing: Mixing, ks: Sequence[int], samples_per_k: int = 4096,
+                       seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Monte-Carlo ``e_k`` for each k in ``ks``: returns (mean (K, len(ks)), var (K, len(ks)))
     of the per-sample summed squared error, from :func:`samples_for` draws per k."""
     _check_pair(model, mixing)
@@ -133,7 +135,8 @@ def default_seed() -> int:
     return int(os.environ.get("CCLIB_EVAL_SEED", "0"))
 
 
-def loss_curve(model, mixing: Mixing, p_eval, samples_per_k: int = 4096, seed: int | None = None) -> LossCurve:
+def loss_curve(model: Model, mixing: Mixing, p_eval: Numbers, samples_per_k: int = 4096,
+               seed: int | None = None) -> LossCurve:
     """Expected loss per feature at each p in ``p_eval`` for Bernoulli inputs, (K, P), with SE.
 
     p_eval: floats in (0, 1]. samples_per_k: Monte-Carlo draws per stratum k >= 2 (k <= 1 exact).
@@ -159,7 +162,8 @@ def loss_curve(model, mixing: Mixing, p_eval, samples_per_k: int = 4096, seed: i
     return LossCurve(p_eval, total * scale, np.sqrt(var) * scale)
 
 
-def expected_loss(model, mixing: Mixing, p: float, samples_per_k: int = 4096, seed: int | None = None):
+def expected_loss(model: Model, mixing: Mixing, p: float, samples_per_k: int = 4096,
+                  seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Loss per feature at one p: (loss (K,), se (K,))."""
     curve = loss_curve(model, mixing, [p], samples_per_k, seed)
     return curve.loss[:, 0], curve.se[:, 0]
@@ -172,8 +176,8 @@ def p_grid(points: int = 100, low: float = 1e-3, high: float = 1.0) -> np.ndarra
 
 @single_threaded
 @torch.no_grad()
-def monte_carlo_loss(model, mixing: Mixing, p: float, n_samples: int = 1_000_000,
-                     seed: int = 0, batch: int = 65_536):
+def monte_carlo_loss(model: Model, mixing: Mixing, p: float, n_samples: int = 1_000_000,
+                     seed: int = 0, batch: int = 65_536) -> tuple[np.ndarray, np.ndarray]:
     """Plain Monte-Carlo loss per feature at p from fresh Bernoulli samples: (mean (K,), se (K,)).
 
     The straightforward estimator (the paper's), kept to check :func:`loss_curve`.

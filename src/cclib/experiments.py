@@ -7,12 +7,16 @@ fixed streams, so an instance is reproducible on its own.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import torch
 
 from . import cache
 from ._checks import check_choice
+from ._types import Model, Numbers, PerInstance, Seeds
+from .evaluate import LossCurve
 from .mixing import Mixing, build, embedding_matrix, low_rank_mixing
 from .models import MLP, ResidualMLP
 from .train import train
@@ -20,8 +24,9 @@ from .train import train
 MIXING_SEED, EMBED_SEED = 10_000, 20_000
 
 
-def run_config(*, seeds, sigma=0.0, kind: str = "asymmetric", inputs: str = "bernoulli", p=None,
-               steps=None, zero_diagonal: bool = False, trainable_sigma: bool = False,
+def run_config(*, seeds: Seeds, sigma: PerInstance = 0.0, kind: str = "asymmetric",
+               inputs: str = "bernoulli", p: PerInstance | None = None,
+               steps: int | Sequence[int] | None = None, zero_diagonal: bool = False, trainable_sigma: bool = False,
                sign: int = -1, rank: int | None = None, spectrum: str = "flat",
                model: str = "mlp", n_features: int = 100, d_mlp: int = 50, d_embed: int = 1000,
                batch_size: int = 2048, lr: float = 3e-3, weight_decay: float = 1e-2,
@@ -70,6 +75,7 @@ class Trained:
 
 
 def build_mixing(config: dict) -> Mixing:
+    """The mixing of a :func:`run_config` configuration, one matrix per instance."""
     n, seeds = config["n_features"], config["seeds"]
     mseeds = [MIXING_SEED + s for s in seeds]
     if config["model"] == "residual" or config["kind"] == "embedding":
@@ -85,7 +91,8 @@ def build_mixing(config: dict) -> Mixing:
                  trainable_sigma=config["trainable_sigma"])
 
 
-def build_model(config: dict):
+def build_model(config: dict) -> Model:
+    """The untrained model of a :func:`run_config` configuration (its initial weights)."""
     seeds = config["seeds"]
     if config["model"] == "residual":
         w_e = embedding_matrix(config["n_features"], config["d_embed"],
@@ -100,7 +107,7 @@ def _to_arrays(model, mixing, loss):
     return arrays
 
 
-def trained(config: dict, progress: bool = False, folder=None) -> Trained:
+def trained(config: dict, progress: bool = False, folder: Path | None = None) -> Trained:
     """The trained models for ``config``, from the cache in data/ or trained now and stored."""
 
     def compute():
@@ -126,9 +133,10 @@ def trained(config: dict, progress: bool = False, folder=None) -> Trained:
     return Trained(model, mixing, arrays["loss"], config)
 
 
-def loss_curve(run: Trained, p_eval, samples_per_k: int = 4096, seed: int | None = None, folder=None):
+def loss_curve(run: Trained, p_eval: Numbers, samples_per_k: int = 4096, seed: int | None = None,
+               folder: Path | None = None) -> LossCurve:
     """:func:`cclib.evaluate.loss_curve` of a trained run, cached alongside its weights."""
-    from .evaluate import LossCurve, default_seed, loss_curve as evaluate_curve
+    from .evaluate import default_seed, loss_curve as evaluate_curve
 
     seed = default_seed() if seed is None else seed
     key = dict(run=run.config, p_eval=[float(p) for p in np.asarray(p_eval)],

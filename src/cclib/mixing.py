@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import torch
 
 from ._checks import check_choice, check_float, check_int, check_seeds
+from ._types import PerInstance, Seeds
 
 KINDS = ("clean", "asymmetric", "symmetric", "embedding")
 
@@ -39,15 +40,21 @@ class Mixing:
 
     @property
     def n_instances(self) -> int:
+        """K, the number of instances."""
         return self.pattern.shape[0]
 
     @property
     def n_features(self) -> int:
+        """n, the number of features."""
         return self.pattern.shape[1]
 
     def matrix(self) -> torch.Tensor:
         """M, (K, n, n)."""
         return self.sigma.abs()[:, None, None] * self.pattern
+
+    def select(self, index: list[int]) -> "Mixing":
+        """The instances ``index`` (a list of positions), as a Mixing of len(index) instances."""
+        return Mixing(self.pattern[index], self.sigma[index], self.trainable_sigma)
 
 
 def _generator(seed: int) -> torch.Generator:
@@ -61,7 +68,7 @@ def clean(n_features: int = 100, n_instances: int = 1) -> Mixing:
     return Mixing(torch.zeros(k, n, n), torch.zeros(k))
 
 
-def random_mixing(sigma, n_features: int = 100, seeds=0, *, symmetric: bool = False,
+def random_mixing(sigma: PerInstance, n_features: int = 100, seeds: Seeds = 0, *, symmetric: bool = False,
                   zero_diagonal: bool = False, trainable_sigma: bool = False) -> Mixing:
     """Gaussian mixing, one matrix per entry of ``sigma`` (a float or a sequence of K floats).
 
@@ -86,7 +93,7 @@ def random_mixing(sigma, n_features: int = 100, seeds=0, *, symmetric: bool = Fa
     return Mixing(torch.stack(shapes), sig, trainable_sigma)
 
 
-def embedding_matrix(n_features: int = 100, d_embed: int = 1000, seeds=0) -> torch.Tensor:
+def embedding_matrix(n_features: int = 100, d_embed: int = 1000, seeds: Seeds = 0) -> torch.Tensor:
     """Fixed embeddings W_E with random unit-norm rows, (K, n_features, d_embed)."""
     n = check_int("n_features", n_features)
     d = check_int("d_embed", d_embed)
@@ -114,7 +121,7 @@ def embedding_mixing(w_embed: torch.Tensor, sign: int = -1) -> Mixing:
     return Mixing(sign * (gram - eye), torch.ones(gram.shape[0]))
 
 
-def low_rank_mixing(sigma, rank: int, n_features: int = 100, seeds=0, *,
+def low_rank_mixing(sigma: PerInstance, rank: int, n_features: int = 100, seeds: Seeds = 0, *,
                     spectrum: str = "flat", trainable_sigma: bool = False) -> Mixing:
     """Symmetric rank-``rank`` mixing ``G = Q diag(s) Q^T`` with random orthonormal Q (footnote 9).
 
@@ -139,7 +146,7 @@ def low_rank_mixing(sigma, rank: int, n_features: int = 100, seeds=0, *,
     return Mixing(torch.stack(shapes), sig, trainable_sigma)
 
 
-def build(kind: str, sigma=0.02, n_features: int = 100, seeds=0, *, zero_diagonal: bool = False,
+def build(kind: str, sigma: PerInstance = 0.02, n_features: int = 100, seeds: Seeds = 0, *, zero_diagonal: bool = False,
           trainable_sigma: bool = False, d_embed: int = 1000, sign: int = -1) -> Mixing:
     """One entry point by name: 'clean', 'asymmetric', 'symmetric' or 'embedding'."""
     check_choice("kind", kind, KINDS)

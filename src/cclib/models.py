@@ -11,11 +11,15 @@ returns the (K, n, d) and (K, d, n) matrices of the equivalent simplified MLP, a
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Sequence
 
 import torch
 from torch import nn
 
 from ._checks import check_choice, check_int, check_seeds, check_shape
+
+if TYPE_CHECKING:
+    from .mixing import Mixing
 
 
 INIT_BOUNDS = ("published", "textbook")
@@ -73,28 +77,36 @@ class MLP(nn.Module):
 
     @property
     def n_instances(self) -> int:
+        """K, the number of instances."""
         return self.W_in.shape[0]
 
     @property
     def n_features(self) -> int:
+        """n, the number of features."""
         return self.W_in.shape[1]
 
     @property
     def d_mlp(self) -> int:
+        """d, the number of neurons."""
         return self.W_in.shape[2]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (K, batch, n) -> (K, batch, n)."""
         return torch.relu(x @ self.W_in) @ self.W_out
 
-    def effective_weights(self, params=None) -> tuple[torch.Tensor, torch.Tensor]:
+    def effective_weights(self, params: Sequence[torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(W_in, W_out) of the equivalent simplified MLP: here the weights themselves."""
         w_in, w_out = params if params is not None else (self.W_in, self.W_out)
         return w_in, w_out
 
-    def pullback(self, params, grad_w_in: torch.Tensor, grad_w_out: torch.Tensor):
+    def pullback(self, params: Sequence[torch.Tensor] | None, grad_w_in: torch.Tensor,
+                 grad_w_out: torch.Tensor) -> list[torch.Tensor]:
         """Gradients w.r.t. (W_in, W_out) from those w.r.t. the effective weights."""
         return [grad_w_in, grad_w_out]
+
+    def select(self, index: list[int]) -> "MLP":
+        """A copy of the instances ``index`` (a list of positions) as a model of len(index)."""
+        return MLP.from_weights(self.W_in[index], self.W_out[index])
 
 
 class ResidualMLP(nn.Module):
@@ -119,14 +131,17 @@ class ResidualMLP(nn.Module):
 
     @property
     def n_instances(self) -> int:
+        """K, the number of instances."""
         return self.W_E.shape[0]
 
     @property
     def n_features(self) -> int:
+        """n, the number of features."""
         return self.W_E.shape[1]
 
     @property
     def d_mlp(self) -> int:
+        """d, the number of neurons."""
         return self.W_in.shape[2]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -135,21 +150,30 @@ class ResidualMLP(nn.Module):
         r = r + torch.relu(r @ self.W_in) @ self.W_out
         return r @ self.W_E.transpose(1, 2)
 
-    def effective_weights(self, params=None) -> tuple[torch.Tensor, torch.Tensor]:
+    def effective_weights(self, params: Sequence[torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Folded weights (W_E @ W_in, W_out @ W_U): the MLP part seen from feature space."""
         w_in, w_out = params if params is not None else (self.W_in, self.W_out)
         return self.W_E @ w_in, w_out @ self.W_E.transpose(1, 2)
 
-    def pullback(self, params, grad_w_in: torch.Tensor, grad_w_out: torch.Tensor):
+    def pullback(self, params: Sequence[torch.Tensor] | None, grad_w_in: torch.Tensor,
+                 grad_w_out: torch.Tensor) -> list[torch.Tensor]:
         """Chain rule through the fixed embedding: (W_E^T g_in, g_out W_E)."""
         return [self.W_E.transpose(1, 2) @ grad_w_in, grad_w_out @ self.W_E]
+
+    def select(self, index: list[int]) -> "ResidualMLP":
+        """A copy of the instances ``index`` (a list of positions) as a model of len(index)."""
+        model = ResidualMLP(self.W_E[index], self.d_mlp)
+        with torch.no_grad():
+            model.W_in.copy_(self.W_in[index])
+            model.W_out.copy_(self.W_out[index])
+        return model
 
     def folded(self) -> MLP:
         """The simplified MLP with the folded weights (its output lacks the x W_E W_E^T term)."""
         w_in, w_out = self.effective_weights()
         return MLP.from_weights(w_in, w_out)
 
-    def mixing(self):
+    def mixing(self) -> "Mixing":
         """The mixing the MLP block sees: M = -(W_E W_E^T - I), see :func:`cclib.mixing.embedding_mixing`."""
         from .mixing import embedding_mixing
         return embedding_mixing(self.W_E, sign=-1)
