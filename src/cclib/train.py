@@ -172,8 +172,9 @@ def _train_shard(model, mixing: Mixing, probs: list, steps: list[int], seeds: li
     gt = mixing.pattern.transpose(1, 2).contiguous().float()
     if not train_sigma and not torch.any(mixing.sigma != 0):
         gt = None  # clean task: skip the mixing term altogether
-    # with sigma fixed, sigma G^T and the one-active targets are computed once
+    # with sigma fixed, sigma G^T and the one-active targets are computed once; G^T G always
     scaled_gt = None if train_sigma or gt is None else gt * sigma_view.abs()[:, None, None]
+    gram_gt = None if gt is None else gt @ gt.transpose(1, 2)
     target = None
     if inputs == "one_active" and not train_sigma:
         target = one_active_targets(gt, sigma_view.abs(), n)
@@ -192,7 +193,7 @@ def _train_shard(model, mixing: Mixing, probs: list, steps: list[int], seeds: li
             w_in, w_out = model.effective_weights(views)
             loss, g_in, g_out, g_sigma = _gradients(
                 batch, w_in, w_out, gt, sigma_abs, batch_size=batch_size,
-                need_sigma_grad=train_sigma, scaled_gt=scaled_gt, target=target)
+                need_sigma_grad=train_sigma, scaled_gt=scaled_gt, gram_gt=gram_gt, target=target)
             history[t0 + i] = loss
             for g, view_grad in zip(grad_views, model.pullback(views, g_in, g_out)):
                 g.copy_(view_grad.reshape(k, -1))
@@ -206,16 +207,17 @@ def _train_shard(model, mixing: Mixing, probs: list, steps: list[int], seeds: li
     return [v.numpy().copy() for v in views], history.numpy(), sigma.numpy().copy()
 
 
-def _gradients(batch, w_in, w_out, gt, sigma_abs, *, batch_size, need_sigma_grad, scaled_gt, target):
+def _gradients(batch, w_in, w_out, gt, sigma_abs, *, batch_size, need_sigma_grad, scaled_gt,
+               gram_gt, target):
     """Loss and gradients of one step, by the kernel that fits the batch's form."""
-    if isinstance(batch, SparseBatch):
-        k, n = w_in.shape[:2]
-        if batch.n_rows * k > DENSE_ROWS:
+    if isinstance(batch, SparseBatch):  # one instance
+        n = w_in.shape[1]
+        if batch.n_rows > DENSE_ROWS:
             return grads_sparse(w_in, w_out, gt, sigma_abs, batch, batch_size=batch_size,
-                                need_sigma_grad=need_sigma_grad, scaled_gt=scaled_gt)
-        x = torch.zeros(k * batch.n_rows * n)
+                                need_sigma_grad=need_sigma_grad, scaled_gt=scaled_gt, gram_gt=gram_gt)
+        x = torch.zeros(batch.n_rows * n)
         x[batch.row_cell] = batch.value
-        batch = x.view(k, -1, n)
+        batch = x.view(1, -1, n)
     elif batch.dim() == 2:  # exactly-one-active bucket weights, (K, 2n)
         if target is None:  # sigma is trained: targets change every step
             target = one_active_targets(gt, sigma_abs, w_in.shape[1])
