@@ -58,15 +58,39 @@ def bench_training(inputs: str, instances: int = 16) -> dict:
     return {"cclib": fast, "reference": plain, "speedup": fast / plain}
 
 
+def bench_chunk_kernel(instances: int = 8, repeats: int = 20) -> dict:
+    """The compiled sparse-batch merge against its numpy version on one chunk (16 steps) of
+    `instances` instances at p = 0.01: milliseconds per chunk and the ratio."""
+    from cclib._batches import CHUNK_STEPS, merge_chunk_numpy, mixing_tables
+    from cclib._chunk_kernel import merge_chunk
+    from cclib.data import BernoulliStream
+    n, b = 100, 2048
+    parts = [BernoulliStream(0.01, b, n, s).next_chunk(CHUNK_STEPS)[1:] for s in range(instances)]
+    gt = mixing.random_mixing([0.02] * instances, seeds=list(range(instances))).pattern.transpose(1, 2)
+    tables = mixing_tables(gt.contiguous(), instances)
+    inst_start = np.concatenate([[0], np.cumsum([p[3].numel() for p in parts])])
+    flat = [np.concatenate([p[i].numpy() for p in parts]) for i in range(4)]
+    merge_chunk(*flat, inst_start, CHUNK_STEPS, n, *tables)  # compile (or load the cached build)
+    timings = {}
+    for name, fn in (("numba", lambda: merge_chunk(*flat, inst_start, CHUNK_STEPS, n, *tables)),
+                     ("numpy", lambda: merge_chunk_numpy(parts, CHUNK_STEPS, b, n, *tables))):
+        t0 = time.perf_counter()
+        for _ in range(repeats):
+            fn()
+        timings[name] = (time.perf_counter() - t0) / repeats * 1e3
+    return {"numba_ms": timings["numba"], "numpy_ms": timings["numpy"],
+            "speedup": timings["numpy"] / timings["numba"]}
+
+
 def bench_workers_identical() -> bool:
-    """A 6-instance Bernoulli run (sparse and dense p) trained with 1 and with 2 workers: are the
-    weights and loss histories bit-identical?"""
+    """A 16-instance Bernoulli run (two shards; sparse and dense p) trained with 1 and with 2
+    workers: are the weights and loss histories bit-identical?"""
     runs = []
     for workers in (1, 2):
-        seeds = list(range(6))
-        model = MLP(6, seeds=seeds)
-        result = train(model, mixing.random_mixing([0.02] * 6, seeds=seeds), p=[0.01] * 4 + [0.002, 0.3],
-                       steps=200, seeds=seeds, workers=workers)
+        seeds = list(range(16))
+        model = MLP(16, seeds=seeds)
+        result = train(model, mixing.random_mixing([0.02] * 16, seeds=seeds),
+                       p=[0.01] * 12 + [0.002, 0.3, 0.01, 0.01], steps=200, seeds=seeds, workers=workers)
         runs.append([model.W_in.detach(), model.W_out.detach(), result.loss.nan_to_num(-1.0)])
     return all(torch.equal(a, b) for a, b in zip(*runs))
 
@@ -122,6 +146,9 @@ def main() -> None:
         eval_curve_seconds=ev["seconds"], eval_curve_max_rel_se=ev["max_rel_se"],
         eval_curve_reference_seconds=ev["reference_seconds"],
         train_bernoulli_workers_identical=bench_workers_identical())
+    chunk = bench_chunk_kernel()
+    results.update(chunk_kernel_speedup=chunk["speedup"], chunk_kernel_ms=chunk["numba_ms"],
+                   chunk_numpy_ms=chunk["numpy_ms"])
     if args.timings:
         cold, warm = (json.loads(Path(p).read_text()) for p in args.timings)
         results.update(figures_paper_seconds=cold["total_seconds"], figures_cached_seconds=warm["total_seconds"],
@@ -132,7 +159,7 @@ def main() -> None:
         results.update(figures_paper_seconds=figs["paper"], figures_cached_seconds=figs["cached"],
                        figures_ok=figs["paper_ok"] and figs["cached_ok"], peak_rss_gb=figs["peak_rss_gb"])
     targets = {"train_bernoulli_speedup": (">=", 15), "train_onehot_speedup": (">=", 50),
-               "train_bernoulli_workers_identical": ("==", True),
+               "train_bernoulli_workers_identical": ("==", True), "chunk_kernel_speedup": (">=", 2),
                "eval_curve_seconds": ("<=", 2), "eval_curve_max_rel_se": ("<=", 0.003),
                "figures_paper_seconds": ("<=", 600), "figures_cached_seconds": ("<=", 30),
                "peak_rss_gb": ("<=", 4)}

@@ -63,66 +63,70 @@ def grads_dense(w_in: Tensor, w_out: Tensor, gt: Tensor | None, sigma_abs: Tenso
 
 def grads_sparse(w_in: Tensor, w_out: Tensor, gt: Tensor | None, sigma_abs: Tensor,
                  batch: SparseBatch, *, batch_size: int, need_sigma_grad: bool = False,
-                 scaled_gt: Tensor | None = None, gram_gt: Tensor | None = None) -> Grads:
-    """One instance's (K = 1) Bernoulli batch given as active cells (:class:`SparseBatch`), in
-    Gram form. gram_gt: optionally G^T G's transpose partner ``gt @ gt^T`` (n, n) precomputed.
+                 scaled_gt: Tensor | None = None) -> Grads:
+    """A Bernoulli batch given as active cells (:class:`SparseBatch`), in Gram form.
+    scaled_gt: optionally ``gt * sigma_abs`` (K, n, n) precomputed.
 
     With a = ReLU(h) for the non-empty rows, Q = W_out W_out^T (d x d) and c_r = W_out y_r^T,
     the summed error is sum_r (a_r Q a_r^T - 2 a_r . c_r + |y_r|^2). Nothing of size rows x n
     meets a weight matrix: h and c gather rows of small (2n x d) tables, the backward pass sums
-    rows of a and of dL/dh into the 2n (feature, sign) buckets. Per step that is about
-    2 R d^2 + 6 E d multiply-adds (R rows, E active cells), against R (5 n d + n^2) for the
-    dense form: ~5x fewer at p = 0.01. Of |y_r|^2 = |relu(x_r)|^2 + 2 sigma relu(x_r) . z_r +
-    sigma^2 |z_r|^2 with z_r = x_r G^T, the last two are sums over the pairs of active cells of a
-    row (E with themselves, about 2000 distinct pairs at p = 0.01), looked up in G^T and in
-    gt gt^T. All-zero samples are
-    left out (they add nothing to the summed error, only to the batch_size it is divided by).
+    rows of a and of dL/dh into the 2n (feature, sign) buckets. Per instance and step that is
+    about 2 R d^2 + 6 E d multiply-adds (R rows, E active cells), against R (5 n d + n^2) for
+    the dense form: ~5x fewer at p = 0.01. Of |y_r|^2 = |relu(x_r)|^2 + 2 sigma relu(x_r) . z_r
+    + sigma^2 |z_r|^2 with z_r = x_r G^T, the batch brings the sums of the last two (sums over
+    the pairs of active cells of a sample, computed as the batch is built). One-cell samples
+    enter through their bucket sums (see :class:`SparseBatch`). All-zero samples are left out
+    (they add nothing to the summed error, only to the batch_size it is divided by).
     """
-    if w_in.shape[0] != 1:
-        raise ValueError(f"grads_sparse takes one instance, got {w_in.shape[0]}")
-    _, n, d = w_in.shape
-    w_in, w_out = w_in[0], w_out[0]
+    k, n, d = w_in.shape
     scale = 2.0 / (batch_size * n)
     bag = torch.nn.functional.embedding_bag
-    w_out_t = w_out.t()                                                    # (n, d)
-    q = w_out @ w_out_t                                                    # (d, d)
+    w_out_t = w_out.transpose(1, 2)                                        # (K, n, d)
+    q = w_out @ w_out_t                                                    # (K, d, d)
     if gt is None:
-        c_table = torch.cat([w_out_t, torch.zeros_like(w_out_t)])
+        c_table = torch.cat([w_out_t, torch.zeros_like(w_out_t)], 1)
     else:
         if scaled_gt is None:
             scaled_gt = gt * sigma_abs[:, None, None]
-        mixed = scaled_gt[0] @ w_out_t     # (n, d): rows of (W_out M)^T, y = relu(x) + x M^T
-        c_table = torch.cat([w_out_t + mixed, mixed])                      # (2n, d)
-    h = bag(batch.feature, w_in, batch.row_offsets, mode="sum", per_sample_weights=batch.value)
+        mixed = scaled_gt @ w_out_t        # (K, n, d): rows of (W_out M)^T, y = relu(x) + x M^T
+        c_table = torch.cat([w_out_t + mixed, mixed], 1)
+    c_table = c_table.reshape(k * 2 * n, d)
+    h = bag(batch.cell, w_in.reshape(k * n, d), batch.row_offsets, mode="sum",
+            per_sample_weights=batch.value)
     c = bag(batch.bucket, c_table, batch.row_offsets, mode="sum", per_sample_weights=batch.value)
-    a = torch.relu(h)                                                      # (R, d)
-    g_h = _relu_grad(torch.addmm(c, a, q, beta=-1.0), h)                   # (aQ - c) where h > 0
-    ata = a.t() @ a                                                        # (d, d)
+    a = torch.relu(h)
+    a3 = a.view(k, -1, d)
+    g_h = _relu_grad(torch.baddbmm(c.view(k, -1, d), a3, q, beta=-1.0).view(-1, d), h)  # (aQ - c)
+    ata = a3.transpose(1, 2) @ a3                                          # (K, d, d)
     p_a = bag(batch.row, a, batch.bucket_offsets, mode="sum", per_sample_weights=batch.bucket_value)
     p_g = bag(batch.row, g_h, batch.bucket_offsets, mode="sum", per_sample_weights=batch.bucket_value)
+    p_a, p_g = p_a.view(k, 2 * n, d), p_g.view(k, 2 * n, d)
+    # One-cell samples: v e_f activates |v| u_b with u_b = ReLU(sign W_in[f]), the bucket's unit
+    # activation, and c_r = v c_table[b]; summed per bucket they need only S_b = sum of v^2.
+    h_unit = torch.cat([w_in, -w_in], 1)                                   # (K, 2n, d)
+    u = torch.relu(h_unit)
+    s = batch.single[:, :, None]
+    signed_s = torch.cat([s[:, :n], -s[:, n:]], 1)                          # sign(v) v^2 per bucket
+    ata = torch.baddbmm(ata, (u * s).transpose(1, 2), u)
+    c3 = c_table.view(k, 2 * n, d)
+    p_a = p_a + signed_s * u
+    p_g = p_g + _relu_grad(torch.baddbmm(c3 * s, u * signed_s, q, beta=-1.0), h_unit)
     # sum_r a_r . c_r = sum over buckets of c_table . p_a; sum_r a_r Q a_r^T = <A^T A, Q>
-    loss = torch.dot(ata.view(-1), q.view(-1)) - 2 * torch.dot(c_table.view(-1), p_a.view(-1)) + batch.relu_sq
-    if gt is not None:
-        if gram_gt is None:
-            gram_gt = gt @ gt.transpose(1, 2)
-        # relu(x) . z and |z|^2 as sums over pairs of active cells in a row: a = b, then a != b
-        diagonal = torch.stack([torch.diagonal(gt[0]), torch.diagonal(gram_gt[0])])[:, batch.feature]
-        own = diagonal * (batch.value * batch.value)     # relu(v) v = v^2 where v > 0, else 0
-        relu_z = (own[0] * (batch.value > 0)).sum() + torch.dot(batch.pair_relu_v, gt.view(-1)[batch.pair_cell])
-        z_sq = own[1].sum() + torch.dot(batch.pair_vv, gram_gt.view(-1)[batch.pair_cell])
-        relu_z, z_sq = relu_z.view(1), z_sq.view(1)
-        loss = loss + sigma_abs * (2 * relu_z + sigma_abs * z_sq)          # |y|^2 beyond |relu(x)|^2
+    loss = (ata * q).sum((1, 2)) - 2 * (c3 * p_a).sum((1, 2)) + batch.relu_sq
+    if gt is not None:  # |y|^2 beyond |relu(x)|^2, from the batch's sums over pairs of cells
+        relu_z, z_sq = batch.relu_z, batch.z_sq
+        loss = loss + sigma_abs * (2 * relu_z + sigma_abs * z_sq)
     loss = loss / (batch_size * n)
-    g_w_in = (p_g[:n] + p_g[n:]).mul_(scale)
-    a_t_y = p_a[:n]                                                        # relu(X)^T A
+    g_w_in = (p_g[:, :n] + p_g[:, n:]).mul_(scale)
+    a_t_y = p_a[:, :n]                                                     # relu(X)^T A
     if gt is not None:
-        g_x_t_a = gt[0].t() @ (p_a[:n] + p_a[n:])                          # G X^T A
-        a_t_y = a_t_y + sigma_abs * g_x_t_a
-    g_w_out = (ata @ w_out - a_t_y.t()).mul_(scale)
+        g_x_t_a = gt.transpose(1, 2) @ (p_a[:, :n] + p_a[:, n:])           # G X^T A
+        a_t_y = a_t_y + sigma_abs[:, None, None] * g_x_t_a
+    g_w_out = (ata @ w_out - a_t_y.transpose(1, 2)).mul_(scale)
     g_sigma = None
     if need_sigma_grad and gt is not None:
-        g_sigma = -scale * ((w_out_t * g_x_t_a).sum() - relu_z - sigma_abs * z_sq)
-    return loss, g_w_in[None], g_w_out[None], g_sigma
+        g_sigma = -scale * ((w_out_t * g_x_t_a).sum((1, 2)) - relu_z - sigma_abs * z_sq)
+    return loss, g_w_in, g_w_out, g_sigma
 
 
 def one_active_targets(gt: Tensor | None, sigma_abs: Tensor, n: int) -> Tensor:

@@ -32,7 +32,7 @@ import torch
 from tqdm import tqdm
 
 from ._adamw import FlatAdamW
-from ._batches import CHUNK_STEPS, SparseBatch, draw_batches
+from ._batches import CHUNK_STEPS, SparseBatch, draw_batches, mixing_tables
 from ._checks import check_choice, check_float, check_int, check_probabilities, check_seeds
 from ._grads import grads_buckets, grads_dense, grads_sparse, one_active_targets
 from ._threads import single_threaded
@@ -42,7 +42,6 @@ from .data import BernoulliStream, OneActiveStream, steps_for
 from .mixing import Mixing
 
 INPUTS = ("bernoulli", "one_active")
-DENSE_ROWS = 400  # below this many non-empty rows in a step, a dense block beats the Gram form
 
 
 @dataclass
@@ -172,9 +171,9 @@ def _train_shard(model, mixing: Mixing, probs: list, steps: list[int], seeds: li
     gt = mixing.pattern.transpose(1, 2).contiguous().float()
     if not train_sigma and not torch.any(mixing.sigma != 0):
         gt = None  # clean task: skip the mixing term altogether
-    # with sigma fixed, sigma G^T and the one-active targets are computed once; G^T G always
+    # with sigma fixed, sigma G^T and the one-active targets are computed once
     scaled_gt = None if train_sigma or gt is None else gt * sigma_view.abs()[:, None, None]
-    gram_gt = None if gt is None else gt @ gt.transpose(1, 2)
+    tables = mixing_tables(gt, k) if inputs == "bernoulli" else None
     target = None
     if inputs == "one_active" and not train_sigma:
         target = one_active_targets(gt, sigma_view.abs(), n)
@@ -185,7 +184,7 @@ def _train_shard(model, mixing: Mixing, probs: list, steps: list[int], seeds: li
     for t0 in range(0, total, CHUNK_STEPS):
         # Streams always draw whole chunks (the tail of the last one is unused), so an
         # instance's numbers never depend on how long the other instances run.
-        batches = draw_batches(streams, inputs, batch_size, n)[:total - t0]
+        batches = draw_batches(streams, inputs, batch_size, n, tables)[:total - t0]
         lrs = cosine_lr(settings["lr"], torch.arange(t0, t0 + len(batches), dtype=torch.float64)[:, None],
                         steps_t).float()[:, :, None]                           # (steps, K, 1)
         for i, batch in enumerate(batches):
@@ -193,7 +192,7 @@ def _train_shard(model, mixing: Mixing, probs: list, steps: list[int], seeds: li
             w_in, w_out = model.effective_weights(views)
             loss, g_in, g_out, g_sigma = _gradients(
                 batch, w_in, w_out, gt, sigma_abs, batch_size=batch_size,
-                need_sigma_grad=train_sigma, scaled_gt=scaled_gt, gram_gt=gram_gt, target=target)
+                need_sigma_grad=train_sigma, scaled_gt=scaled_gt, target=target)
             history[t0 + i] = loss
             for g, view_grad in zip(grad_views, model.pullback(views, g_in, g_out)):
                 g.copy_(view_grad.reshape(k, -1))
@@ -207,18 +206,12 @@ def _train_shard(model, mixing: Mixing, probs: list, steps: list[int], seeds: li
     return [v.numpy().copy() for v in views], history.numpy(), sigma.numpy().copy()
 
 
-def _gradients(batch, w_in, w_out, gt, sigma_abs, *, batch_size, need_sigma_grad, scaled_gt,
-               gram_gt, target):
+def _gradients(batch, w_in, w_out, gt, sigma_abs, *, batch_size, need_sigma_grad, scaled_gt, target):
     """Loss and gradients of one step, by the kernel that fits the batch's form."""
-    if isinstance(batch, SparseBatch):  # one instance
-        n = w_in.shape[1]
-        if batch.n_rows > DENSE_ROWS:
-            return grads_sparse(w_in, w_out, gt, sigma_abs, batch, batch_size=batch_size,
-                                need_sigma_grad=need_sigma_grad, scaled_gt=scaled_gt, gram_gt=gram_gt)
-        x = torch.zeros(batch.n_rows * n)
-        x[batch.row_cell] = batch.value
-        batch = x.view(1, -1, n)
-    elif batch.dim() == 2:  # exactly-one-active bucket weights, (K, 2n)
+    if isinstance(batch, SparseBatch):
+        return grads_sparse(w_in, w_out, gt, sigma_abs, batch, batch_size=batch_size,
+                            need_sigma_grad=need_sigma_grad, scaled_gt=scaled_gt)
+    if batch.dim() == 2:  # exactly-one-active bucket weights, (K, 2n)
         if target is None:  # sigma is trained: targets change every step
             target = one_active_targets(gt, sigma_abs, w_in.shape[1])
         return grads_buckets(w_in, w_out, gt, sigma_abs, batch, batch_size=batch_size,
