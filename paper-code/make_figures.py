@@ -38,8 +38,8 @@ MODES = ("paper", "quick")
 DEPENDS = {"fig03": ["fig02"], "fig04": ["fig02"], "fig08": ["fig07"], "fig09": ["fig05"]}
 #: Paper-mode seconds of each notebook from an empty cache (measured in the last full run on a
 #: 2-core laptop), only to start the longest first; a notebook not listed starts last.
-COST = {"fig05": 1388, "fig02": 731, "fig13": 115, "fig10": 109, "fig07": 62, "fig01": 55,
-        "fig11": 42, "fig06": 26, "fig09": 25}
+COST = {"fig05": 848, "fig02": 704, "fig12": 550, "fig10": 146, "fig13": 74, "fig01": 43,
+        "fig11": 40, "fig07": 39, "fig09": 27, "fig06": 19}
 
 
 class Parser(argparse.ArgumentParser):

@@ -171,3 +171,15 @@ def test_provenance_names_versions_and_no_path():
     made = report.provenance()
     assert made["torch"] and made["numpy"] and made["cpu"] and len(made["code_fingerprint"]) == 20
     assert "/" not in str(made["git_commit"])
+
+
+def test_embedding_mixing_with_one_width_per_instance_matches_the_residual_models():
+    """Fig. 12's MLPs: instance i gets the mixing of the residual model with its width and seed."""
+    from cclib import paper_runs
+    mlp = experiments.build_mixing(paper_runs.embed_width_mlp([100, 300, 300], [0, 0, 1]))
+    assert np.array_equal(mlp.pattern[:1].numpy(), experiments.build_mixing(paper_runs.embed_width(100, [0])).pattern.numpy())
+    assert np.array_equal(mlp.pattern[1:].numpy(), experiments.build_mixing(paper_runs.embed_width(300, [0, 1])).pattern.numpy())
+    with pytest.raises(ValueError, match="d_embed must be one width for model='residual'"):
+        experiments.run_config(seeds=[0, 1], model="residual", d_embed=[100, 300])
+    with pytest.raises(ValueError, match=r"d_embed must be one width or one per seed \(2\), got 3"):
+        experiments.run_config(seeds=[0, 1], kind="embedding", d_embed=[100, 200, 300])

@@ -17,7 +17,7 @@ from . import cache
 from ._checks import check_choice
 from ._types import Model, Numbers, PerInstance, Seeds
 from .evaluate import LossCurve
-from .mixing import Mixing, build, embedding_matrix, low_rank_mixing
+from .mixing import Mixing, build, embedding_matrix, embedding_mixing, low_rank_mixing
 from .models import MLP, ResidualMLP
 from .train import train
 
@@ -28,14 +28,16 @@ def run_config(*, seeds: Seeds, sigma: PerInstance = 0.0, kind: str = "asymmetri
                inputs: str = "bernoulli", p: PerInstance | None = None,
                steps: int | Sequence[int] | None = None, zero_diagonal: bool = False, trainable_sigma: bool = False,
                sign: int = -1, rank: int | None = None, spectrum: str = "flat",
-               model: str = "mlp", n_features: int = 100, d_mlp: int = 50, d_embed: int = 1000,
+               model: str = "mlp", n_features: int = 100, d_mlp: int = 50,
+               d_embed: int | Sequence[int] = 1000,
                batch_size: int = 2048, lr: float = 3e-3, weight_decay: float = 1e-2,
                init: dict | None = None, init_bounds: str = "published") -> dict:
     """A complete, normalised configuration for :func:`trained`: one instance per seed.
 
     sigma, p and steps may be scalars (shared) or one value per seed. kind: 'clean',
     'asymmetric', 'symmetric', 'embedding' or 'low_rank' (then ``rank``). model: 'mlp' or
-    'residual' (the original model; its mixing is then the embedding's, sign -1). init: another
+    'residual' (the original model; its mixing is then the embedding's, sign -1). d_embed: the
+    embedding width; for the MLP with kind 'embedding' it may be one width per seed. init: another
     configuration whose trained weights this run starts from (continued training).
     """
     seeds = [int(s) for s in np.atleast_1d(seeds)]
@@ -54,6 +56,15 @@ def run_config(*, seeds: Seeds, sigma: PerInstance = 0.0, kind: str = "asymmetri
     check_choice("kind", kind, ("clean", "asymmetric", "symmetric", "embedding", "low_rank"))
     check_choice("model", model, ("mlp", "residual"))
     check_choice("init_bounds", init_bounds, ("published", "textbook"))
+    if isinstance(d_embed, (int, np.integer)):
+        d_embed = int(d_embed)
+    else:
+        d_embed = [int(w) for w in d_embed]
+        if len(d_embed) != k:
+            raise ValueError(f"d_embed must be one width or one per seed ({k}), got {len(d_embed)}")
+        if model == "residual":
+            raise ValueError("d_embed must be one width for model='residual' (its instances share "
+                             "one tensor of weights)")
     return dict(seeds=seeds, sigma=per_instance("sigma", sigma), kind=kind, inputs=inputs,
                 p=per_instance("p", p),
                 steps=None if steps is None else [int(s) for s in per_instance("steps", steps)],
@@ -79,9 +90,13 @@ def build_mixing(config: dict) -> Mixing:
     n, seeds = config["n_features"], config["seeds"]
     mseeds = [MIXING_SEED + s for s in seeds]
     if config["model"] == "residual" or config["kind"] == "embedding":
-        w_e = embedding_matrix(n, config["d_embed"], [EMBED_SEED + s for s in seeds])
-        from .mixing import embedding_mixing
-        return embedding_mixing(w_e, -1 if config["model"] == "residual" else config["sign"])
+        sign = -1 if config["model"] == "residual" else config["sign"]
+        widths = config["d_embed"]
+        if isinstance(widths, int):
+            return embedding_mixing(embedding_matrix(n, widths, [EMBED_SEED + s for s in seeds]), sign)
+        patterns = [embedding_mixing(embedding_matrix(n, w, [EMBED_SEED + s]), sign).pattern[0]
+                    for s, w in zip(seeds, widths)]                        # one width per instance
+        return Mixing(torch.stack(patterns), torch.ones(len(seeds)))
     if config["kind"] == "low_rank":
         return low_rank_mixing(config["sigma"], config["rank"], n, mseeds,
                                spectrum=config["spectrum"], trainable_sigma=config["trainable_sigma"])

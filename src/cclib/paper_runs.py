@@ -51,3 +51,29 @@ def sigma_sweep(kind: str, inputs: str, seeds: list[int], quick: bool = False) -
     p = 0.01 if inputs == "bernoulli" else None
     return run_config(seeds=np.repeat(seeds, len(sigmas)), sigma=np.tile(sigmas, len(seeds)),
                       kind=kind, inputs=inputs, p=p, steps=QUICK_STEPS if quick else 10_000)
+
+
+#: Fig. 12's embedding widths (beyond the paper), and the three of its quick version.
+EMBED_WIDTHS = (100, 150, 200, 300, 500, 1000, 2000, 5000, 10_000)
+EMBED_WIDTHS_QUICK = (100, 300, 1000)
+
+
+def embed_width_seeds(width: int, seeds: list[int]) -> list[int]:
+    """Fig. 12's seeds at one width: all of them up to 1000, the first alone beyond (the residual
+    model's cost grows with the width: ~80 CPU-s per seed at 10,000)."""
+    return list(seeds) if width <= 1000 else list(seeds[:1])
+
+
+def embed_width(width: int, seeds: list[int], quick: bool = False) -> dict:
+    """Fig. 12: Braun et al.'s residual model at embedding width ``width``. Bernoulli inputs at
+    p = 0.01, 10,000 steps, one instance per seed."""
+    return run_config(seeds=seeds, model="residual", d_embed=width, p=0.01,
+                      steps=QUICK_STEPS if quick else 10_000)
+
+
+def embed_width_mlp(widths: list[int], seeds: list[int], quick: bool = False) -> dict:
+    """Fig. 12: the simplified MLP trained on the mixing -(W_E W_E^T - I) of the residual model
+    with the same width and seed (the same W_E), one instance per (width, seed) pair: widths and
+    seeds are given pair by pair. Bernoulli inputs at p = 0.01, 10,000 steps."""
+    return run_config(seeds=seeds, kind="embedding", sign=-1, d_embed=widths, p=0.01,
+                      steps=QUICK_STEPS if quick else 10_000)
