@@ -68,11 +68,11 @@ def bench_chunk_kernel(instances: int = 8, repeats: int = 20) -> dict:
     parts = [BernoulliStream(0.01, b, n, s).next_chunk(CHUNK_STEPS)[1:] for s in range(instances)]
     gt = mixing.random_mixing([0.02] * instances, seeds=list(range(instances))).pattern.transpose(1, 2)
     tables = mixing_tables(gt.contiguous(), instances)
-    inst_start = np.concatenate([[0], np.cumsum([p[3].numel() for p in parts])])
-    flat = [np.concatenate([p[i].numpy() for p in parts]) for i in range(4)]
-    merge_chunk(*flat, inst_start, CHUNK_STEPS, n, *tables)  # compile (or load the cached build)
+    inst_start = np.concatenate([[0], np.cumsum([p[1].numel() for p in parts])])
+    flat = [np.concatenate([p[i].numpy() for p in parts]) for i in range(2)]
+    merge_chunk(*flat, inst_start, CHUNK_STEPS, b, n, *tables)  # compile (or load the cached build)
     timings = {}
-    for name, fn in (("numba", lambda: merge_chunk(*flat, inst_start, CHUNK_STEPS, n, *tables)),
+    for name, fn in (("numba", lambda: merge_chunk(*flat, inst_start, CHUNK_STEPS, b, n, *tables)),
                      ("numpy", lambda: merge_chunk_numpy(parts, CHUNK_STEPS, b, n, *tables))):
         t0 = time.perf_counter()
         for _ in range(repeats):

@@ -53,19 +53,21 @@ al = aligned[0]
 # %%
 fig = plt.figure(figsize=(12, 5))
 grid = fig.add_gridspec(2, 3, width_ratios=[1, 1, 1.3])
-panels = [(al.eig_in, "E vs W_in (read)"), (al.eig_out, "E vs W_out (write)"),
-          (al.svd_in, "V vs W_in (read)"), (al.svd_out, "U vs W_out (write)")]
+panels = [(al.eig_in, "$E$ vs $W_{in}$ (read)"), (al.eig_out, "$E$ vs $W_{out}$ (write)"),
+          (al.svd_in, "$V$ vs $W_{in}$ (read)"), (al.svd_out, "$U$ vs $W_{out}$ (write)")]
+heat_axes = []
 for i, (data, title) in enumerate(panels):
     ax = fig.add_subplot(grid[i // 2, i % 2])
     im = plotting.heatmap(ax, np.abs(data), cmap="magma", vmin=0, vmax=0.6)
     ax.set(title=title, xlabel="vector index (descending value)", ylabel="neuron")
-fig.colorbar(im, ax=fig.axes, shrink=0.6, label="|cosine|", location="left")
+    heat_axes.append(ax)
+fig.colorbar(im, ax=heat_axes, shrink=0.9, pad=0.02, label="|cosine|")
 ax = fig.add_subplot(grid[:, 2])
 ax.plot(al.cos_svd, ".-", color=plotting.COLORS["embed"], ms=3, label="$\\cos(U_i, T V_i)$  (SVD of $I + M$)")
 ax.plot(al.cos_eig, ".-", color=plotting.COLORS["snmf"], ms=3, label="$\\cos(E_i, T E_i)$  (eig. of $(M + M^T)/2$)")
 ax.axvline(49.5, color="k", ls=":", lw=1)
 ax.set(xlabel="vector index i (descending value)", ylabel="cosine", title="directions kept by T")
-ax.legend(fontsize="x-small")
+ax.legend(fontsize="small")
 fig.suptitle("Fig. 7: neuron directions against the bases of M ($\\sigma$ = 0.03, seed 0)")
 plotting.save_figure(fig, out, "fig07")
 plt.show()

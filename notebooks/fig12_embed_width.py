@@ -140,6 +140,13 @@ plt.show()
 # fitted over the best width and wider ones, is negative by its own standard error. "Agree at
 # every width": each width's difference between the two architectures lies within 3 combined
 # seed sd (3 rather than 2 because all nine widths are compared at once).
+#
+# **What we find** (recorded as the expected verdicts): the residual model and the MLP on its
+# mixing do *not* agree at every width. They agree from 200 to 500; at 100 (where `W_E` is a
+# random square matrix, far from orthogonal) the residual model is much worse; from 1000 on it is
+# consistently better by about 0.0006 in L/p, the size of Fig. 1's gap at width 1000. The
+# mixing explains the shape of the curve (the Fig. 5b mapping predicts it), the architecture a
+# small, steady offset.
 
 # %%
 claims = report.Claims(mode)
@@ -162,7 +169,7 @@ claims.compare("past the best width, the advantage over naive shrinks with width
 combined = np.sqrt((sd["residual"] ** 2 + sd["mlp"] ** 2) / n_seeds)
 z = (mean["residual"] - mean["mlp"]) / combined
 claims.add("the residual model and the MLP on its mixing agree at every width (|z| < 3)",
-           bool(np.all(np.abs(z) < 3)),
+           bool(np.all(np.abs(z) < 3)), expected=False,
            detail="z by width: " + ", ".join(f"{w}: {v:+.1f}" for w, v in zip(WIDTHS, z)))
 err_mapped = float(np.nanmean(np.abs(mean["residual"] - mapped)))
 err_naive = float(np.mean(np.abs(mean["residual"] - naive)[inside]))

@@ -35,9 +35,11 @@ def test_bernoulli_stream_matches_the_distribution(p):
     if chunk[0] == "dense":
         x = chunk[1]
     else:
-        _, step, row, feat, value = chunk
-        x = torch.zeros(8, 512, 100)
-        x[step, row, feat] = value
+        _, position, value = chunk
+        assert torch.all(position[1:] > position[:-1])
+        x = torch.zeros(8 * 512 * 100)
+        x[position] = value
+        x = x.view(8, 512, 100)
         assert not torch.any(value == 0)
     _check_bernoulli(x, p)
     if p == 1.0:

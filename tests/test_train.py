@@ -52,8 +52,8 @@ def test_dense_and_sparse_paths_match_autograd(p):
     # the same batch as flat active-cell lists, empty rows dropped
     parts = []
     for i in range(k):
-        row, feat = torch.nonzero(x[i], as_tuple=True)
-        parts.append((torch.zeros_like(row), row, feat, x[i][row, feat]))
+        position = torch.nonzero(x[i].reshape(-1)).flatten()
+        parts.append((position, x[i].reshape(-1)[position]))
     batch, = sparse_chunk(parts, 1, b, 100, mixing_tables(_gt(mix), k))
     assert batch.n_rows == max(1, int(((x != 0).sum(2) >= 2).sum(1).max()))  # samples of 2+ cells
     assert torch.allclose(batch.single.sum(1), (x * x * ((x != 0).sum(2, keepdim=True) == 1)).sum((1, 2)))
@@ -77,9 +77,10 @@ def test_sparse_path_matches_autograd_at_every_step_of_a_chunk(sigmas):
     streams = [BernoulliStream(p, b, n, seed) for p, seed in ((0.01, 1), (0.03, 2))]
     parts = [s.next_chunk(3)[1:] for s in streams]
     batches = sparse_chunk(parts, 3, b, n, mixing_tables(gt, k))
-    x_all = torch.zeros(3, k, b, n)  # the same draws as dense batches
-    for i, (step, row, feature, value) in enumerate(parts):
-        x_all[step, i, row, feature] = value
+    x_all = torch.zeros(k, 3 * b * n)  # the same draws as dense batches
+    for i, (position, value) in enumerate(parts):
+        x_all[i, position] = value
+    x_all = x_all.view(k, 3, b, n).transpose(0, 1)
     w_in, w_out = model.effective_weights()
     for batch, x in zip(batches, x_all):
         ref = _autograd(model, mix, x, b)
@@ -101,9 +102,9 @@ def test_chunk_kernel_equals_the_numpy_version(p, k, clean):
     gt = None if clean else _gt(mixing.random_mixing([0.03] * k, seeds=list(range(k))))
     tables = mixing_tables(gt, k)
     ref = merge_chunk_numpy(parts, 5, b, n, *tables)
-    inst_start = np.concatenate([[0], np.cumsum([part[3].numel() for part in parts])])
-    got = merge_chunk(*(np.concatenate([part[i].numpy() for part in parts]) for i in range(4)),
-                      inst_start, 5, n, *tables)
+    inst_start = np.concatenate([[0], np.cumsum([part[1].numel() for part in parts])])
+    got = merge_chunk(*(np.concatenate([part[i].numpy() for part in parts]) for i in range(2)),
+                      inst_start, 5, b, n, *tables)
     assert len(ref) == len(got) == 16
     for i, (x, y) in enumerate(zip(ref, got)):
         x, y = np.asarray(x), np.asarray(y)

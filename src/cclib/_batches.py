@@ -62,13 +62,14 @@ def _stable_argsort(key: np.ndarray, bound: int) -> np.ndarray:
     return np.argsort(key.astype(np.uint16 if bound <= 1 << 16 else np.int64), kind="stable")
 
 
-def _split_one_cell_samples(step: torch.Tensor, row: torch.Tensor, feature: torch.Tensor,
-                            value: torch.Tensor, steps: int, batch_size: int, n: int) -> tuple:
+def _split_one_cell_samples(position: torch.Tensor, value: torch.Tensor, steps: int,
+                            batch_size: int, n: int) -> tuple:
     """One instance's chunk split into its one-cell samples, summed per step into bucket weights
     (steps, 2n), the sum of relu(v)^2 per step (steps,), and the cells of the other samples
     (step, row, feature, value as numpy arrays, in the chunk's order)."""
-    step, row, feature, v = step.numpy(), row.numpy(), feature.numpy(), value.numpy()
-    sample = step * batch_size + row
+    sample, feature = np.divmod(position.numpy(), n)
+    step, row = np.divmod(sample, batch_size)
+    v = value.numpy()
     new_sample = sample[1:] != sample[:-1]
     alone = np.ones(v.size, dtype=bool)
     alone[1:] &= new_sample
@@ -86,7 +87,7 @@ def merge_chunk_numpy(parts: Sequence[tuple[torch.Tensor, ...]], steps: int, bat
                       n: int, gt: np.ndarray, gram: np.ndarray) -> tuple:
     """:func:`cclib._chunk_kernel.merge_chunk`'s result, written as numpy array operations: the
     straightforward version the tests check the compiled kernel against and the benchmark times
-    it against. parts: K instances' (step, row, feature, value) tensors."""
+    it against. parts: K instances' (position, value) tensors, as the streams give them."""
     k = len(parts)
     split = [_split_one_cell_samples(*part, steps, batch_size, n) for part in parts]
     single = np.stack([s[0] for s in split], 1)                            # (steps, K, 2n)
@@ -156,14 +157,13 @@ def mixing_tables(gt: torch.Tensor | None, k: int) -> tuple[np.ndarray, np.ndarr
 
 def sparse_chunk(parts: Sequence[tuple[torch.Tensor, ...]], steps: int, batch_size: int, n: int,
                  tables: tuple[np.ndarray, np.ndarray]) -> list[SparseBatch]:
-    """K instances' sparse chunks (active cells as 1-D step, row, feature, value, each sorted by
-    (step, row, feature)) merged into one :class:`SparseBatch` per step by the compiled kernel
-    (computed for the whole chunk at once, then sliced per step). tables: :func:`mixing_tables`."""
-    del batch_size  # the kernel finds sample boundaries from (step, row) changes
-    lengths = [part[3].numel() for part in parts]
-    inst_start = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    step, row, feature, value = (np.concatenate([part[i].numpy() for part in parts]) for i in range(4))
-    merged = merge_chunk(step, row, feature, value, inst_start, steps, n, *tables)
+    """K instances' sparse chunks (active cells as 1-D position, value, see
+    :class:`cclib.data.BernoulliStream`) merged into one :class:`SparseBatch` per step by the
+    compiled kernel (computed for the whole chunk at once, then sliced per step).
+    tables: :func:`mixing_tables`."""
+    inst_start = np.concatenate([[0], np.cumsum([part[1].numel() for part in parts])]).astype(np.int64)
+    position, value = (np.concatenate([part[i].numpy() for part in parts]) for i in range(2))
+    merged = merge_chunk(position, value, inst_start, steps, batch_size, n, *tables)
     return batches_from_merged(merged, steps)
 
 
@@ -205,6 +205,8 @@ def dense_chunk(parts: Sequence[tuple], steps: int, batch_size: int, n: int) -> 
         if part[0] == "dense":
             x[:, k] = part[1]
         else:
-            _, step, row, feat, value = part
-            x[step, k, row, feat] = value
+            _, position, value = part
+            cells = torch.zeros(steps * batch_size * n)
+            cells[position] = value
+            x[:, k] = cells.view(steps, batch_size, n)
     return list(x.unbind(0))

@@ -15,9 +15,10 @@ import numpy as np
 
 
 @numba.njit(cache=True)
-def merge_chunk(step, row, feature, value, inst_start, steps, n, gt, gram):
-    """Merge K instances' cells (1-D step, row, feature, value, instance-major, each instance's
-    sorted by (step, row, feature); instance k's are [inst_start[k], inst_start[k + 1])).
+def merge_chunk(position, value, inst_start, steps, batch_size, n, gt, gram):
+    """Merge K instances' active cells (1-D position, value, instance-major; instance k's are
+    [inst_start[k], inst_start[k + 1]), its positions increasing flat indices into a
+    (steps, batch_size, n) block).
 
     Returns, for the whole chunk (per-step slices are given by the *_base arrays, which have
     steps + 1 entries):
@@ -47,22 +48,31 @@ def merge_chunk(step, row, feature, value, inst_start, steps, n, gt, gram):
 
     # pass 1: classify the samples, count what each (step, instance) will hold, and list the
     # multi-cell samples (first cell, cells, instance) for pass 2
-    multi_first = np.empty(step.size // 2 + 1, dtype=np.int64)
-    multi_cells = np.empty(step.size // 2 + 1, dtype=np.int64)
-    multi_inst = np.empty(step.size // 2 + 1, dtype=np.int64)
+    # decode the positions: sample = position // n (step * batch_size + row), feature the rest
+    total = position.size
+    step = np.empty(total, dtype=np.int64)
+    sample = np.empty(total, dtype=np.int64)
+    feature = np.empty(total, dtype=np.int64)
+    for a in range(total):
+        sample[a] = position[a] // n
+        feature[a] = position[a] - sample[a] * n
+        step[a] = sample[a] // batch_size
+    multi_first = np.empty(total // 2 + 1, dtype=np.int64)
+    multi_cells = np.empty(total // 2 + 1, dtype=np.int64)
+    multi_inst = np.empty(total // 2 + 1, dtype=np.int64)
     n_multi = 0
     for k in range(k_count):
         i, end = inst_start[k], inst_start[k + 1]
         while i < end:
-            s, r = step[i], row[i]
+            s, q = step[i], sample[i]
             j = i + 1
-            while j < end and step[j] == s and row[j] == r:
+            while j < end and sample[j] == q:
                 j += 1
-            total = 0.0
+            pos_sq = 0.0
             for a in range(i, j):
                 x = max(value[a], 0.0)
-                total += x * x
-            relu_sq[s, k] += total
+                pos_sq += x * x
+            relu_sq[s, k] += pos_sq
             c = j - i
             if c == 1:
                 v = value[i]

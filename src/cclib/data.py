@@ -19,9 +19,10 @@ import torch
 
 from ._checks import check_float, check_int
 
-#: Above this probability a Bernoulli stream draws a dense (steps, batch, n) block; below it,
-#: it draws only the positions of active cells (geometric gaps), ~1/p times fewer numbers.
-DENSE_SAMPLING_P = 0.05
+#: From this probability on a Bernoulli stream draws a dense (steps, batch, n) block; below it,
+#: it draws only the positions of active cells (geometric gaps), ~1/p times fewer numbers. (The
+#: sparse step is ~1.8x faster than the dense one at p = 0.05 and as fast at 0.1.)
+DENSE_SAMPLING_P = 0.1
 
 
 def sample_bernoulli(batch_size: int, n_features: int, p: float,
@@ -65,8 +66,9 @@ def steps_for(p: float, n_features: int = 100, non_empty_batches: int = 10_000) 
 class BernoulliStream:
     """Bernoulli(p) inputs for one instance, drawn ``chunk`` steps at a time.
 
-    ``next_chunk(c)`` returns either ``("sparse", step, row, feature, value)`` with 1-D tensors
-    sorted by (step, row, feature), or ``("dense", x)`` with x of shape (c, batch, n).
+    ``next_chunk(c)`` returns either ``("sparse", position, value)``: 1-D tensors, the active
+    cells' flat indices into a (c, batch, n) block, increasing, and their values; or
+    ``("dense", x)`` with x of shape (c, batch, n).
     """
 
     def __init__(self, p: float, batch_size: int, n_features: int, seed: int):
@@ -98,8 +100,7 @@ class BernoulliStream:
             pos = torch.cat([pos, pos[-1] + torch.cumsum(more.to(torch.int64), 0)])
         pos = pos[pos < cells]
         value = torch.rand(pos.numel(), generator=g) * 2 - 1
-        step, rest = pos // (b * n), pos % (b * n)
-        return ("sparse", step, rest // n, rest % n, value)
+        return ("sparse", pos, value)
 
 
 class OneActiveStream:

@@ -21,7 +21,6 @@ from typing import Sequence
 
 import numpy as np
 import torch
-from scipy.stats import binom
 
 from ._checks import check_int, check_probabilities
 from ._threads import single_threaded
@@ -123,6 +122,7 @@ def conditional_errors(model: Model, mixing: Mixing, ks: Sequence[int], samples_
 def strata_needed(p_eval: np.ndarray, n: int, tol: float = 1e-10) -> np.ndarray:
     """The k >= 2 whose probability exceeds ``tol`` at some p in p_eval."""
     ks = np.arange(2, n + 1)
+    from scipy.stats import binom  # imported here: scipy.stats costs ~0.9 s to import
     pmf = binom.pmf(ks[:, None], n, np.asarray(p_eval)[None, :])
     return ks[pmf.max(1) > tol]
 
@@ -148,6 +148,7 @@ def loss_curve(model: Model, mixing: Mixing, p_eval: Numbers, samples_per_k: int
     check_int("samples_per_k", samples_per_k, low=2)
     n = model.n_features
     e1 = one_active_loss(model, mixing)                          # E[sum sq err | k = 1], (K,)
+    from scipy.stats import binom
     pmf1 = binom.pmf(1, n, p_eval)                               # (P,)
     total = e1[:, None] * pmf1[None, :]
     var = np.zeros_like(total)
