@@ -114,7 +114,8 @@ ax.plot(WIDTHS, mapped, "^:", color=plotting.COLORS["snmf"], ms=5,
         label="Fig. 5b (symmetric $M$) at the same off-diagonal std")
 plotting.naive_line(ax)
 ax.set(xscale="log", xlabel="embedding width $d_{embed}$", ylabel="loss per feature $L / p$ at $p$ = 0.01",
-       title=f"loss against embedding width ({len(SEEDS)} seed(s) to 1000, 1 beyond; bars: sd)")
+       title=(f"loss against embedding width ({len(SEEDS)} seeds to 1000, 1 beyond; bars: sd)"
+              if len(SEEDS) > 1 else "loss against embedding width (1 seed)"))
 ax.set_yscale("log")
 plotting.plain_log_axis(ax, "y", [0.06, 0.07, 0.08, 0.1, 0.15, 0.2, 0.3, 0.4])
 plotting.plain_log_axis(ax, "x", [w for w in (100, 300, 1000, 3000, 10_000) if w <= max(WIDTHS)])
