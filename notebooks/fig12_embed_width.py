@@ -44,7 +44,7 @@ out_dir = "../paper-code/output"
 import matplotlib.pyplot as plt
 import numpy as np
 
-from cclib import evaluate, experiments, paper_runs, plotting, report
+from cclib import experiments, paper_runs, plotting, report
 from cclib.baselines import naive_loss
 
 out = report.check_parameters(mode, seed, out_dir)
@@ -70,11 +70,13 @@ seeds_at = {w: paper_runs.embed_width_seeds(w, SEEDS) for w in WIDTHS}
 pairs = [(w, s) for w in WIDTHS for s in seeds_at[w]]
 mlp_run = experiments.trained(paper_runs.embed_width_mlp([w for w, _ in pairs], [s for _, s in pairs], quick),
                               progress=True)
-mlp_loss, mlp_se = evaluate.expected_loss(mlp_run.model, mlp_run.mixing, P, samples)
+mlp_curve = experiments.loss_curve(mlp_run, [P], samples)
+mlp_loss, mlp_se = mlp_curve.loss[:, 0], mlp_curve.se[:, 0]
 mean, sd, offdiag_std = {"residual": [], "mlp": []}, {"residual": [], "mlp": []}, []
 for width in WIDTHS:
     run = experiments.trained(paper_runs.embed_width(width, seeds_at[width], quick), progress=True)
-    res_loss, res_se = evaluate.expected_loss(run.model, run.mixing, P, samples)
+    curve = experiments.loss_curve(run, [P], samples)
+    res_loss, res_se = curve.loss[:, 0], curve.se[:, 0]
     here = np.array([w == width for w, _ in pairs])
     for model, values, se in (("residual", res_loss, res_se), ("mlp", mlp_loss[here], mlp_se[here])):
         mean[model].append(values.mean())
