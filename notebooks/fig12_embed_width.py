@@ -61,9 +61,10 @@ naive = naive_loss()
 # The residual model: one run per width, its instances the seeds. Its weights are
 # `d_embed x 50`, so its cost grows with the width (about 80 CPU-seconds per seed at 10,000):
 # widths up to 1000 have three seeds, wider ones one, and their bars show only the evaluation's
-# standard error. (20,000, the issue's widest, would cost ~170 CPU-seconds more per seed than
-# the test suite's time allows.) The mapping below reads Fig. 5's Bernoulli sweep from the cache
-# (it trains it if Fig. 5 has not run yet). The MLPs on the same mixing matrices: one run, an instance per (width, seed).
+# standard error. (A width of 20,000 would cost ~170 CPU-seconds per seed more than the test
+# suite's time allows.) The MLPs on the same mixing matrices train as one run, an instance per
+# (width, seed). The mapping below reads Fig. 5's Bernoulli sweep from the cache (and trains it if
+# Fig. 5 has not run yet).
 
 # %%
 seeds_at = {w: paper_runs.embed_width_seeds(w, SEEDS) for w in WIDTHS}
