@@ -41,7 +41,7 @@ out_dir = "../paper-code/output"
 import matplotlib.pyplot as plt
 import numpy as np
 
-from cclib import baselines, cache, evaluate, experiments, mixing, plotting, report
+from cclib import baselines, evaluate, experiments, mixing, plotting, report
 from cclib.baselines import naive_loss
 
 out = report.check_parameters(mode, seed, out_dir)
@@ -70,16 +70,8 @@ hand = baselines.naive_offset([optimal_offset[k] for k in keys])
 
 def hand_curve(p_values, samples_per_k):
     """The hand-coded models' loss curve, cached like the trained runs' (it takes ~30 s at 16x)."""
-    key = dict(model="naive_offset", offsets=[optimal_offset[k] for k in keys],
-               p_eval=[float(p) for p in p_values], samples_per_k=samples_per_k,
-               seed=evaluate.default_seed())
-
-    def compute():
-        c = evaluate.loss_curve(hand, mixing.clean(n_instances=len(keys)), p_values, samples_per_k)
-        return dict(p_eval=c.p_eval, loss=c.loss, se=c.se)
-
-    arrays = cache.cached("curve", key, compute)
-    return evaluate.LossCurve(arrays["p_eval"], arrays["loss"], arrays["se"])
+    return experiments.cached_curve(dict(model="naive_offset", offsets=[optimal_offset[k] for k in keys]),
+                                    hand, mixing.clean(n_instances=len(keys)), p_values, samples_per_k)
 
 
 hand_curves = hand_curve(p_eval, spk)

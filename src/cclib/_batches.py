@@ -42,8 +42,6 @@ class SparseBatch:
     cell: torch.Tensor            # (E,) grouped by row
     bucket: torch.Tensor          # (E,)
     value: torch.Tensor           # (E,)
-    instance: torch.Tensor        # (E,)
-    row_cell: torch.Tensor        # (E,) row id * n + feature: the entry's place in a (rows, n) block
     row_offsets: torch.Tensor     # (K * n_rows,) first entry of each row
     row: torch.Tensor             # (E,) grouped by bucket
     bucket_value: torch.Tensor    # (E,)
@@ -137,12 +135,10 @@ def merge_chunk_numpy(parts: Sequence[tuple[torch.Tensor, ...]], steps: int, bat
     by_bucket = _stable_argsort(bucket_key, steps * k * 2 * n)
     bucket_start = _exclusive_cumsum(np.bincount(bucket_key, minlength=steps * k * 2 * n))
     row_t, value_t = padded[by_bucket], v[by_bucket]
-    row_cell = padded * n + feature
     row_offsets = row_offsets - entry_bounds[np.repeat(np.arange(steps), k * n_rows)]
     bucket_offsets = bucket_start.reshape(steps, k * 2 * n) - entry_bounds[:-1, None]
-    return (single, relu_sq, n_rows, entry_bounds, row_base, cell, bucket, v, inst, row_cell,
-            row_offsets, row_t, value_t, bucket_offsets, relu_z.astype(np.float32),
-            z_sq.astype(np.float32))
+    return (single, relu_sq, n_rows, entry_bounds, row_base, cell, bucket, v, row_offsets, row_t,
+            value_t, bucket_offsets, relu_z.astype(np.float32), z_sq.astype(np.float32))
 
 
 def mixing_tables(gt: torch.Tensor | None, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -169,8 +165,8 @@ def sparse_chunk(parts: Sequence[tuple[torch.Tensor, ...]], steps: int, batch_si
 
 def batches_from_merged(merged: tuple, steps: int) -> list[SparseBatch]:
     """Slice a merged chunk (see :func:`cclib._chunk_kernel.merge_chunk`) into its steps."""
-    (single, relu_sq, n_rows, entry_base, row_base, cell, bucket, value, instance, row_cell,
-     row_offsets, row_t, value_t, bucket_offsets, relu_z, z_sq) = (
+    (single, relu_sq, n_rows, entry_base, row_base, cell, bucket, value, row_offsets, row_t,
+     value_t, bucket_offsets, relu_z, z_sq) = (
         torch.from_numpy(np.asarray(x)) for x in merged)
     entry_base, row_base, n_rows = (x.tolist() for x in (entry_base, row_base, n_rows))
     batches = []
@@ -179,8 +175,7 @@ def batches_from_merged(merged: tuple, steps: int) -> list[SparseBatch]:
         r0, r1 = row_base[s], row_base[s + 1]
         batches.append(SparseBatch(
             single=single[s], n_rows=n_rows[s], cell=cell[lo:hi], bucket=bucket[lo:hi],
-            value=value[lo:hi], instance=instance[lo:hi], row_cell=row_cell[lo:hi],
-            row_offsets=row_offsets[r0:r1], row=row_t[lo:hi], bucket_value=value_t[lo:hi],
+            value=value[lo:hi], row_offsets=row_offsets[r0:r1], row=row_t[lo:hi], bucket_value=value_t[lo:hi],
             bucket_offsets=bucket_offsets[s], relu_sq=relu_sq[s], relu_z=relu_z[s], z_sq=z_sq[s]))
     return batches
 

@@ -27,7 +27,7 @@ def merge_chunk(position, value, inst_start, steps, batch_size, n, gt, gram):
     n_rows (steps,): rows per instance in the step's padded layout (at least 1);
     entry_base, row_base: where each step's entries and padded rows start;
     per entry of a multi-cell sample, step-major (step, instance, row, feature): cell k n + f,
-    bucket k 2n + f + n [v < 0], value, instance, row_cell (padded row) n + f;
+    bucket k 2n + f + n [v < 0], value;
     row_offsets (padded rows): first entry of each row, counted from its step's first entry;
     row_t, value_t: padded row and value of the entries in bucket order (stable);
     bucket_offsets (steps, K 2n): first entry of each bucket, counted from its step's first entry;
@@ -113,8 +113,6 @@ def merge_chunk(position, value, inst_start, steps, batch_size, n, gt, gram):
     cell = np.empty(total_e, dtype=np.int64)
     bucket = np.empty(total_e, dtype=np.int64)
     value_out = np.empty(total_e, dtype=np.float32)
-    instance = np.empty(total_e, dtype=np.int64)
-    row_cell = np.empty(total_e, dtype=np.int64)
     padded_row = np.empty(total_e, dtype=np.int64)
     row_offsets = np.empty(row_base[steps], dtype=np.int64)
     rank = np.zeros((steps, k_count), dtype=np.int64)
@@ -133,8 +131,6 @@ def merge_chunk(position, value, inst_start, steps, batch_size, n, gt, gram):
             cell[e] = k * n + f
             bucket[e] = k * two_n + f + n * (v < 0)
             value_out[e] = v
-            instance[e] = k
-            row_cell[e] = padded * n + f
             padded_row[e] = padded
     # an instance's rows beyond its own count are empty: they start where its entries end
     for s in range(steps):
@@ -163,5 +159,5 @@ def merge_chunk(position, value, inst_start, steps, batch_size, n, gt, gram):
             value_t[pos] = value_out[e]
 
     return (single.astype(np.float32), relu_sq.astype(np.float32), n_rows, entry_base, row_base,
-            cell, bucket, value_out, instance, row_cell, row_offsets, row_t, value_t,
+            cell, bucket, value_out, row_offsets, row_t, value_t,
             bucket_offsets, relu_z.astype(np.float32), z_sq.astype(np.float32))

@@ -148,18 +148,25 @@ def trained(config: dict, progress: bool = False, folder: Path | None = None) ->
     return Trained(model, mixing, arrays["loss"], config)
 
 
-def loss_curve(run: Trained, p_eval: Numbers, samples_per_k: int = 4096, seed: int | None = None,
-               folder: Path | None = None) -> LossCurve:
-    """:func:`cclib.evaluate.loss_curve` of a trained run, cached alongside its weights."""
+def cached_curve(what: dict, model: Model, mixing: Mixing, p_eval: Numbers, samples_per_k: int = 4096,
+                 seed: int | None = None, folder: Path | None = None) -> LossCurve:
+    """:func:`cclib.evaluate.loss_curve` of any model, cached under ``what`` (a JSON-able dict
+    that names the model, e.g. its configuration) and the evaluation's settings."""
     from .evaluate import default_seed, loss_curve as evaluate_curve
 
     seed = default_seed() if seed is None else seed
-    key = dict(run=run.config, p_eval=[float(p) for p in np.asarray(p_eval)],
-               samples_per_k=int(samples_per_k), seed=int(seed))
+    key = dict(what, p_eval=[float(p) for p in np.asarray(p_eval)], samples_per_k=int(samples_per_k),
+               seed=int(seed))
 
     def compute():
-        c = evaluate_curve(run.model, run.mixing, p_eval, samples_per_k, seed)
+        c = evaluate_curve(model, mixing, p_eval, samples_per_k, seed)
         return dict(p_eval=c.p_eval, loss=c.loss, se=c.se)
 
     arrays = cache.cached("curve", key, compute, folder)
     return LossCurve(arrays["p_eval"], arrays["loss"], arrays["se"])
+
+
+def loss_curve(run: Trained, p_eval: Numbers, samples_per_k: int = 4096, seed: int | None = None,
+               folder: Path | None = None) -> LossCurve:
+    """:func:`cclib.evaluate.loss_curve` of a trained run, cached alongside its weights."""
+    return cached_curve(dict(run=run.config), run.model, run.mixing, p_eval, samples_per_k, seed, folder)
