@@ -7,6 +7,12 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 LOCK := requirements.lock
 
+# DEVICE=cuda (or cuda:1, mps) trains and evaluates on that torch device: `make figures DEVICE=cuda`.
+DEVICE ?=
+ifneq ($(DEVICE),)
+export CCLIB_DEVICE := $(DEVICE)
+endif
+
 .PHONY: help figures notebooks figures-quick test unit bench clean-cache sync
 
 help:  ## list the targets
@@ -19,7 +25,7 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-figures: $(STAMP)  ## every figure at the paper's settings, into paper-code/output/
+figures: $(STAMP)  ## every figure at the paper's settings, into paper-code/output/ (DEVICE=cuda: on a GPU)
 	$(PY) paper-code/make_figures.py --mode paper
 
 notebooks: $(STAMP)  ## like figures, and write the executed notebooks back to notebooks/ (to commit)
@@ -35,7 +41,7 @@ test: $(STAMP)  ## unit tests, every figure at paper settings, then nbval over e
 	$(PY) paper-code/make_figures.py --mode paper
 	$(PY) -m pytest --nbval-lax --nbval-cell-timeout=1800 notebooks -p no:cacheprovider
 
-unit: $(STAMP)  ## the unit tests alone (about a minute)
+unit: $(STAMP)  ## the unit tests alone (about five minutes)
 	$(PY) -m pytest tests
 
 bench: $(STAMP)  ## speed against the straightforward implementation; writes benchmarks/results.json

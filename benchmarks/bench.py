@@ -6,7 +6,8 @@
         # engine benchmarks, with the figure timings taken from two make_figures.py runs
         # (their timings.json: one from an empty cache, one warm) instead of running them again
 
-The straightforward implementation is cclib.reference.train_reference (one model at a time, a dense
+The general engine (autograd through model(x), all instances in one batch) is timed against the
+same reference. The straightforward implementation is cclib.reference.train_reference (one model at a time, a dense
 uniform draw for every input cell, dense products, autograd, torch.optim.AdamW) and
 cclib.evaluate.monte_carlo_loss (fixed-size Monte Carlo, 1M samples per p_eval point). Prints a
 table and writes benchmarks/results.json.
@@ -56,6 +57,29 @@ def bench_training(inputs: str, instances: int = 16) -> dict:
     plain = rate(lambda s: train_reference(MLP(1, seeds=[0]), mix1, inputs=inputs, p=p, steps=s,
                                            seeds=[0]), 150, 1)
     return {"cclib": fast, "reference": plain, "speedup": fast / plain}
+
+
+def bench_general(inputs: str, instances: int = 16) -> dict:
+    """The general (autograd) engine on 16 instances in one process, on the CPU (one thread, as
+    cclib computes) and on a GPU where there is one, against the same reference loop as
+    :func:`bench_training`, in model-steps per second."""
+    p = 0.01 if inputs == "bernoulli" else None
+    seeds = list(range(instances))
+    mix = mixing.random_mixing([0.02] * instances, seeds=seeds)
+    mix1 = mixing.random_mixing(0.02, seeds=[0])
+
+    def general(device):
+        return rate(lambda s: train(MLP(instances, seeds=seeds), mix, inputs=inputs, p=p, steps=s,
+                                    seeds=seeds, engine="general", device=device), 100, instances)
+
+    out = {"general": general("cpu")}
+    torch.set_num_threads(cpu_count())
+    out["reference"] = rate(lambda s: train_reference(MLP(1, seeds=[0]), mix1, inputs=inputs, p=p, steps=s,
+                                                      seeds=[0]), 150, 1)
+    out["speedup"] = out["general"] / out["reference"]
+    if torch.cuda.is_available():
+        out["cuda"] = general("cuda")
+    return out
 
 
 def bench_chunk_kernel(instances: int = 8, repeats: int = 20) -> dict:
@@ -146,6 +170,13 @@ def main() -> None:
         eval_curve_seconds=ev["seconds"], eval_curve_max_rel_se=ev["max_rel_se"],
         eval_curve_reference_seconds=ev["reference_seconds"],
         train_bernoulli_workers_identical=bench_workers_identical())
+    for inputs, key in (("bernoulli", "bernoulli"), ("one_active", "onehot")):
+        gen = bench_general(inputs)
+        results.update({f"general_{key}_model_steps_per_s": gen["general"],
+                        f"general_{key}_reference_steps_per_s": gen["reference"],
+                        f"general_{key}_speedup": gen["speedup"]})
+        if "cuda" in gen:
+            results[f"general_{key}_cuda_model_steps_per_s"] = gen["cuda"]
     chunk = bench_chunk_kernel()
     results.update(chunk_kernel_speedup=chunk["speedup"], chunk_kernel_ms=chunk["numba_ms"],
                    chunk_numpy_ms=chunk["numpy_ms"])
@@ -159,6 +190,7 @@ def main() -> None:
         results.update(figures_paper_seconds=figs["paper"], figures_cached_seconds=figs["cached"],
                        figures_ok=figs["paper_ok"] and figs["cached_ok"], peak_rss_gb=figs["peak_rss_gb"])
     targets = {"train_bernoulli_speedup": (">=", 15), "train_onehot_speedup": (">=", 50),
+               "general_bernoulli_speedup": (">=", 1), "general_onehot_speedup": (">=", 1),
                "train_bernoulli_workers_identical": ("==", True), "chunk_kernel_speedup": (">=", 2),
                "eval_curve_seconds": ("<=", 2), "eval_curve_max_rel_se": ("<=", 0.003),
                "figures_paper_seconds": ("<=", 600), "figures_cached_seconds": ("<=", 30),

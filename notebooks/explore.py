@@ -41,6 +41,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from cclib import baselines, evaluate, experiments, plotting
+from cclib.spec import RunSpec
 
 plotting.use_style()
 P_EVAL = evaluate.p_grid(40)
@@ -49,10 +50,11 @@ P_EVAL = evaluate.p_grid(40)
 def explore(kind=kind, sigma=sigma, sign=sign, rank=rank, keep_diagonal=keep_diagonal, inputs=inputs,
             p=p, steps=steps, seed=seed):
     """Train (or load) one model for these settings and plot it against the baselines."""
-    config = experiments.run_config(seeds=[seed], sigma=sigma, kind=kind, sign=sign, rank=rank,
-                                    zero_diagonal=not keep_diagonal, inputs=inputs,
-                                    p=p if inputs == "bernoulli" else None, steps=steps)
-    run = experiments.trained(config, progress=True)
+    mix = {"clean": dict(), "embedding": dict(sign=sign), "low_rank": dict(sigma=sigma, rank=rank)}.get(
+        kind, dict(sigma=sigma, zero_diagonal=not keep_diagonal))
+    spec = RunSpec(seeds=[seed], mixing=dict(kind=kind, **mix), optim=dict(steps=steps),
+                   inputs=dict(kind="bernoulli", p=p) if inputs == "bernoulli" else dict(kind=inputs))
+    run = experiments.trained(spec, progress=True)
     curve = experiments.loss_curve(run, P_EVAL, 1024)
     snmf = baselines.semi_nmf_projected_gradient(run.mixing, orientation="label", steps=1000)
     snmf_curve = evaluate.loss_curve(snmf.model, run.mixing, P_EVAL, 1024)

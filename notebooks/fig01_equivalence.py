@@ -40,6 +40,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from cclib import evaluate, experiments, plotting, report
+from cclib.spec import RunSpec
 
 out = report.check_parameters(mode, seed, out_dir)
 plotting.use_style()
@@ -47,11 +48,11 @@ quick = mode == "quick"
 seeds = [seed, seed + 1] if quick else [seed, seed + 1, seed + 2]
 
 # %%
-common = dict(seeds=seeds, p=0.01, steps=300 if quick else 10_000)
+common = dict(seeds=seeds, inputs=dict(kind="bernoulli", p=0.01), optim=dict(steps=300 if quick else 10_000))
 runs = {
-    "residual": experiments.run_config(model="residual", **common),
-    "mlp_minus": experiments.run_config(kind="embedding", sign=-1, **common),
-    "mlp_plus": experiments.run_config(kind="embedding", sign=+1, **common),
+    "residual": RunSpec(model=dict(kind="residual"), **common),
+    "mlp_minus": RunSpec(mixing=dict(kind="embedding", sign=-1), **common),
+    "mlp_plus": RunSpec(mixing=dict(kind="embedding", sign=+1), **common),
 }
 p_eval = evaluate.p_grid(20 if quick else 100)
 per_seed = {}

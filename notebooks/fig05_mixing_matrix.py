@@ -46,6 +46,7 @@ import numpy as np
 from scipy.stats import linregress
 
 from cclib import evaluate, experiments, paper_runs, plotting, report
+from cclib.spec import RunSpec
 from cclib.baselines import naive_loss
 
 out = report.check_parameters(mode, seed, out_dir)
@@ -66,9 +67,9 @@ kinds = {
     "asymmetric": dict(kind="asymmetric", sigma=0.01, trainable_sigma=True),
     "symmetric": dict(kind="symmetric", sigma=0.01, trainable_sigma=True),
 }
-runs_a = {name: experiments.trained(experiments.run_config(seeds=SEEDS, p=0.01, steps=steps, **kw),
-                                    progress=True)
-          for name, kw in kinds.items()}
+runs_a = {name: experiments.trained(RunSpec(seeds=SEEDS, mixing=mix, inputs=dict(kind="bernoulli", p=0.01),
+                                            optim=dict(steps=steps)), progress=True)
+          for name, mix in kinds.items()}
 p_eval = evaluate.p_grid(20 if quick else 100)
 per_seed = {name: experiments.loss_curve(r, p_eval, 512 if quick else 4096).loss for name, r in runs_a.items()}
 curves = {name: c.mean(0) for name, c in per_seed.items()}

@@ -37,6 +37,7 @@ import numpy as np
 
 from cclib import evaluate, experiments, mixing, plotting, report
 from cclib.baselines import naive_loss
+from cclib.spec import RunSpec
 
 out = report.check_parameters(mode, seed, out_dir)
 plotting.use_style()
@@ -44,8 +45,9 @@ quick = mode == "quick"
 P, STEPS = 0.01, (500 if quick else 10_000)
 
 # %%
-noisy = experiments.run_config(seeds=[seed], sigma=0.02, kind="asymmetric", p=P, steps=STEPS)
-clean = experiments.run_config(seeds=[seed + 1], kind="clean", p=P, steps=STEPS, init=noisy)
+common = dict(inputs=dict(kind="bernoulli", p=P), optim=dict(steps=STEPS))
+noisy = RunSpec(seeds=[seed], mixing=dict(kind="asymmetric", sigma=0.02), **common)
+clean = RunSpec(seeds=[seed + 1], mixing=dict(kind="clean"), init=noisy, **common)
 noisy_run = experiments.trained(noisy, progress=True)
 history = np.concatenate([noisy_run.loss[:, 0], experiments.trained(clean, progress=True).loss[:, 0]]) / P
 window = 100

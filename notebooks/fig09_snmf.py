@@ -46,6 +46,7 @@ import numpy as np
 
 from cclib import baselines, cache, evaluate, experiments, paper_runs, plotting, report
 from cclib.baselines import naive_loss
+from cclib.spec import RunSpec
 
 out = report.check_parameters(mode, seed, out_dir)
 plotting.use_style()
@@ -58,8 +59,8 @@ SIGMAS = PUBLISHED + [0.05, 0.06, 0.08, 0.1, 0.12, 0.16]
 # shape G), scaled to each sigma. Both solvers get the same budget of iterations.
 
 # %%
-mix = experiments.build_mixing(experiments.run_config(seeds=[seed] * len(SIGMAS), sigma=SIGMAS,
-                                                      kind="asymmetric", zero_diagonal=False))
+mix = experiments.build_mixing(RunSpec(seeds=[seed] * len(SIGMAS), mixing=dict(kind="asymmetric", sigma=SIGMAS),
+                                       inputs=dict(kind="one_active")))
 iters = 200 if quick else 2000
 SOLVERS = {"pg": "projected gradient", "mu": "multiplicative (DLJ)"}
 ORIENTS = {"published": "I + M (published)", "label": "I + M^T (label)"}

@@ -43,6 +43,7 @@ import numpy as np
 
 from cclib import baselines, evaluate, experiments, mixing, plotting, report
 from cclib.baselines import naive_loss
+from cclib.spec import RunSpec
 
 out = report.check_parameters(mode, seed, out_dir)
 plotting.use_style()
@@ -58,8 +59,8 @@ optimum = {k: baselines.naive_offset_optimum(p) for k, p in zip(keys, PS)}
 optimal_offset = {k: float(c) for k, (c, _) in optimum.items()}
 optimal_loss = {k: float(l) for k, (_, l) in optimum.items()}
 
-runs = [experiments.trained(experiments.run_config(seeds=[seed], kind="clean", p=p,
-                                                   steps=300 if quick else None), progress=True)
+runs = [experiments.trained(RunSpec(seeds=[seed], mixing=dict(kind="clean"), inputs=dict(kind="bernoulli", p=p),
+                                    optim=dict(steps=300 if quick else None)), progress=True)
         for p in PS]
 p_eval = evaluate.p_grid(20 if quick else 100)
 spk = 512 if quick else 4096

@@ -38,6 +38,7 @@ import numpy as np
 
 from cclib import analysis, evaluate, experiments, plotting, report
 from cclib.baselines import naive_loss
+from cclib.spec import RunSpec
 
 out = report.check_parameters(mode, seed, out_dir)
 plotting.use_style()
@@ -48,10 +49,10 @@ seeds = [seed, seed + 1, seed + 2]
 # %%
 loss, sigma, eff = [], [], []
 for rank in RANKS:
-    kind = dict(kind="symmetric", zero_diagonal=False) if rank == "full" else dict(kind="low_rank", rank=rank)
-    run = experiments.trained(experiments.run_config(
-        seeds=seeds, sigma=0.01, trainable_sigma=True, inputs="one_active",
-        steps=300 if quick else None, **kind), progress=True)
+    kind = dict(kind="symmetric") if rank == "full" else dict(kind="low_rank", rank=rank)
+    run = experiments.trained(RunSpec(seeds=seeds, mixing=dict(sigma=0.01, trainable_sigma=True, **kind),
+                                      inputs=dict(kind="one_active"), optim=dict(steps=300 if quick else None)),
+                              progress=True)
     loss.append(evaluate.one_active_loss(run.model, run.mixing))
     sigma.append(run.mixing.sigma.abs().numpy())
     eff.append([analysis.effective_rank(g) for g in run.mixing.pattern])

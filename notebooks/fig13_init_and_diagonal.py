@@ -42,6 +42,7 @@ import numpy as np
 
 from cclib import experiments, plotting, report
 from cclib.baselines import naive_loss
+from cclib.spec import RunSpec
 
 out = report.check_parameters(mode, seed, out_dir)
 plotting.use_style()
@@ -50,8 +51,9 @@ SEEDS = [seed, seed + 1, seed + 2]
 steps = 300 if quick else 10_000
 
 # %%
-variants = {(bounds, diag): experiments.run_config(seeds=SEEDS, sigma=0.02, kind="asymmetric", p=0.01,
-                                                   steps=steps, init_bounds=bounds, zero_diagonal=not diag)
+variants = {(bounds, diag): RunSpec(seeds=SEEDS, model=dict(init_bounds=bounds),
+                                    mixing=dict(kind="asymmetric", sigma=0.02, zero_diagonal=not diag),
+                                    inputs=dict(kind="bernoulli", p=0.01), optim=dict(steps=steps))
             for bounds in ("published", "textbook") for diag in (True, False)}
 loss, se = {}, {}
 for key, config in variants.items():

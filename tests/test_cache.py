@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from cclib import cache, experiments, report
+from cclib.spec import RunSpec
 
 
 def test_roundtrip_and_key_depends_on_config(tmp_path):
@@ -51,7 +52,7 @@ def test_interrupted_write_leaves_nothing(tmp_path, monkeypatch):
 
 
 def test_trained_models_come_back_identical_from_the_cache(tmp_path):
-    config = experiments.run_config(seeds=[0, 1], sigma=0.02, p=0.05, steps=20)
+    config = _spec(seeds=[0, 1], steps=20)
     fresh = experiments.trained(config, folder=tmp_path)
     loaded = experiments.trained(config, folder=tmp_path)
     for a, b in zip(fresh.model.parameters(), loaded.model.parameters()):
@@ -129,7 +130,7 @@ def test_two_writers_at_once_leave_a_valid_entry(tmp_path):
 
 def test_cached_loss_curve_equals_a_direct_evaluation(tmp_path):
     from cclib import evaluate
-    run = experiments.trained(experiments.run_config(seeds=[0], sigma=0.02, p=0.05, steps=10), folder=tmp_path)
+    run = experiments.trained(_spec(seeds=[0], steps=10), folder=tmp_path)
     first = experiments.loss_curve(run, [0.01, 0.5], 256, folder=tmp_path)
     again = experiments.loss_curve(run, [0.01, 0.5], 256, folder=tmp_path)
     direct = evaluate.loss_curve(run.model, run.mixing, [0.01, 0.5], 256)
@@ -151,7 +152,12 @@ def test_editing_a_computing_module_changes_the_cache_key(tmp_path):
     assert cache.code_fingerprint(package) == before   # presentation only: the cache stays valid
 
     train = package / "train.py"
-    train.write_text(train.read_text() + "\nBETAS = (0.9, 0.99)\n")
+    source = train.read_text()
+    # a comment, a docstring and reformatting change no number: the key stays
+    train.write_text(source.replace('"""Training: one procedure', '"""Training, reworded: one procedure')
+                     .replace("import math\n", "import math  # a comment\n\n"))
+    assert train.read_text() != source and cache.code_fingerprint(package) == before
+    train.write_text(source + "\nBETAS = (0.9, 0.99)\n")
     after = cache.code_fingerprint(package)
     assert after != before
     assert cache.config_key(config, after) != cache.config_key(config, before)
@@ -179,7 +185,45 @@ def test_embedding_mixing_with_one_width_per_instance_matches_the_residual_model
     mlp = experiments.build_mixing(paper_runs.embed_width_mlp([100, 300, 300], [0, 0, 1]))
     assert np.array_equal(mlp.pattern[:1].numpy(), experiments.build_mixing(paper_runs.embed_width(100, [0])).pattern.numpy())
     assert np.array_equal(mlp.pattern[1:].numpy(), experiments.build_mixing(paper_runs.embed_width(300, [0, 1])).pattern.numpy())
-    with pytest.raises(ValueError, match="d_embed must be one width for model='residual'"):
-        experiments.run_config(seeds=[0, 1], model="residual", d_embed=[100, 300])
-    with pytest.raises(ValueError, match=r"d_embed must be one width or one per seed \(2\), got 3"):
-        experiments.run_config(seeds=[0, 1], kind="embedding", d_embed=[100, 200, 300])
+    with pytest.raises(ValueError, match="model.residual.d_embed"):
+        RunSpec(seeds=[0, 1], model=dict(kind="residual", d_embed=[100, 300]), inputs=dict(kind="one_active"))
+    with pytest.raises(ValueError, match=r"mixing.d_embed must be one value or one per seed \(2\), got 3"):
+        RunSpec(seeds=[0, 1], mixing=dict(kind="embedding", d_embed=[100, 200, 300]), inputs=dict(kind="one_active"))
+
+
+def _spec(seeds, steps, **fields):
+    return RunSpec(seeds=seeds, mixing=dict(kind="asymmetric", sigma=0.02),
+                   inputs=dict(kind="bernoulli", p=0.05), optim=dict(steps=steps), **fields)
+
+
+def test_the_thread_count_is_keyed_when_the_key_is_made(monkeypatch):
+    """$CCLIB_THREADS set after import (say inside a notebook) still gives its results their own key."""
+    monkeypatch.delenv("CCLIB_THREADS", raising=False)
+    one = cache.config_key({"s": 1})
+    monkeypatch.setenv("CCLIB_THREADS", "2")
+    assert cache.config_key({"s": 1}) != one
+
+
+def test_a_run_is_keyed_by_its_engine(tmp_path):
+    fast = experiments.trained(_spec([0], 5), folder=tmp_path)
+    general = experiments.trained(_spec([0], 5), engine="general", folder=tmp_path)
+    assert fast.compute == dict(engine="fast", device="cpu") and general.compute["engine"] == "general"
+    assert len(list(tmp_path.glob("trained-*.npz"))) == 2
+
+
+def test_a_saved_run_loads_back_without_pickle(tmp_path):
+    import torch
+    run = experiments.trained(_spec([0, 1], 5, model=dict(activation="gelu", bias=True)), folder=tmp_path)
+    run.save(tmp_path / "saved")
+    with pytest.raises(FileExistsError, match="saved"):
+        run.save(tmp_path / "saved")
+    back = experiments.load_run(tmp_path / "saved")
+    assert back.spec == run.spec and back.compute == run.compute and np.array_equal(back.loss, run.loss)
+    for (name, a), b in zip(run.model.named_parameters(), back.model.parameters()):
+        assert torch.equal(a, b), name
+    assert back.model.activation == "gelu" and back.model.bias
+    # a state_dict needs no pickle either
+    torch.save(run.model.state_dict(), tmp_path / "w.pt")
+    state = torch.load(tmp_path / "w.pt", weights_only=True)
+    assert set(state) == {"W_in", "W_out", "b_in", "b_out"}
+    assert not list(tmp_path.glob(".saved*"))

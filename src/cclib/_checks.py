@@ -38,9 +38,24 @@ def check_float(name: str, value: object, low: float = -math.inf, high: float = 
     return value
 
 
+def check_numbers(name: str, values: object, low: float, high: float) -> list[float]:
+    """One number or a sequence of numbers (numpy and tensors too), each finite in [low, high]."""
+    if isinstance(values, torch.Tensor):
+        values = values.tolist()
+    elif hasattr(values, "tolist"):
+        values = values.tolist()
+    items = values if isinstance(values, (list, tuple)) else [values]
+    if not items:
+        raise ValueError(f"{name} must be a number or a non-empty sequence of numbers, got {values!r}")
+    return [check_float(name, v, low, high) for v in items]
+
+
 def check_probabilities(name: str, values: object, n_instances: int | None = None) -> torch.Tensor:
     """Probabilities in (0, 1]; a scalar is broadcast to ``n_instances``. Returns float64 (K,)."""
-    t = torch.as_tensor(values, dtype=torch.float64).flatten()
+    try:
+        t = torch.as_tensor(values, dtype=torch.float64).flatten()
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"{name} must be a number or a sequence of numbers in (0, 1], got {values!r}") from None
     if t.numel() == 1 and n_instances is not None:
         t = t.expand(n_instances).clone()
     if n_instances is not None and t.numel() != n_instances:

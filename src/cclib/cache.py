@@ -1,16 +1,19 @@
-"""A local cache of computed arrays, keyed by the full configuration.
+"""A local cache of computed arrays, keyed by what determines them.
 
 An entry is two files in the cache folder: ``<name>-<key>.npz`` (arrays, no pickle) and
 ``<name>-<key>.json`` (the configuration, the code fingerprint and the SHA-256 of the npz).
-The key hashes the configuration and :func:`code_fingerprint`: the source of every module that
-computes cached objects, and the torch and numpy versions. Changing a setting, editing the
-trainer or upgrading torch therefore never returns a result computed by other code. Files are
-written to a temporary name and renamed into place, so an interrupted run leaves no half-written
-entry; a corrupted or truncated entry fails its checksum, is reported in one line, deleted and
-recomputed.
+The key hashes three things: the configuration (for a trained run, its spec's canonical form and
+the engine and device kind that computed it), :func:`code_fingerprint` (the syntax of every
+module that computes cached numbers, and the numeric libraries' versions), and the compute
+thread count read when the key is made. A comment, a docstring or a reformatting leaves the key
+alone; a changed setting, an edited computation or an upgraded torch never returns a result
+computed by other code. Files are written to a temporary name and renamed into place, so an
+interrupted run leaves no half-written entry; a corrupted or truncated entry fails its checksum,
+is reported in one line, deleted and recomputed.
 """
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
@@ -23,25 +26,42 @@ import numpy as np
 import torch
 
 #: Modules that compute no cached number: presentation, and the registry of named runs (whose
-#: configurations are themselves part of every key).
+#: specs are themselves part of every key).
 NON_COMPUTING_MODULES = frozenset({"plotting.py", "report.py", "paper_runs.py"})
 
 
+def _syntax(source: bytes) -> str:
+    """The module's syntax tree without docstrings, as text: comments, docstrings and formatting
+    do not change it; any change to what runs does."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                    and isinstance(body[0].value.value, str):
+                node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree, annotate_fields=False)
+
+
+def library_versions() -> str:
+    """The versions of the libraries whose arithmetic the cached numbers depend on."""
+    import numba
+    import scipy
+    return f"torch {torch.__version__}; numpy {np.__version__}; scipy {scipy.__version__}; numba {numba.__version__}"
+
+
 def code_fingerprint(package_dir: Path | None = None) -> str:
-    """SHA-256 (hex, 20 chars) of the computing modules' source, the numeric libraries' versions
-    and the compute thread count ($CCLIB_THREADS).
+    """SHA-256 (hex, 20 chars) of the computing modules' syntax (:func:`_syntax`) and
+    :func:`library_versions`.
 
     package_dir: the cclib package folder (default: this one). Every ``*.py`` in it counts except
     :data:`NON_COMPUTING_MODULES`, so a new module is covered without a list to keep up to date.
     """
-    from ._threads import compute_threads
-
     folder = Path(package_dir) if package_dir is not None else Path(__file__).resolve().parent
-    digest = hashlib.sha256(f"torch {torch.__version__}; numpy {np.__version__}; "
-                            f"threads {compute_threads()}".encode())
+    digest = hashlib.sha256(library_versions().encode())
     for path in sorted(folder.glob("*.py")):
         if path.name not in NON_COMPUTING_MODULES:
-            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+            digest.update(path.name.encode() + b"\0" + _syntax(path.read_bytes()).encode() + b"\0")
     return digest.hexdigest()[:20]
 
 
@@ -60,9 +80,12 @@ def default_dir() -> Path:
 
 
 def config_key(config: dict, fingerprint: str | None = None) -> str:
-    """The cache key of ``config`` computed by the code with ``fingerprint`` (default: this code)."""
+    """The cache key of ``config`` computed by the code with ``fingerprint`` (default: this code)
+    on the compute thread count in force now ($CCLIB_THREADS, read at this call)."""
+    from ._threads import compute_threads
+
     code = _FINGERPRINT if fingerprint is None else fingerprint
-    text = json.dumps({"config": config, "code": code}, sort_keys=True)
+    text = json.dumps({"config": config, "code": code, "threads": compute_threads()}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 

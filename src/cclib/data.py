@@ -117,14 +117,29 @@ class OneActiveStream:
         self.n_features = check_int("n_features", n_features)
         self.numpy_rng = np.random.default_rng(int(seed))
 
+    def next_draws(self, steps: int) -> torch.Tensor:
+        """The next ``steps`` steps' draws, (steps, batch) float64 on [0, 2n): one per sample.
+
+        Its integer part is the sample's bucket (feature, sign), uniform over the 2n buckets; its
+        fractional part, independent of it, is |v| (uniform on [0, 1), with ~45 bits to spare).
+        """
+        return torch.from_numpy(self.numpy_rng.random((steps, self.batch_size))) * (2 * self.n_features)
+
     def next_chunk(self, steps: int) -> torch.Tensor:
         """The next ``steps`` steps' bucket weights, (steps, 2n)."""
-        b, n = self.batch_size, self.n_features
-        # One float64 uniform on [0, 2n) per sample: its integer part is the bucket (feature,
-        # sign), uniform over the 2n buckets; its fractional part, independent of it, is |v|
-        # (uniform on [0, 1), with ~45 bits to spare).
-        u = torch.from_numpy(self.numpy_rng.random((steps, b))) * (2 * n)
+        u = self.next_draws(steps)
         bucket = u.floor()
         magnitude = (u - bucket).float()
-        weights = torch.zeros(steps, 2 * n)
+        weights = torch.zeros(steps, 2 * self.n_features)
         return weights.scatter_add_(1, bucket.long(), magnitude * magnitude)
+
+    @staticmethod
+    def samples(draws: torch.Tensor, n_features: int) -> torch.Tensor:
+        """The samples behind draws (..., batch) of :meth:`next_draws`: (..., batch, n) inputs with
+        the same float32 |v| that :meth:`next_chunk` squares."""
+        bucket = draws.floor()
+        magnitude = (draws - bucket).float()
+        bucket = bucket.long()
+        value = torch.where(bucket < n_features, magnitude, -magnitude)
+        x = torch.zeros(*draws.shape, n_features)
+        return x.scatter_(-1, (bucket % n_features)[..., None], value[..., None])

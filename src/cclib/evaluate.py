@@ -9,9 +9,15 @@ so ``e_k = E[sum of squared errors | k]`` is estimated once and reused for every
 
     L(p) = (1 / n) * sum_k P(K = k; n, p) * e_k
 
-with e_0 = 0 and e_1 exact (the model is piecewise linear in a single active value). Only k >= 2
-is sampled, with the same draws for every model and every p (common random numbers), which keeps
-curves smooth and differences between models precise.
+For cclib's own ReLU models without biases (:func:`cclib.models.fast_supported`) e_0 = 0 and e_1
+is exact (the model is positively homogeneous: piecewise linear in a single active value), and
+only k >= 2 is sampled. Any other model (another activation, biases, your own module) is
+evaluated through ``model(x)``: e_0 = |model(0)|^2 exactly, and e_1 is sampled like the others.
+The samples are the same for every model and every p (common random numbers), which keeps curves
+smooth and differences between models precise.
+
+Every function takes ``device`` (default $CCLIB_DEVICE, else 'cpu'); the model and mixing are
+moved there for the computation and the results come back as numpy arrays.
 """
 from __future__ import annotations
 
@@ -25,7 +31,9 @@ import torch
 from ._checks import check_int, check_probabilities
 from ._threads import single_threaded
 from ._types import Model, Numbers
+from .general import check_protocol, targets
 from .mixing import Mixing
+from .models import fast_supported
 
 
 @dataclass
@@ -43,6 +51,7 @@ def _weights(model):
 
 
 def _check_pair(model, mixing):
+    check_protocol(model)
     if not isinstance(mixing, Mixing):
         raise TypeError(f"mixing must be a cclib.mixing.Mixing, got {type(mixing).__name__}")
     if mixing.n_instances != model.n_instances or mixing.n_features != model.n_features:
@@ -54,8 +63,13 @@ def _check_pair(model, mixing):
 @torch.no_grad()
 def one_active_errors(model: Model, mixing: Mixing) -> torch.Tensor:
     """Squared error per unit |v|^2 for each (feature, sign) bucket, (K, 2n): bucket i is input
-    +e_i, bucket n + i is input -e_i."""
+    +e_i, bucket n + i is input -e_i. Exact for positively homogeneous models only (cclib's ReLU
+    models without biases); refused for any other."""
     _check_pair(model, mixing)
+    reason = fast_supported(model)
+    if reason is not None:
+        raise ValueError(f"one_active_errors needs a positively homogeneous model without biases, "
+                         f"not {reason}; use one_active_loss, which samples such models")
     w_in, w_out = _weights(model)
     n = w_in.shape[1]
     a = torch.relu(torch.cat([w_in, -w_in], 1))
@@ -66,13 +80,22 @@ def one_active_errors(model: Model, mixing: Mixing) -> torch.Tensor:
     return (a @ w_out - target).square().sum(2)
 
 
-def one_active_loss(model: Model, mixing: Mixing) -> np.ndarray:
-    """Exact loss per feature for exactly-one-active inputs, (K,).
+def one_active_loss(model: Model, mixing: Mixing, samples: int = 1 << 16, seed: int | None = None,
+                    device: str | None = None) -> np.ndarray:
+    """Loss per feature for exactly-one-active inputs, (K,).
 
-    With p = 1/n, L / p = E[sum of squared errors] = mean over buckets of err_b * E[v^2],
-    E[v^2] = 1/3 for v ~ U[-1, 1].
+    With p = 1/n, L / p = E[sum of squared errors]. For cclib's ReLU models without biases it is
+    exact: the mean over buckets of err_b * E[v^2], E[v^2] = 1/3 for v ~ U[-1, 1]. Any other model
+    is not homogeneous in v, so the expectation is sampled: ``samples`` draws (seed: default
+    :func:`default_seed`), standard error about sd / sqrt(samples).
     """
-    return (one_active_errors(model, mixing).mean(1) / 3.0).double().numpy()
+    _check_pair(model, mixing)
+    if fast_supported(model) is None:
+        return (one_active_errors(model, mixing).mean(1) / 3.0).double().numpy()
+    seed = default_seed() if seed is None else seed
+    check_int("samples", samples, low=32)
+    mean, _ = conditional_errors(model, mixing, [1], samples // 16, seed, device)
+    return mean[:, 0].numpy()
 
 
 @torch.no_grad()
@@ -86,20 +109,44 @@ def _sample_k_active(k: int, n_samples: int, n: int, generator: torch.Generator)
 
 
 def samples_for(k: int, samples_per_k: int) -> int:
-    """Draws for stratum k: small k dominate sparse p and have the widest spread, so they get
-    up to 8x more (k = 2), falling to 1x from k = 16 on."""
+    """Draws for stratum k >= 1: small k dominate sparse p and have the widest spread, so they get
+    up to 8x more (k = 2; 16x for k = 1, sampled only for models without the exact form),
+    falling to 1x from k = 16 on."""
     return samples_per_k * max(1, 16 // int(k))
+
+
+def _on_device(model, device):
+    """The device to compute on, and the model's own device (to move it back to)."""
+    from .train import resolve_device
+    return resolve_device(device), next(iter(model.parameters()), torch.zeros(())).device
+
+
+def zero_input_error(model: Model, mixing: Mixing, device: str | None = None) -> np.ndarray:
+    """e_0 = the summed squared error on the all-zero input, |model(0)|^2, (K,): 0 for models
+    without biases."""
+    _check_pair(model, mixing)
+    dev, home = _on_device(model, device)
+    try:
+        with torch.no_grad():
+            x = torch.zeros(model.n_instances, 1, model.n_features, device=dev)
+            out = model.to(dev)(x) - targets(model, x, None)
+        return out.square().sum((1, 2)).double().cpu().numpy()
+    finally:
+        model.to(home)
 
 
 @single_threaded
 @torch.no_grad()
 def conditional_errors(model: Model, mixing: Mixing, ks: Sequence[int], samples_per_k: int = 4096,
-                       seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Monte-Carlo ``e_k`` for each k in ``ks``: returns (mean (K, len(ks)), var (K, len(ks)))
+                       seed: int = 0, device: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Monte-Carlo ``e_k`` for each k >= 1 in ``ks``: returns (mean (K, len(ks)), var (K, len(ks)))
     of the per-sample summed squared error, from :func:`samples_for` draws per k."""
     _check_pair(model, mixing)
-    w_in, w_out = _weights(model)
-    mt = mixing.matrix().transpose(1, 2).float()
+    if fast_supported(model) is not None:
+        return _conditional_errors_general(model, mixing, ks, samples_per_k, seed, device)
+    dev, _ = _on_device(model, device)
+    w_in, w_out = (w.to(dev) for w in _weights(model))
+    mt = mixing.matrix().transpose(1, 2).float().to(dev)
     n_inst, n, _ = w_in.shape
     gen = torch.Generator().manual_seed(int(seed))
     means = torch.zeros(n_inst, len(ks), dtype=torch.float64)
@@ -107,15 +154,43 @@ def conditional_errors(model: Model, mixing: Mixing, ks: Sequence[int], samples_
     for j, k in enumerate(ks):
         n_samples = samples_for(k, samples_per_k)
         group = max(1, (1 << 24) // (n_samples * n))  # instances per pass, ~64 MB per tensor
-        x = _sample_k_active(int(k), n_samples, n, gen)
+        x = _sample_k_active(int(k), n_samples, n, gen).to(dev)
         relu_x = torch.relu(x)
         for lo in range(0, n_inst, group):
             hi = min(n_inst, lo + group)
             out = torch.relu(x @ w_in[lo:hi]) @ w_out[lo:hi]
             err = torch.baddbmm(out - relu_x, x.expand(hi - lo, -1, -1), mt[lo:hi], alpha=-1.0)
             per_sample = err.square().sum(2).double()
-            means[lo:hi, j] = per_sample.mean(1)
-            variances[lo:hi, j] = per_sample.var(1)
+            means[lo:hi, j] = per_sample.mean(1).cpu()
+            variances[lo:hi, j] = per_sample.var(1).cpu()
+    return means, variances
+
+
+@single_threaded
+@torch.no_grad()
+def _conditional_errors_general(model, mixing, ks, samples_per_k, seed, device):
+    """:func:`conditional_errors` through ``model(x)``: the same draws, all K instances per pass."""
+    dev, home = _on_device(model, device)
+    mt = mixing.matrix().transpose(1, 2).float().to(dev)
+    n_inst, n = model.n_instances, model.n_features
+    gen = torch.Generator().manual_seed(int(seed))
+    means = torch.zeros(n_inst, len(ks), dtype=torch.float64)
+    variances = torch.zeros_like(means)
+    model.to(dev)
+    try:
+        for j, k in enumerate(ks):
+            n_samples = samples_for(k, samples_per_k)
+            x = _sample_k_active(int(k), n_samples, n, gen).to(dev)
+            per_sample = torch.empty(n_inst, n_samples, dtype=torch.float64, device=dev)
+            step = max(1, (1 << 24) // (n_inst * n))  # samples per pass, ~64 MB per tensor
+            for lo in range(0, n_samples, step):
+                xs = x[lo:lo + step].expand(n_inst, -1, -1)
+                err = model(xs) - targets(model, xs, mt)
+                per_sample[:, lo:lo + step] = err.square().sum(2).double()
+            means[:, j] = per_sample.mean(1).cpu()
+            variances[:, j] = per_sample.var(1).cpu()
+    finally:
+        model.to(home)
     return means, variances
 
 
@@ -136,25 +211,29 @@ def default_seed() -> int:
 
 
 def loss_curve(model: Model, mixing: Mixing, p_eval: Numbers, samples_per_k: int = 4096,
-               seed: int | None = None) -> LossCurve:
+               seed: int | None = None, device: str | None = None) -> LossCurve:
     """Expected loss per feature at each p in ``p_eval`` for Bernoulli inputs, (K, P), with SE.
 
-    p_eval: floats in (0, 1]. samples_per_k: Monte-Carlo draws per stratum k >= 2 (k <= 1 exact).
-    seed: the draws' seed (default :func:`default_seed`).
+    p_eval: floats in (0, 1]. samples_per_k: Monte-Carlo draws per stratum k >= 2 (k = 1 exact
+    where the model allows, see the module docstring). seed: the draws' seed (default
+    :func:`default_seed`).
     """
     seed = default_seed() if seed is None else seed
     _check_pair(model, mixing)
     p_eval = check_probabilities("p_eval", p_eval).numpy()
     check_int("samples_per_k", samples_per_k, low=2)
     n = model.n_features
-    e1 = one_active_loss(model, mixing)                          # E[sum sq err | k = 1], (K,)
     from scipy.stats import binom
-    pmf1 = binom.pmf(1, n, p_eval)                               # (P,)
-    total = e1[:, None] * pmf1[None, :]
-    var = np.zeros_like(total)
     ks = strata_needed(p_eval, n)
+    if fast_supported(model) is None:
+        e1 = one_active_loss(model, mixing)                      # E[sum sq err | k = 1], (K,)
+        total = e1[:, None] * binom.pmf(1, n, p_eval)[None, :]
+    else:  # e_0 exactly, e_1 sampled with the others
+        total = zero_input_error(model, mixing, device)[:, None] * binom.pmf(0, n, p_eval)[None, :]
+        ks = np.concatenate([[1], ks])
+    var = np.zeros_like(total)
     if ks.size:
-        mean_k, var_k = conditional_errors(model, mixing, ks, samples_per_k, seed)
+        mean_k, var_k = conditional_errors(model, mixing, ks, samples_per_k, seed, device)
         pmf = binom.pmf(ks[:, None], n, p_eval[None, :])         # (S, P)
         total = total + mean_k.numpy() @ pmf
         counts = np.array([samples_for(k, samples_per_k) for k in ks], dtype=float)
@@ -164,9 +243,11 @@ def loss_curve(model: Model, mixing: Mixing, p_eval: Numbers, samples_per_k: int
 
 
 def expected_loss(model: Model, mixing: Mixing, p: float, samples_per_k: int = 4096,
-                  seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+                  seed: int | None = None, device: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Loss per feature at one p: (loss (K,), se (K,))."""
-    curve = loss_curve(model, mixing, [p], samples_per_k, seed)
+    if isinstance(p, (str, bytes, bool)) or not isinstance(p, (int, float, np.floating)):
+        raise TypeError(f"p must be a number in (0, 1], got {p!r} ({type(p).__name__})")
+    curve = loss_curve(model, mixing, [p], samples_per_k, seed, device)
     return curve.loss[:, 0], curve.se[:, 0]
 
 
@@ -181,22 +262,23 @@ def monte_carlo_loss(model: Model, mixing: Mixing, p: float, n_samples: int = 1_
                      seed: int = 0, batch: int = 65_536) -> tuple[np.ndarray, np.ndarray]:
     """Plain Monte-Carlo loss per feature at p from fresh Bernoulli samples: (mean (K,), se (K,)).
 
-    The straightforward estimator (the paper's), kept to check :func:`loss_curve`.
+    The straightforward estimator (the paper's), kept to check :func:`loss_curve`; any model,
+    through ``model(x)``.
     """
     _check_pair(model, mixing)
     p = float(check_probabilities("p", p)[0])
-    w_in, w_out = _weights(model)
     mt = mixing.matrix().transpose(1, 2).float()
-    n = w_in.shape[1]
+    n, k = model.n_features, model.n_instances
     gen = torch.Generator().manual_seed(int(seed))
-    sums = torch.zeros(w_in.shape[0], dtype=torch.float64)
+    sums = torch.zeros(k, dtype=torch.float64)
     sq = torch.zeros_like(sums)
     done = 0
     while done < n_samples:
         b = min(batch, n_samples - done)
         active = torch.rand(b, n, generator=gen) < p
         x = (torch.rand(b, n, generator=gen) * 2 - 1) * active
-        err = torch.relu(x @ w_in) @ w_out - torch.relu(x) - x @ mt
+        xs = x.expand(k, -1, -1)
+        err = model(xs) - targets(model, xs, mt)
         per = err.square().sum(2).double() / (n * p)
         sums += per.sum(1)
         sq += per.square().sum(1)

@@ -4,9 +4,24 @@
 * :class:`ResidualMLP` — Braun et al.'s original: a fixed embedding ``W_E`` into a 1000-dim
   residual stream, one MLP block on the stream, read out with ``W_U = W_E^T``.
 
-Both expose the same small interface used by training and evaluation: ``effective_weights()``
-returns the (K, n, d) and (K, d, n) matrices of the equivalent simplified MLP, and
-``pullback(...)`` maps gradients with respect to those back to the model's own parameters.
+**The protocol every trainable model follows** (what :func:`cclib.train.train` with the general
+engine and :mod:`cclib.evaluate` need, for these classes and for your own modules):
+
+* a ``torch.nn.Module`` whose ``forward`` maps x of shape (K, batch, n_features) to
+  (K, batch, n_features): K independent instances, instance k computed from ``x[k]`` alone;
+* every parameter has the instance dimension first (shape (K, ...)), and instance k's output
+  depends only on its own slices;
+* attributes ``n_instances`` (K) and ``n_features`` (n);
+* optionally ``labels(x)``, for a model whose task has labels of its own: the engines then train
+  ``model(x)`` against ``labels(x)`` instead of ReLU(x) + x M^T, and the mixing passed with it
+  must be the one its labels imply (:class:`ResidualMLP`: labels x + ReLU(x), mixing
+  :meth:`ResidualMLP.mixing`).
+
+The fast engine and the closed-form evaluations additionally use ``effective_weights()`` (the
+(K, n, d) and (K, d, n) matrices of the equivalent ReLU MLP) and ``pullback(...)`` (gradients
+with respect to those mapped back to the model's own parameters). They hold only for the exact
+classes below with ReLU and no biases (:func:`fast_supported`); any other model, a subclass
+included, is trained and evaluated through ``model(x)``.
 """
 from __future__ import annotations
 
@@ -23,6 +38,30 @@ if TYPE_CHECKING:
 
 
 INIT_BOUNDS = ("published", "textbook")
+ACTIVATIONS = {"relu": torch.relu, "gelu": torch.nn.functional.gelu}
+
+
+def fast_supported(model: nn.Module) -> str | None:
+    """None if the fast engine and the closed-form evaluations compute ``model`` exactly, else the
+    reason why not: they hold for :class:`MLP` (ReLU, no biases) and :class:`ResidualMLP` themselves,
+    not for a subclass (which may override ``forward``) or any other module."""
+    if type(model) not in (MLP, ResidualMLP):
+        return (f"{type(model).__name__} is not cclib's MLP or ResidualMLP itself (a subclass may "
+                "compute something else)")
+    if getattr(model, "activation", "relu") != "relu":
+        return f"activation {model.activation!r} (the fast engine's gradients are ReLU's)"
+    if getattr(model, "bias", False):
+        return "biases (the fast engine's model has none)"
+    return None
+
+
+def check_input(model: nn.Module, x: torch.Tensor) -> None:
+    """Raise a ValueError naming x if it is not a (K, batch, n_features) tensor for ``model``."""
+    if not isinstance(x, torch.Tensor) or x.dim() != 3 or x.shape[0] != model.n_instances \
+            or x.shape[2] != model.n_features:
+        got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(f"x must have shape (n_instances={model.n_instances}, batch, "
+                         f"n_features={model.n_features}), got {got}")
 
 
 def kaiming_uniform(shape: tuple[int, int], generator: torch.Generator,
@@ -46,21 +85,30 @@ def _init_generators(seeds: list[int]) -> list[torch.Generator]:
 
 
 class MLP(nn.Module):
-    """K simplified models. W_in: (K, n_features, d_mlp); W_out: (K, d_mlp, n_features).
+    """K simplified models ``act(x W_in + b_in) W_out + b_out``. W_in: (K, n_features, d_mlp);
+    W_out: (K, d_mlp, n_features); with ``bias``, b_in: (K, d_mlp) and b_out: (K, n_features),
+    starting at zero (the paper's model has none).
 
-    init_bounds: 'published' (default, as the paper's code) or 'textbook' Kaiming bounds, see
-    :func:`kaiming_uniform`.
+    activation: 'relu' (the paper's) or 'gelu'. init_bounds: 'published' (default, as the
+    paper's code) or 'textbook' Kaiming bounds, see :func:`kaiming_uniform`.
     """
 
     def __init__(self, n_instances: int = 1, n_features: int = 100, d_mlp: int = 50, seeds=0,
-                 init_bounds: str = "published"):
+                 init_bounds: str = "published", activation: str = "relu", bias: bool = False):
         super().__init__()
         k = check_int("n_instances", n_instances)
         n = check_int("n_features", n_features)
         d = check_int("d_mlp", d_mlp, high=n)
+        self.activation = check_choice("activation", activation, tuple(ACTIVATIONS))
+        if not isinstance(bias, bool):
+            raise TypeError(f"bias must be True or False, got {bias!r}")
+        self.bias = bias
         gens = _init_generators(check_seeds("seeds", seeds, k))
         self.W_in = nn.Parameter(torch.stack([kaiming_uniform((n, d), g, init_bounds) for g in gens]))
         self.W_out = nn.Parameter(torch.stack([kaiming_uniform((d, n), g, init_bounds) for g in gens]))
+        if bias:
+            self.b_in = nn.Parameter(torch.zeros(k, d))
+            self.b_out = nn.Parameter(torch.zeros(k, n))
 
     @classmethod
     def from_weights(cls, w_in: torch.Tensor, w_out: torch.Tensor) -> "MLP":
@@ -71,6 +119,7 @@ class MLP(nn.Module):
         check_shape("w_out", w_out, (w_in.shape[0], w_in.shape[2], w_in.shape[1]))
         model = cls.__new__(cls)
         nn.Module.__init__(model)
+        model.activation, model.bias = "relu", False
         model.W_in = nn.Parameter(w_in.detach().clone().float())
         model.W_out = nn.Parameter(w_out.detach().clone().float())
         return model
@@ -92,7 +141,11 @@ class MLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (K, batch, n) -> (K, batch, n)."""
-        return torch.relu(x @ self.W_in) @ self.W_out
+        check_input(self, x)
+        if not self.bias:
+            return ACTIVATIONS[self.activation](x @ self.W_in) @ self.W_out
+        hidden = ACTIVATIONS[self.activation](torch.baddbmm(self.b_in[:, None], x, self.W_in))
+        return torch.baddbmm(self.b_out[:, None], hidden, self.W_out)
 
     def effective_weights(self, params: Sequence[torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(W_in, W_out) of the equivalent simplified MLP: here the weights themselves."""
@@ -106,7 +159,11 @@ class MLP(nn.Module):
 
     def select(self, index: list[int]) -> "MLP":
         """A copy of the instances ``index`` (a list of positions) as a model of len(index)."""
-        return MLP.from_weights(self.W_in[index], self.W_out[index])
+        model = MLP(len(index), self.n_features, self.d_mlp, activation=self.activation, bias=self.bias)
+        with torch.no_grad():
+            for own, theirs in zip(model.parameters(), self.parameters()):
+                own.copy_(theirs[index])
+        return model
 
 
 class ResidualMLP(nn.Module):
@@ -146,9 +203,15 @@ class ResidualMLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (K, batch, n) -> (K, batch, n), the full residual computation."""
+        check_input(self, x)
         r = x @ self.W_E
         r = r + torch.relu(r @ self.W_in) @ self.W_out
         return r @ self.W_E.transpose(1, 2)
+
+    def labels(self, x: torch.Tensor) -> torch.Tensor:
+        """Its own labels, x + ReLU(x): what ``forward`` is trained to output. Its MLP block then
+        learns ReLU(x) + x M^T with M = :meth:`mixing`, the task of the simplified model."""
+        return x + torch.relu(x)
 
     def effective_weights(self, params: Sequence[torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Folded weights (W_E @ W_in, W_out @ W_U): the MLP part seen from feature space."""

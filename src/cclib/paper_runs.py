@@ -1,15 +1,22 @@
 """The paper's named runs, in one place, so that every notebook that uses a run trains or loads the
 same models (Fig. 3 and Fig. 4 reuse Fig. 2's, Fig. 8 reuses Fig. 7's, Fig. 9 reuses Fig. 5b's).
 
-Each function returns a configuration for :func:`cclib.experiments.trained`; ``quick=True`` gives
-the 300-step smoke version of the same run. The settings are the published code's: step counts
-per figure, the diagonal of M kept unless a figure says otherwise.
+Each function returns a :class:`~cclib.spec.RunSpec` for :func:`cclib.experiments.trained`;
+``quick=True`` gives the 300-step smoke version of the same run. The settings are the published
+code's: step counts per figure, the diagonal of M kept unless a figure says otherwise.
+:func:`registry` lists the named runs with their size.
+
+Instances are laid out in one documented order wherever a run holds a grid: seed-major, i.e.
+instance ``i * len(grid) + j`` is seed i at grid point j (:func:`grid_instances`), so that
+``values.reshape(len(seeds), len(grid))`` recovers the grid.
 """
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 
-from .experiments import run_config
+from .spec import RunSpec
 
 QUICK_STEPS = 300
 #: Fig. 2's training probabilities.
@@ -26,31 +33,42 @@ def sweep_sigmas(quick: bool = False, extended: bool = False) -> np.ndarray:
     return np.concatenate([grid, SWEEP_EXTENSION]) if extended else grid
 
 
-def sparsity_regime(p: float, seeds: list[int], quick: bool = False) -> dict:
+def grid_instances(seeds: Sequence[int], grid: Sequence) -> tuple[list[int], list]:
+    """One instance per (seed, grid point), seed-major: (the seeds, the grid values), each of
+    length len(seeds) * len(grid)."""
+    return ([int(s) for s in np.repeat(np.asarray(seeds), len(grid))],
+            [v.item() if hasattr(v, "item") else v for v in np.tile(np.asarray(grid), len(seeds))])
+
+
+def _optim(quick: bool, steps: int | None) -> dict:
+    return dict(steps=QUICK_STEPS if quick else steps)
+
+
+def sparsity_regime(p: float, seeds: list[int], quick: bool = False) -> RunSpec:
     """Fig. 2 (and 3, 4): random asymmetric M, sigma 0.02, zero diagonal, Bernoulli inputs at p,
     steps matched to 10,000 non-empty batches. One instance per seed."""
-    return run_config(seeds=seeds, sigma=0.02, kind="asymmetric", zero_diagonal=True, p=p,
-                      steps=QUICK_STEPS if quick else None)
+    return RunSpec(seeds=seeds, mixing=dict(kind="asymmetric", sigma=0.02, zero_diagonal=True),
+                   inputs=dict(kind="bernoulli", p=p), optim=_optim(quick, None))
 
 
-def directions(seeds: list[int], quick: bool = False) -> dict:
+def directions(seeds: list[int], quick: bool = False) -> RunSpec:
     """Figs. 7 and 8: random asymmetric M, sigma 0.03, diagonal kept, p = 0.01, 20,000 steps.
     One instance per seed."""
-    return run_config(seeds=seeds, sigma=0.03, kind="asymmetric", p=0.01,
-                      steps=QUICK_STEPS if quick else 20_000)
+    return RunSpec(seeds=seeds, mixing=dict(kind="asymmetric", sigma=0.03),
+                   inputs=dict(kind="bernoulli", p=0.01), optim=_optim(quick, 20_000))
 
 
-def sigma_sweep(kind: str, inputs: str, seeds: list[int], quick: bool = False) -> dict:
+def sigma_sweep(kind: str, inputs: str, seeds: list[int], quick: bool = False) -> RunSpec:
     """Fig. 5b (and 9): one instance per (seed, sigma), seed-major; diagonal kept; 10,000 steps.
 
     inputs='bernoulli' trains at p = 0.01 (the published sweep, sigma up to 0.08); 'one_active'
     on exactly one active input per sample (the input distribution of Fig. 9's SNMF comparison),
     its grid extended to sigma = 0.16 so that the rise above naive can be seen.
     """
-    sigmas = sweep_sigmas(quick, extended=inputs == "one_active")
-    p = 0.01 if inputs == "bernoulli" else None
-    return run_config(seeds=np.repeat(seeds, len(sigmas)), sigma=np.tile(sigmas, len(seeds)),
-                      kind=kind, inputs=inputs, p=p, steps=QUICK_STEPS if quick else 10_000)
+    all_seeds, sigmas = grid_instances(seeds, sweep_sigmas(quick, extended=inputs == "one_active"))
+    data = dict(kind="bernoulli", p=0.01) if inputs == "bernoulli" else dict(kind=inputs)
+    return RunSpec(seeds=all_seeds, mixing=dict(kind=kind, sigma=sigmas), inputs=data,
+                   optim=_optim(quick, 10_000))
 
 
 #: Fig. 12's embedding widths (beyond the paper), and the three of its quick version.
@@ -64,16 +82,63 @@ def embed_width_seeds(width: int, seeds: list[int]) -> list[int]:
     return list(seeds) if width <= 1000 else list(seeds[:1])
 
 
-def embed_width(width: int, seeds: list[int], quick: bool = False) -> dict:
+def embed_width(width: int, seeds: list[int], quick: bool = False) -> RunSpec:
     """Fig. 12: Braun et al.'s residual model at embedding width ``width``. Bernoulli inputs at
     p = 0.01, 10,000 steps, one instance per seed."""
-    return run_config(seeds=seeds, model="residual", d_embed=width, p=0.01,
-                      steps=QUICK_STEPS if quick else 10_000)
+    return RunSpec(seeds=seeds, model=dict(kind="residual", d_embed=width),
+                   inputs=dict(kind="bernoulli", p=0.01), optim=_optim(quick, 10_000))
 
 
-def embed_width_mlp(widths: list[int], seeds: list[int], quick: bool = False) -> dict:
+def embed_width_mlp(widths: list[int], seeds: list[int], quick: bool = False) -> RunSpec:
     """Fig. 12: the simplified MLP trained on the mixing -(W_E W_E^T - I) of the residual model
     with the same width and seed (the same W_E), one instance per (width, seed) pair: widths and
     seeds are given pair by pair. Bernoulli inputs at p = 0.01, 10,000 steps."""
-    return run_config(seeds=seeds, kind="embedding", sign=-1, d_embed=widths, p=0.01,
-                      steps=QUICK_STEPS if quick else 10_000)
+    return RunSpec(seeds=seeds, mixing=dict(kind="embedding", sign=-1, d_embed=widths),
+                   inputs=dict(kind="bernoulli", p=0.01), optim=_optim(quick, 10_000))
+
+
+def paper_seeds(seed: int = 0, quick: bool = False) -> list[int]:
+    """The seeds of the notebooks' multi-seed runs: ``seed`` and the next two (``seed`` alone in
+    quick mode)."""
+    return [seed] if quick else [seed, seed + 1, seed + 2]
+
+
+def registry(seed: int = 0, quick: bool = False) -> dict[str, RunSpec]:
+    """The named runs that more than one notebook uses, or that are expensive, by name, for the
+    notebooks' ``seed`` and mode (Figs. 2-4, 5b, 7-9, 12). Each spec's ``model_steps`` is its
+    size; :func:`expected_seconds` its expected training time."""
+    seeds = paper_seeds(seed, quick)
+    runs = {f"sparsity_p{p:g}": sparsity_regime(p, seeds, quick) for p in SPARSITY_P}
+    runs["directions"] = directions(seeds, quick)
+    for inputs, sweep_seeds in (("bernoulli", [seed]), ("one_active", seeds)):
+        for kind in ("symmetric", "asymmetric"):
+            runs[f"sweep_{kind}_{inputs}"] = sigma_sweep(kind, inputs, sweep_seeds, quick)
+    widths = EMBED_WIDTHS_QUICK if quick else EMBED_WIDTHS
+    for width in widths:
+        runs[f"embed_width_{width}"] = embed_width(width, embed_width_seeds(width, seeds), quick)
+    pairs = [(w, s) for w in widths for s in embed_width_seeds(w, seeds)]
+    runs["embed_width_mlp"] = embed_width_mlp([w for w, _ in pairs], [s for _, s in pairs], quick)
+    return runs
+
+
+#: Fast-engine training speed on one core of the reference machine (2-core Intel Xeon, torch
+#: 2.13.0), in model-steps per second: Bernoulli inputs by p (interpolated in log p between these
+#: points), exactly one active, and the residual model per 1000 embedding dimensions.
+#: Measured with 8 instances on one worker (2026-11-30).
+SPEED_BERNOULLI = {0.001: 1495.0, 0.003: 1451.0, 0.01: 839.0, 0.03: 419.0, 0.1: 155.0, 0.3: 135.0, 1.0: 139.0}
+SPEED_ONE_ACTIVE = 3723.0
+SPEED_RESIDUAL_PER_1000 = 462.0
+
+
+def expected_seconds(spec: RunSpec) -> float:
+    """The expected training time of ``spec`` on one core of the reference machine with the fast
+    engine (the general engine is slower, see benchmarks/results.json): its model-steps divided
+    by the speed measured for its input distribution (:data:`SPEED_BERNOULLI` and friends). A
+    guide for planning, not a promise: runs of many instances are often faster per model-step."""
+    if spec.model.kind == "residual":
+        return spec.model_steps / SPEED_RESIDUAL_PER_1000 * spec.model.d_embed / 1000
+    if spec.inputs.kind == "one_active":
+        return spec.model_steps / SPEED_ONE_ACTIVE
+    ps, speeds = np.log(list(SPEED_BERNOULLI)), np.log(list(SPEED_BERNOULLI.values()))
+    return float(sum(steps / np.exp(np.interp(np.log(p), ps, speeds))
+                     for steps, p in zip(spec.optim.steps, spec.inputs.p)))

@@ -15,7 +15,7 @@ from ._checks import check_choice, check_probabilities, check_seeds
 from ._types import Model, PerInstance, Seeds
 from .data import labels, sample_bernoulli, sample_one_active, steps_for
 from .mixing import Mixing
-from .models import ResidualMLP
+from .models import MLP, ResidualMLP
 from .train import INPUTS, TrainResult, cosine_lr, resolve_steps, validate_common
 
 
@@ -43,6 +43,10 @@ def train_reference(model: Model, mixing: Mixing, *, inputs: str = "bernoulli",
     """
     check_choice("inputs", inputs, INPUTS)
     validate_common(model, mixing, batch_size, lr, weight_decay)
+    if type(model) not in (MLP, ResidualMLP):
+        raise TypeError(f"train_reference trains cclib's own MLP and ResidualMLP, one instance at a "
+                        f"time; {type(model).__name__} is another module: train it with "
+                        "cclib.train.train (engine 'general')")
     k, n = model.n_instances, model.n_features
     seeds = check_seeds("seeds", seeds, k)
     probs = check_probabilities("p", p, k).tolist() if inputs == "bernoulli" else [1.0 / n] * k

@@ -1,14 +1,28 @@
-"""Training: the paper's procedure, fast.
+"""Training: one procedure, two engines.
 
 The procedure (the published code's): AdamW (lr 3e-3, weight decay 1e-2, betas (0.9, 0.999),
 eps 1e-8), cosine annealing of the learning rate to zero over each instance's own number of
 steps, batch 2048, loss = mean squared error over batch and features (all-zero samples included
-in the mean).
+in the mean), each feature's error weighted by its importance if one is given.
 
-:func:`train` computes exactly that for K instances at once. Its step, read top to bottom in
-:func:`_train_shard`: draw the batches (:mod:`cclib._batches`), compute the loss and its
-hand-derived gradients (:mod:`cclib._grads`), update with AdamW (:mod:`cclib._adamw`) at the
-cosine learning rate. Three exact shortcuts make it fast:
+:func:`train` runs it on one of two engines:
+
+* the **general** engine (:mod:`cclib.general`) is the definition: autograd through
+  ``model(x)``, any model that follows the protocol of :mod:`cclib.models`, any activation,
+  biases, importance weights, any torch device;
+* the **fast** engine (below) is a checked optimisation of it for the cases it supports: cclib's
+  own :class:`~cclib.models.MLP` (ReLU, no biases) and :class:`~cclib.models.ResidualMLP`,
+  uniform importance, on the CPU. It reads the same data streams, and the tests hold its
+  weights to the general engine's up to float rounding.
+
+``engine='auto'`` (the default, or $CCLIB_ENGINE) takes the fast engine exactly when it supports
+the call and the general one otherwise; ``engine='fast'`` refuses, with the reason, a call it
+does not support. A model is never trained as something else.
+
+The fast engine's step, read top to bottom in :func:`_train_shard`: draw the batches
+(:mod:`cclib._batches`), compute the loss and its hand-derived gradients (:mod:`cclib._grads`),
+update with AdamW (:mod:`cclib._adamw`) at the cosine learning rate. Three exact shortcuts make it
+fast:
 
 * only the non-empty samples of a Bernoulli batch are computed (the others add 0 to the sum);
 * sparse Bernoulli inputs are drawn as positions of active cells and the loss is taken in Gram
@@ -24,6 +38,7 @@ benchmarks.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -39,20 +54,25 @@ from ._threads import single_threaded
 from ._types import Model, PerInstance, Seeds
 from ._workers import run_shards, shard_plan, worker_count
 from .data import BernoulliStream, OneActiveStream, steps_for
+from .general import check_protocol, train_general
 from .mixing import Mixing
+from .models import fast_supported
 
 INPUTS = ("bernoulli", "one_active")
+ENGINES = ("auto", "fast", "general")
 
 
 @dataclass
 class TrainResult:
-    """loss: (max_steps, K) minibatch MSE at each step (NaN after an instance's last step).
+    """loss: (max_steps, K) minibatch loss at each step (NaN after an instance's last step).
     steps: steps run per instance. mixing: the mixing after training (learned sigma if trainable).
+    engine: the engine that trained it, 'fast' or 'general'.
     """
 
     loss: torch.Tensor
     steps: list[int]
     mixing: Mixing
+    engine: str = "fast"
 
 
 def cosine_lr(lr: float, step: float | torch.Tensor, total: float | torch.Tensor) -> torch.Tensor:
@@ -66,6 +86,7 @@ def cosine_lr(lr: float, step: float | torch.Tensor, total: float | torch.Tensor
 def validate_common(model: Model, mixing: Mixing, batch_size: int, lr: float, weight_decay: float) -> None:
     """Raise a ValueError or TypeError naming the argument if the trainers' shared settings are
     out of range or the model and mixing do not fit each other."""
+    check_protocol(model)
     if not isinstance(mixing, Mixing):
         raise TypeError(f"mixing must be a cclib.mixing.Mixing, got {type(mixing).__name__}")
     if mixing.n_instances != model.n_instances:
@@ -74,6 +95,12 @@ def validate_common(model: Model, mixing: Mixing, batch_size: int, lr: float, we
     if mixing.n_features != model.n_features:
         raise ValueError(f"mixing is for n_features={mixing.n_features} but the model has "
                          f"n_features={model.n_features}")
+    if hasattr(model, "labels"):
+        own = model.mixing() if hasattr(model, "mixing") else None
+        if own is None or mixing.trainable_sigma or not torch.equal(mixing.matrix(), own.matrix()):
+            raise ValueError(f"mixing must be the one {type(model).__name__}'s own labels imply "
+                             "(model.mixing(), sigma fixed): its output is trained against "
+                             "model.labels(x), not ReLU(x) + x M^T")
     check_int("batch_size", batch_size)
     check_float("lr", lr, 0.0, 10.0, low_open=True)
     check_float("weight_decay", weight_decay, 0.0, 1.0)
@@ -83,7 +110,7 @@ def resolve_steps(steps: int | Sequence[int] | None, default: list[int], k: int)
     """Steps per instance (K ints) from None (``default``), one int, or K ints."""
     if steps is None:
         return list(default)
-    if isinstance(steps, int) and not isinstance(steps, bool):
+    if isinstance(steps, (str, bytes)) or not isinstance(steps, Sequence):
         return [check_int("steps", steps)] * k
     steps = list(steps)
     if len(steps) != k:
@@ -91,24 +118,81 @@ def resolve_steps(steps: int | Sequence[int] | None, default: list[int], k: int)
     return [check_int(f"steps[{i}]", s) for i, s in enumerate(steps)]
 
 
+def resolve_device(device: str | torch.device | None = None) -> torch.device:
+    """The torch device to compute on: ``device``, else $CCLIB_DEVICE, else 'cpu'. A device that
+    torch does not know or that this machine lacks is refused with a ValueError naming it."""
+    name = device if device is not None else os.environ.get("CCLIB_DEVICE") or "cpu"
+    try:
+        dev = torch.device(name)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"device must be a torch device such as 'cpu', 'cuda' or 'cuda:1'; "
+                         f"got {name!r} ({err})") from None
+    available = {"cpu": lambda: True, "cuda": torch.cuda.is_available,
+                 "mps": lambda: torch.backends.mps.is_available()}.get(dev.type, lambda: False)
+    if not available() or (dev.type == "cuda" and dev.index is not None
+                           and dev.index >= torch.cuda.device_count()):
+        raise ValueError(f"device {str(dev)!r} is not available on this machine")
+    return dev
+
+
+def check_importance(importance, n: int) -> torch.Tensor | None:
+    """Per-feature loss weights as a float tensor (n,), or None for uniform (also for all ones)."""
+    if importance is None:
+        return None
+    try:
+        w = torch.as_tensor(importance, dtype=torch.float64).flatten()
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"importance must be None or {n} non-negative numbers, got {importance!r}") from None
+    if w.numel() != n or not torch.all(torch.isfinite(w)) or torch.any(w < 0):
+        raise ValueError(f"importance must be None or {n} finite non-negative numbers (one per "
+                         f"feature), got {w.numel()} values")
+    return None if torch.all(w == 1) else w.float()
+
+
+def choose_engine(engine: str | None, model, device: torch.device, importance) -> str:
+    """'fast' or 'general' for a call (see the module docstring); engine None means $CCLIB_ENGINE,
+    else 'auto'."""
+    engine = check_choice("engine", engine if engine is not None else
+                          os.environ.get("CCLIB_ENGINE") or "auto", ENGINES)
+    reason = fast_supported(model)
+    if reason is None and device.type != "cpu":
+        reason = f"device {str(device)!r} (the fast engine runs on the CPU)"
+    if reason is None and importance is not None:
+        reason = "a non-uniform importance weight"
+    if engine == "fast" and reason is not None:
+        raise ValueError(f"engine='fast' cannot train this exactly: {reason}. Use engine='general' "
+                         "(or 'auto', which chooses it)")
+    if engine == "auto":
+        return "fast" if reason is None else "general"
+    return engine
+
+
 def train(model: Model, mixing: Mixing, *, inputs: str = "bernoulli", p: PerInstance | None = None,
           steps: int | Sequence[int] | None = None, batch_size: int = 2048, lr: float = 3e-3,
-          weight_decay: float = 1e-2, seeds: Seeds = 0,
-          progress: bool = False, workers: int | None = None) -> TrainResult:
+          weight_decay: float = 1e-2, seeds: Seeds = 0, importance: Sequence[float] | None = None,
+          progress: bool = False, workers: int | None = None, engine: str | None = None,
+          device: str | torch.device | None = None) -> TrainResult:
     """Train the K instances of ``model`` (in place) on labels ReLU(x) + x M^T.
 
-    inputs: 'bernoulli' (p: float or K floats in (0, 1]) or 'one_active' (p must be None).
-    steps: int or K ints; default: 10,000 non-empty batches for Bernoulli (:func:`steps_for`),
-    10,000 for one-active. seeds: the data seed of each instance (int s means s, s+1, ...).
-    workers: processes to train on (default $CCLIB_WORKERS, else every core); the result does
-    not depend on it. An instance's data and schedule depend only on its own seed and settings;
-    its trained weights agree with a run of it alone up to float rounding (instances computed
-    together in one product may round differently), which long runs can amplify.
+    model: any module that follows the protocol of :mod:`cclib.models`. inputs: 'bernoulli'
+    (p: float or K floats in (0, 1]) or 'one_active' (p must be None). steps: int or K ints;
+    default: 10,000 non-empty batches for Bernoulli (:func:`steps_for`), 10,000 for one-active.
+    seeds: the data seed of each instance (int s means s, s+1, ...). importance: n non-negative
+    per-feature loss weights (default uniform). engine: 'auto', 'fast' or 'general' (default
+    $CCLIB_ENGINE, else 'auto'; see the module docstring). device: a torch device (default
+    $CCLIB_DEVICE, else 'cpu'); the model ends where it started.
+    workers: processes the fast engine trains on (default $CCLIB_WORKERS, else every core); the
+    result does not depend on it. An instance's data and schedule depend only on its own seed and
+    settings; its trained weights agree with a run of it alone up to float rounding (instances
+    computed together in one product may round differently), which long runs can amplify.
     """
     check_choice("inputs", inputs, INPUTS)
     validate_common(model, mixing, batch_size, lr, weight_decay)
     k, n = model.n_instances, model.n_features
     seeds = check_seeds("seeds", seeds, k)
+    weight = check_importance(importance, n)
+    device = resolve_device(device)
+    engine = choose_engine(engine, model, device, weight)
     workers = worker_count() if workers is None else check_int("workers", workers)
     if inputs == "bernoulli":
         if p is None:
@@ -120,6 +204,13 @@ def train(model: Model, mixing: Mixing, *, inputs: str = "bernoulli", p: PerInst
             raise ValueError(f"p must be None for inputs='one_active' (p is 1/n_features), got {p!r}")
         probs = [None] * k
         steps = resolve_steps(steps, [10_000] * k, k)
+
+    if engine == "general":
+        loss, sigma = train_general(model, mixing, inputs=inputs, probs=probs, steps=steps,
+                                    batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+                                    seeds=seeds, importance=weight, device=device, progress=progress)
+        return TrainResult(torch.from_numpy(loss), steps,
+                           Mixing(mixing.pattern, torch.from_numpy(sigma), mixing.trainable_sigma), engine)
 
     shards = shard_plan(k, inputs)
     settings = dict(inputs=inputs, batch_size=batch_size, lr=lr, weight_decay=weight_decay)
@@ -140,7 +231,7 @@ def train(model: Model, mixing: Mixing, *, inputs: str = "bernoulli", p: PerInst
                 param[index] = torch.from_numpy(trained)
             history[:loss.shape[0], index] = torch.from_numpy(loss)
             sigma[index] = torch.from_numpy(shard_sigma)
-    return TrainResult(history, steps, Mixing(mixing.pattern, sigma, mixing.trainable_sigma))
+    return TrainResult(history, steps, Mixing(mixing.pattern, sigma, mixing.trainable_sigma), engine)
 
 
 @single_threaded
