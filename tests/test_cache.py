@@ -227,3 +227,13 @@ def test_a_saved_run_loads_back_without_pickle(tmp_path):
     state = torch.load(tmp_path / "w.pt", weights_only=True)
     assert set(state) == {"W_in", "W_out", "b_in", "b_out"}
     assert not list(tmp_path.glob(".saved*"))
+
+
+def test_the_default_device_is_keyed_when_the_key_is_made(monkeypatch):
+    """A computation given no device runs on $CCLIB_DEVICE: its results get that device's key."""
+    monkeypatch.delenv("CCLIB_DEVICE", raising=False)
+    cpu = cache.config_key({"s": 1})
+    monkeypatch.setenv("CCLIB_DEVICE", "cuda:0")
+    assert cache.config_key({"s": 1}) != cpu
+    monkeypatch.setenv("CCLIB_DEVICE", "cpu")
+    assert cache.config_key({"s": 1}) == cpu

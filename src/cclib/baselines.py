@@ -72,28 +72,35 @@ class SemiNMF:
     converged: torch.Tensor
 
 
+def _device(device):
+    from .train import resolve_device
+    return resolve_device(device)
+
+
 @single_threaded
 def semi_nmf(mixing: Mixing, d_mlp: int = 50, orientation: str = "label", max_iter: int = 2000,
-             tol: float = 1e-7, seed: int = 0) -> SemiNMF:
+             tol: float = 1e-7, seed: int = 0, device: str | None = None) -> SemiNMF:
     """Semi-NMF of the target map by the multiplicative updates of Ding, Li & Jordan (2010).
 
     Factor X (K, n, n) ~ F G^T, with X^T playing the data matrix: G = W_in >= 0 (n, d) and
     F = W_out^T free (n, d). Each iteration sets F to its least-squares optimum given G, then
     applies the multiplicative update to G, which does not increase the error. Stops when the
-    relative error improves by less than ``tol`` in one iteration.
+    relative error improves by less than ``tol`` in one iteration. device: where to compute
+    (default $CCLIB_DEVICE, else 'cpu'); the start is drawn on the CPU, the model returned there.
     """
     d = check_int("d_mlp", d_mlp, high=mixing.n_features)
     check_int("max_iter", max_iter)
     check_float("tol", tol, 0.0, 1.0)
-    data = target_map(mixing, orientation).double().transpose(1, 2)        # X^T ~ F G^T
+    dev = _device(device)
+    data = target_map(mixing, orientation).double().transpose(1, 2).to(dev)  # X^T ~ F G^T
     k, n, _ = data.shape
     gen = torch.Generator().manual_seed(int(seed))
-    g = torch.rand(k, n, d, generator=gen, dtype=torch.float64) + 0.1
+    g = (torch.rand(k, n, d, generator=gen, dtype=torch.float64) + 0.1).to(dev)
     norm = torch.linalg.matrix_norm(data)
-    errors, converged = [], torch.zeros(k, dtype=torch.bool)
+    errors, converged = [], torch.zeros(k, dtype=torch.bool, device=dev)
     eps = 1e-12
     def least_squares_f(g):  # F = X G (G^T G)^-1, via a Cholesky solve of the small Gram matrix
-        gram = g.transpose(1, 2) @ g + 1e-12 * torch.eye(d, dtype=g.dtype)
+        gram = g.transpose(1, 2) @ g + 1e-12 * torch.eye(d, dtype=g.dtype, device=dev)
         return torch.cholesky_solve((data @ g).transpose(1, 2), torch.linalg.cholesky(gram)).transpose(1, 2)
 
     for _ in range(max_iter):
@@ -112,21 +119,24 @@ def semi_nmf(mixing: Mixing, d_mlp: int = 50, orientation: str = "label", max_it
         errors.append(err)
         if bool(converged.all()):
             break
-    model = MLP.from_weights(g.float(), f.transpose(1, 2).float())
-    return SemiNMF(model, torch.stack(errors), converged)
+    model = MLP.from_weights(g.float().cpu(), f.transpose(1, 2).float().cpu())
+    return SemiNMF(model, torch.stack(errors).cpu(), converged.cpu())
 
 
 @single_threaded
 def semi_nmf_projected_gradient(mixing: Mixing, d_mlp: int = 50, orientation: str = "label",
-                                steps: int = 2000, lr: float = 1e-2, seed: int = 0) -> SemiNMF:
-    """The simple scheme: Adam on ||X - W_in W_out||_F^2, clamping W_in >= 0 after each step."""
+                                steps: int = 2000, lr: float = 1e-2, seed: int = 0,
+                                device: str | None = None) -> SemiNMF:
+    """The simple scheme: Adam on ||X - W_in W_out||_F^2, clamping W_in >= 0 after each step.
+    device: as for :func:`semi_nmf`."""
     d = check_int("d_mlp", d_mlp, high=mixing.n_features)
     check_int("steps", steps)
-    data = target_map(mixing, orientation).float()
+    dev = _device(device)
+    data = target_map(mixing, orientation).float().to(dev)
     k, n, _ = data.shape
     gen = torch.Generator().manual_seed(int(seed))
-    w_in = (torch.rand(k, n, d, generator=gen) * 0.1).requires_grad_()
-    w_out = (torch.randn(k, d, n, generator=gen) * 0.1).requires_grad_()
+    w_in = (torch.rand(k, n, d, generator=gen) * 0.1).to(dev).requires_grad_()
+    w_out = (torch.randn(k, d, n, generator=gen) * 0.1).to(dev).requires_grad_()
     opt = torch.optim.Adam([w_in, w_out], lr=lr)
     norm = torch.linalg.matrix_norm(data)
     errors = []
@@ -138,7 +148,7 @@ def semi_nmf_projected_gradient(mixing: Mixing, d_mlp: int = 50, orientation: st
         with torch.no_grad():
             w_in.clamp_(min=0)
         errors.append(err.detach() / norm)
-    return SemiNMF(MLP.from_weights(w_in.detach(), w_out.detach()), torch.stack(errors),
+    return SemiNMF(MLP.from_weights(w_in.detach().cpu(), w_out.detach().cpu()), torch.stack(errors).cpu(),
                    torch.zeros(k, dtype=torch.bool))
 
 

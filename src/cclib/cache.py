@@ -81,11 +81,14 @@ def default_dir() -> Path:
 
 def config_key(config: dict, fingerprint: str | None = None) -> str:
     """The cache key of ``config`` computed by the code with ``fingerprint`` (default: this code)
-    on the compute thread count in force now ($CCLIB_THREADS, read at this call)."""
+    with the settings in force now, read at this call: the compute thread count ($CCLIB_THREADS)
+    and the kind of the default device ($CCLIB_DEVICE, what a computation given no device uses)."""
     from ._threads import compute_threads
 
     code = _FINGERPRINT if fingerprint is None else fingerprint
-    text = json.dumps({"config": config, "code": code, "threads": compute_threads()}, sort_keys=True)
+    device = (os.environ.get("CCLIB_DEVICE") or "cpu").split(":")[0]
+    text = json.dumps({"config": config, "code": code, "threads": compute_threads(), "device": device},
+                      sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 

@@ -173,12 +173,13 @@ def trained(spec: RunSpec, *, engine: str | None = None, device: str | None = No
 def cached_curve(what: dict, model: Model, mixing: Mixing, p_eval: Numbers, samples_per_k: int = 4096,
                  seed: int | None = None, folder: Path | None = None) -> LossCurve:
     """:func:`cclib.evaluate.loss_curve` of any model, cached under ``what`` (a JSON-able dict
-    that names the model, e.g. its run's :meth:`Trained.key`) and the evaluation's settings."""
+    that names the model, e.g. its run's :meth:`Trained.key`) and the evaluation's settings (the
+    default device, on which it computes, is in every key: :func:`cclib.cache.config_key`)."""
     from .evaluate import default_seed, loss_curve as evaluate_curve
 
     seed = default_seed() if seed is None else seed
     key = dict(what, p_eval=[float(p) for p in np.asarray(p_eval)], samples_per_k=int(samples_per_k),
-               seed=int(seed), device=resolve_device(None).type)
+               seed=int(seed))
 
     def compute():
         c = evaluate_curve(model, mixing, p_eval, samples_per_k, seed)
