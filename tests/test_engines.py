@@ -211,8 +211,11 @@ def test_the_residual_model_trains_the_same_in_both_engines_on_its_own_labels():
         models.append(model)
     for a, b in zip(*(m.parameters() for m in models)):
         assert (a - b).abs().max() <= 1e-4 * a.abs().max()
+    foreign = mixing.random_mixing([0.02] * 2, seeds=[0, 1])
     with pytest.raises(ValueError, match="mixing must be the one ResidualMLP's own labels imply"):
-        train(models[0], mixing.random_mixing([0.02] * 2, seeds=[0, 1]), p=0.01, steps=1, seeds=[0, 1])
+        train(models[0], foreign, p=0.01, steps=1, seeds=[0, 1])
+    with pytest.raises(ValueError, match="mixing must be the one ResidualMLP's own labels imply"):
+        evaluate.one_active_loss(models[0], foreign)   # the closed form would score another task
     # the full residual computation scores the same as its folded MLP on the mixing
     exact = evaluate.loss_curve(models[0], models[0].mixing(), [0.01, 0.3], 512)
     mc, se = evaluate.monte_carlo_loss(models[0], models[0].mixing(), 0.3, n_samples=100_000, seed=2)

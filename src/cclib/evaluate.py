@@ -31,7 +31,7 @@ import torch
 from ._checks import check_int, check_probabilities
 from ._threads import single_threaded
 from ._types import Model, Numbers
-from .general import check_protocol, targets
+from .general import check_own_labels, check_protocol, targets
 from .mixing import Mixing
 from .models import fast_supported
 
@@ -57,6 +57,7 @@ def _check_pair(model, mixing):
     if mixing.n_instances != model.n_instances or mixing.n_features != model.n_features:
         raise ValueError(f"mixing is (K={mixing.n_instances}, n={mixing.n_features}) but the model "
                          f"is (K={model.n_instances}, n={model.n_features}); they must match")
+    check_own_labels(model, mixing)
 
 
 @single_threaded

@@ -39,6 +39,19 @@ def targets(model: nn.Module, x: torch.Tensor, mixing_t: torch.Tensor | None) ->
     return y if mixing_t is None else y + x @ mixing_t
 
 
+def check_own_labels(model: nn.Module, mixing: Mixing) -> None:
+    """For a model with labels of its own, raise a ValueError unless ``mixing`` is the one they
+    imply (``model.mixing()``, sigma fixed): otherwise the closed forms (which use the mixing)
+    and ``model(x)`` against ``model.labels(x)`` (which does not) would score different tasks."""
+    if not hasattr(model, "labels"):
+        return
+    own = model.mixing() if hasattr(model, "mixing") else None
+    if own is None or mixing.trainable_sigma or not torch.equal(mixing.matrix(), own.matrix()):
+        raise ValueError(f"mixing must be the one {type(model).__name__}'s own labels imply "
+                         "(model.mixing(), sigma fixed): its output is scored against "
+                         "model.labels(x), not ReLU(x) + x M^T")
+
+
 def check_protocol(model: object) -> None:
     """Raise a TypeError naming ``model`` and what it lacks if it does not follow the protocol."""
     if not isinstance(model, nn.Module):

@@ -54,7 +54,7 @@ from ._threads import single_threaded
 from ._types import Model, PerInstance, Seeds
 from ._workers import run_shards, shard_plan, worker_count
 from .data import BernoulliStream, OneActiveStream, steps_for
-from .general import check_protocol, train_general
+from .general import check_own_labels, check_protocol, train_general
 from .mixing import Mixing
 from .models import fast_supported
 
@@ -95,12 +95,7 @@ def validate_common(model: Model, mixing: Mixing, batch_size: int, lr: float, we
     if mixing.n_features != model.n_features:
         raise ValueError(f"mixing is for n_features={mixing.n_features} but the model has "
                          f"n_features={model.n_features}")
-    if hasattr(model, "labels"):
-        own = model.mixing() if hasattr(model, "mixing") else None
-        if own is None or mixing.trainable_sigma or not torch.equal(mixing.matrix(), own.matrix()):
-            raise ValueError(f"mixing must be the one {type(model).__name__}'s own labels imply "
-                             "(model.mixing(), sigma fixed): its output is trained against "
-                             "model.labels(x), not ReLU(x) + x M^T")
+    check_own_labels(model, mixing)
     check_int("batch_size", batch_size)
     check_float("lr", lr, 0.0, 10.0, low_open=True)
     check_float("weight_decay", weight_decay, 0.0, 1.0)
