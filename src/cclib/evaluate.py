@@ -172,7 +172,7 @@ def conditional_errors(model: Model, mixing: Mixing, ks: Sequence[int], samples_
 def _conditional_errors_general(model, mixing, ks, samples_per_k, seed, device):
     """:func:`conditional_errors` through ``model(x)``: the same draws, all K instances per pass."""
     dev, home = _on_device(model, device)
-    mt = mixing.matrix().transpose(1, 2).float().to(dev)
+    m = mixing.matrix().float().to(dev)
     n_inst, n = model.n_instances, model.n_features
     gen = torch.Generator().manual_seed(int(seed))
     means = torch.zeros(n_inst, len(ks), dtype=torch.float64)
@@ -186,7 +186,7 @@ def _conditional_errors_general(model, mixing, ks, samples_per_k, seed, device):
             step = max(1, (1 << 24) // (n_inst * n))  # samples per pass, ~64 MB per tensor
             for lo in range(0, n_samples, step):
                 xs = x[lo:lo + step].expand(n_inst, -1, -1)
-                err = model(xs) - targets(model, xs, mt)
+                err = model(xs) - targets(model, xs, m)
                 per_sample[:, lo:lo + step] = err.square().sum(2).double()
             means[:, j] = per_sample.mean(1).cpu()
             variances[:, j] = per_sample.var(1).cpu()
@@ -268,7 +268,7 @@ def monte_carlo_loss(model: Model, mixing: Mixing, p: float, n_samples: int = 1_
     """
     _check_pair(model, mixing)
     p = float(check_probabilities("p", p)[0])
-    mt = mixing.matrix().transpose(1, 2).float()
+    m = mixing.matrix().float()
     n, k = model.n_features, model.n_instances
     gen = torch.Generator().manual_seed(int(seed))
     sums = torch.zeros(k, dtype=torch.float64)
@@ -279,7 +279,7 @@ def monte_carlo_loss(model: Model, mixing: Mixing, p: float, n_samples: int = 1_
         active = torch.rand(b, n, generator=gen) < p
         x = (torch.rand(b, n, generator=gen) * 2 - 1) * active
         xs = x.expand(k, -1, -1)
-        err = model(xs) - targets(model, xs, mt)
+        err = model(xs) - targets(model, xs, m)
         per = err.square().sum(2).double() / (n * p)
         sums += per.sum(1)
         sq += per.square().sum(1)

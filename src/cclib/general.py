@@ -26,17 +26,14 @@ from tqdm import tqdm
 from ._adamw import adamw_step
 from ._batches import CHUNK_STEPS
 from ._threads import single_threaded
-from .data import BernoulliStream, OneActiveStream
+from .data import BernoulliStream, OneActiveStream, labels
 from .mixing import Mixing
 
 
-def targets(model: nn.Module, x: torch.Tensor, mixing_t: torch.Tensor | None) -> torch.Tensor:
+def targets(model: nn.Module, x: torch.Tensor, mixing_matrix: torch.Tensor | None) -> torch.Tensor:
     """What ``model(x)`` is trained to output: ``model.labels(x)`` if the model has labels of its
-    own, else ReLU(x) + x M^T (``mixing_t`` = M^T, (K, n, n), or None for M = 0)."""
-    if hasattr(model, "labels"):
-        return model.labels(x)
-    y = torch.relu(x)
-    return y if mixing_t is None else y + x @ mixing_t
+    own, else :func:`cclib.data.labels` (ReLU(x) + x M^T; M (K, n, n), or None for M = 0)."""
+    return model.labels(x) if hasattr(model, "labels") else labels(x, mixing_matrix)
 
 
 def check_own_labels(model: nn.Module, mixing: Mixing) -> None:
@@ -116,7 +113,7 @@ def train_general(model: nn.Module, mixing: Mixing, *, inputs: str, probs: list,
     params = [p for p in model.parameters() if p.requires_grad]
     train_sigma = mixing.trainable_sigma
     sigma = mixing.sigma.detach().clone().float().to(device)
-    pattern_t = mixing.pattern.transpose(1, 2).float().to(device)
+    pattern = mixing.pattern.float().to(device)
     if train_sigma:
         params.append(sigma.requires_grad_())
     clean = not train_sigma and not torch.any(sigma != 0)
@@ -135,7 +132,7 @@ def train_general(model: nn.Module, mixing: Mixing, *, inputs: str, probs: list,
                     if t >= total:
                         break
                     x = x.to(device)
-                    y = targets(model, x, None if clean else sigma.abs()[:, None, None] * pattern_t)
+                    y = targets(model, x, None if clean else sigma.abs()[:, None, None] * pattern)
                     err = (model(x) - y).square()
                     if weight is not None:
                         err = err * weight

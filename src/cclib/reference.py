@@ -13,7 +13,8 @@ import torch
 from ._adamw import BETAS, EPS
 from ._checks import check_choice, check_probabilities, check_seeds
 from ._types import Model, PerInstance, Seeds
-from .data import labels, sample_bernoulli, sample_one_active, steps_for
+from .data import sample_bernoulli, sample_one_active, steps_for
+from .general import targets
 from .mixing import Mixing
 from .models import MLP, ResidualMLP
 from .train import INPUTS, TrainResult, cosine_lr, resolve_steps, validate_common
@@ -24,11 +25,7 @@ def reference_loss(model: Model, mixing: Mixing | None, x: torch.Tensor) -> torc
 
     A residual model is scored on its own labels x + ReLU(x) (``mixing`` is then ignored).
     """
-    if isinstance(model, ResidualMLP):
-        y = x + torch.relu(x)
-    else:
-        y = labels(x, mixing.matrix())
-    return (model(x) - y).square().mean((1, 2))
+    return (model(x) - targets(model, x, mixing.matrix())).square().mean((1, 2))
 
 
 def train_reference(model: Model, mixing: Mixing, *, inputs: str = "bernoulli",
