@@ -13,7 +13,7 @@ ifneq ($(DEVICE),)
 export CCLIB_DEVICE := $(DEVICE)
 endif
 
-.PHONY: help figures notebooks figures-quick test unit bench clean-cache sync
+.PHONY: help figures notebooks figures-quick lab test unit bench clean-cache sync
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' Makefile | sed -E 's/:.*## /\t/' | expand -t 16
@@ -25,17 +25,21 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-figures: $(STAMP)  ## every figure at the paper's settings, into paper-code/output/ (DEVICE=cuda: on a GPU)
+figures: $(STAMP)  ## one training sweep, then every notebook at the paper's settings, into paper-code/output/ (DEVICE=cuda: on a GPU)
 	$(PY) paper-code/make_figures.py --mode paper
 
 notebooks: $(STAMP)  ## like figures, and write the executed notebooks back to notebooks/ (to commit)
 	$(PY) paper-code/make_figures.py --mode paper --inplace
 
+lab: $(STAMP)  ## open the notebooks in JupyterLab (LAB_ARGS="--no-browser --port 8890" for a server)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
+
 figures-quick: $(STAMP)  ## a small smoke run of every notebook
 	$(PY) paper-code/make_figures.py --mode quick --out /tmp/cclib-quick
 
-# nbval re-runs the notebooks one at a time; running the figures first (two at a time, on both
-# cores) trains every model into the cache, so nbval then re-executes each notebook on them.
+# nbval re-runs the notebooks one at a time; running the figures first (one training sweep on
+# every core, then the notebooks on the warm cache) trains every model, so nbval then
+# re-executes each notebook on them.
 test: $(STAMP)  ## unit tests, every figure at paper settings, then nbval over every notebook
 	$(PY) -m pytest tests
 	$(PY) paper-code/make_figures.py --mode paper

@@ -47,6 +47,17 @@ plotting.use_style()
 P_EVAL = evaluate.p_grid(40)
 
 
+def _title(kind, sigma, sign, rank, keep_diagonal):
+    """The mixing in words, with only the settings that kind uses."""
+    if kind == "clean":
+        return "clean labels (M = 0)"
+    if kind == "embedding":
+        return f"embedding mixing, sign {'+' if sign > 0 else '-'}"
+    if kind == "low_rank":
+        return f"rank-{rank} symmetric, $\\sigma$ = {sigma:g}"
+    return f"{kind}, $\\sigma$ = {sigma:g}, diagonal {'kept' if keep_diagonal else 'zeroed'}"
+
+
 def explore(kind=kind, sigma=sigma, sign=sign, rank=rank, keep_diagonal=keep_diagonal, inputs=inputs,
             p=p, steps=steps, seed=seed):
     """Train (or load) one model for these settings and plot it against the baselines."""
@@ -69,8 +80,8 @@ def explore(kind=kind, sigma=sigma, sign=sign, rank=rank, keep_diagonal=keep_dia
     if inputs == "bernoulli":
         ax.axvline(p, color="0.6", lw=0.8)
     ax.set(xscale="log", xlabel="evaluation feature probability $p_{eval}$", ylabel="loss per feature $L / p$",
-           title=f"{kind}, $\\sigma$ = {sigma:g}, {inputs}" + (f" p = {p:g}" if inputs == "bernoulli" else "")
-                 + f", {steps} steps, seed {seed}")
+           title=_title(kind, sigma, sign, rank, keep_diagonal) + f", {inputs}"
+                 + (f" p = {p:g}" if inputs == "bernoulli" else "") + f", {steps} steps, seed {seed}")
     ax.legend(fontsize="small")
     plt.show()
     if inputs == "bernoulli":

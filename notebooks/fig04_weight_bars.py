@@ -78,7 +78,7 @@ plt.show()
 
 
 # %% [markdown]
-# **What we find.** The pattern reproduces: the sparse model spreads each feature over many
+# **Summary of findings** (the claims cells below give the evidence). The pattern reproduces: the sparse model spreads each feature over many
 # neurons and the dense one gives half the features a single neuron. The sparse model's median
 # total is about 0.6, not 0.7, consistently over seeds, so "about 0.7" fails as stated.
 

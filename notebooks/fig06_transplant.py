@@ -35,21 +35,19 @@ out_dir = "../paper-code/output"
 import matplotlib.pyplot as plt
 import numpy as np
 
-from cclib import evaluate, experiments, mixing, plotting, report
+from cclib import evaluate, experiments, mixing, paper_runs, plotting, report
 from cclib.baselines import naive_loss
-from cclib.spec import RunSpec
 
 out = report.check_parameters(mode, seed, out_dir)
 plotting.use_style()
 quick = mode == "quick"
-P, STEPS = 0.01, (500 if quick else 10_000)
+P = 0.01
 
 # %%
-common = dict(inputs=dict(kind="bernoulli", p=P), optim=dict(steps=STEPS))
-noisy = RunSpec(seeds=[seed], mixing=dict(kind="asymmetric", sigma=0.02), **common)
-clean = RunSpec(seeds=[seed + 1], mixing=dict(kind="clean"), init=noisy, **common)
-noisy_run = experiments.trained(noisy, progress=True)
-history = np.concatenate([noisy_run.loss[:, 0], experiments.trained(clean, progress=True).loss[:, 0]]) / P
+runs = paper_runs.transplant(seed, quick)  # noisy (sigma 0.02, p = P), then clean from its weights
+STEPS = max(runs["noisy"].steps)
+noisy_run = experiments.trained(runs["noisy"], progress=True)
+history = np.concatenate([noisy_run.loss[:, 0], experiments.trained(runs["clean"], progress=True).loss[:, 0]]) / P
 window = 100
 running = np.convolve(history, np.ones(window) / window, mode="valid")
 switch = STEPS

@@ -88,7 +88,7 @@ plt.show()
 
 
 # %% [markdown]
-# **What we find.** The correlation, the diagonal offset, the higher diagonal slope and the
+# **Summary of findings** (the claims cells below give the evidence). The correlation, the diagonal offset, the higher diagonal slope and the
 # positivity reproduce. "Sparse-looking" does not, by the criterion fixed before we ran it: W_in
 # is heavy-tailed, but its largest 10% of entries hold a bit under half of its absolute mass.
 

@@ -99,21 +99,22 @@ mean, sd = sweep.mean(0), report.seed_noise(sweep)
 ax.plot(sweep_sigmas, sweep[0], "-", color=plotting.COLORS["trained"], label="trained (Fig. 5b, same G)")
 ax.fill_between(sweep_sigmas, mean - sd, mean + sd, color=plotting.COLORS["trained"], alpha=0.2, lw=0,
                 label=f"trained, mean ± sd over {len(SEEDS)} seeds")
-style = {("pg", "published"): dict(marker="s", ls="--", color=plotting.COLORS["published"], mfc="none"),
-         ("mu", "published"): dict(marker="s", ls="-", color=plotting.COLORS["published"]),
-         ("pg", "label"): dict(marker="o", ls="--", color=plotting.COLORS["snmf"], mfc="none"),
-         ("mu", "label"): dict(marker="o", ls="-", color=plotting.COLORS["snmf"])}
+# projected gradient: large open markers, dashed; multiplicative: small filled markers inside them
+style = {("pg", "published"): dict(marker="s", ms=8, ls="--", color=plotting.COLORS["published"], mfc="none"),
+         ("mu", "published"): dict(marker="s", ms=3.5, ls="-", color=plotting.COLORS["published"]),
+         ("pg", "label"): dict(marker="o", ms=8, ls="--", color=plotting.COLORS["snmf"], mfc="none"),
+         ("mu", "label"): dict(marker="o", ms=3.5, ls="-", color=plotting.COLORS["snmf"])}
 for (s, o), st in style.items():
-    ax.plot(SIGMAS, loss[s, o], ms=5, label=f"SNMF of {LEGEND[o]}, {SOLVERS[s]}", **st)
+    ax.plot(SIGMAS, loss[s, o], label=f"SNMF of {LEGEND[o]}, {SOLVERS[s]}", **st)
 for o in ORIENTS:
-    ax_err.plot(SIGMAS[1:], (error["pg", o] - error["mu", o])[1:], ms=5, label=f"SNMF of {LEGEND[o]}",
-                **style["pg", o])
+    ax_err.plot(SIGMAS[1:], (error["pg", o] - error["mu", o])[1:], label=f"SNMF of {LEGEND[o]}",
+                **dict(style["pg", o], ms=6))
 ax_err.axhline(0, color=plotting.COLORS["naive"], lw=1)
 plotting.naive_line(ax)
 ax.axvspan(PUBLISHED[-1], SIGMAS[-1] + 0.01, color="0.93", lw=0, zorder=0, label="beyond the published grid")
 ax.set(xlabel="mixing magnitude $\\sigma$ (asymmetric, diagonal kept)", ylabel="loss per feature $L / p$",
-       title="untrained semi-NMF models, exactly one active input\n(the curves go on above the frame)",
-       xlim=(-0.003, SIGMAS[-1] + 0.005), ylim=(0.055, 0.13))
+       title="untrained semi-NMF models against the trained ones,\nexactly one active input (log scale)",
+       yscale="log", xlim=(-0.003, SIGMAS[-1] + 0.005))
 ax.legend(fontsize="x-small", loc="upper left")
 ax_err.set(xlabel="mixing magnitude $\\sigma$", ylabel="error(projected gradient) $-$ error(multiplicative)",
            title="solver difference in the relative error $\\|X - W_{in} W_{out}\\| / \\|X\\|$")
@@ -135,7 +136,7 @@ plt.show()
 
 
 # %% [markdown]
-# **What we find.** Every variant beats naive over a range of sigma, narrower than the trained
+# **Summary of findings** (the claims cells below give the evidence). Every variant beats naive over a range of sigma, narrower than the trained
 # models'. The orientation closes most of the gap between the paper's variant and training; the
 # solver closes none of it (the two solvers reach the same reconstruction error to within a few
 # parts in a thousand). The published orientation is worse than training at every sigma. The

@@ -145,7 +145,7 @@ plt.show()
 # every width": each width's difference between the two architectures lies within 3 combined
 # seed sd (3 rather than 2 because all nine widths are compared at once).
 #
-# **What we find** (recorded as the expected verdicts): the residual model and the MLP on its
+# **Summary of findings** (recorded as the expected verdicts): the residual model and the MLP on its
 # mixing do *not* agree at every width. They agree from 200 to 500; at 100 (where `W_E` is a
 # random square matrix, far from orthogonal) the residual model is much worse; from 1000 on it is
 # consistently better by about 0.0006 in L/p, the size of Fig. 1's gap at width 1000. The

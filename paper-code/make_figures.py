@@ -1,14 +1,19 @@
-"""Regenerate the paper's figures by running the notebooks with papermill.
+"""Regenerate the paper's figures: train every run they need as one sweep, then run the notebooks.
 
     python paper-code/make_figures.py                 # every figure, paper settings
     python paper-code/make_figures.py --only fig05 fig09 --mode quick
 
-Notebooks run in up to --jobs worker processes at once (default: one per core, each kernel
-single-threaded; results are bit-identical to a sequential run), a notebook that reuses another's
-cached models waiting for it. Each notebook runs in a staging folder; only when it succeeds are
-its executed notebook,
-PNG, PDF and JSON moved into the output folder, so an interrupted or failed run leaves no
-partial files there (trained models stay cached in data/, so the next run resumes). At the end
+Two stages. (1) The sweep: every run the chosen notebooks use, from
+:func:`cclib.paper_runs.registry`, trained by :func:`cclib.experiments.trained_many` (their shards
+together, largest first, on every core; on a GPU with $CCLIB_DEVICE; runs already cached are
+read). (2) The notebooks, executed with papermill in up to --jobs processes at once (default: one
+per core, each kernel single-threaded; results are bit-identical to a sequential run), with
+$CCLIB_CACHE_ONLY set: a notebook that would train a run the sweep did not fails, so every run
+checks that the registry lists what the notebooks use. (Notebooks from another --notebooks
+folder have no registry: they train what they need themselves.) Each notebook runs in a staging folder;
+only when it succeeds are its executed notebook, PNG, PDF and JSON moved into the output folder,
+so an interrupted or failed run leaves no partial files there (trained models stay cached in
+data/, so the next run resumes). At the end
 it writes index.html (every figure, its claims, key numbers, settings and time) and
 timings.json, prints a table of every claim and its verdict, and exits 1 if any notebook
 failed, 2 for bad arguments, 130 when interrupted (Ctrl-C, SIGTERM, SIGHUP or a closed output
@@ -34,12 +39,6 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "paper-code" / "output"
 RESULTS = ROOT / "paper-code" / "results"  # committed copies of the paper-settings JSON (--inplace)
 MODES = ("paper", "quick")
-#: Notebooks that load another's trained models from the cache wait for it to finish.
-DEPENDS = {"fig03": ["fig02"], "fig04": ["fig02"], "fig08": ["fig07"], "fig09": ["fig05"]}
-#: Paper-mode seconds of each notebook from an empty cache (measured in the last full run on a
-#: 2-core laptop), only to start the longest first; a notebook not listed starts last.
-COST = {"fig05": 848, "fig02": 704, "fig12": 550, "fig10": 146, "fig13": 74, "fig01": 43,
-        "fig11": 40, "fig07": 39, "fig09": 27, "fig06": 19}
 
 
 class Parser(argparse.ArgumentParser):
@@ -130,27 +129,62 @@ def _interrupt_on_signals() -> None:
         signal.signal(sig, interrupt)
 
 
+def sweep(args) -> dict:
+    """Stage 1: train every run the chosen notebooks use, as one sweep (its numbers, for
+    timings.json)."""
+    from cclib import experiments, paper_runs, parallel
+
+    figures = [name.split("_")[0] for name in args.chosen]
+    specs = paper_runs.registry(args.seed, args.mode == "quick", figures=figures)
+    workers = parallel.worker_count()
+    print(f"sweep: the {len(specs)} registry runs of {len(figures)} notebooks, on {workers} worker"
+          f"{'s' * (workers != 1)} (or $CCLIB_DEVICE)", flush=True)
+    stats: dict = {}
+    started = time.time()
+    experiments.trained_many(list(specs.values()), progress=True, stats=stats)
+    stats.update(seconds=time.time() - started, workers=workers)
+    busy = stats["task_cpu_seconds"] / max(stats["wall_seconds"] * workers, 1e-9)
+    stats["core_use"] = busy if stats["trained"] else None
+    print(f"sweep: {stats['trained']} runs trained, {stats['cached']} read from the cache, in "
+          f"{stats['seconds']:.0f} s" + (f"; the workers were busy {100 * busy:.0f}% of the training's "
+                                        f"wall time" if stats["trained"] else ""), flush=True)
+    return stats
+
+
 def run(args) -> int:
     args.out.mkdir(exist_ok=True)
-    pending, running, results, started = list(args.chosen), {}, [], time.time()
+    started = time.time()
+    _interrupt_on_signals()
+    own = args.notebooks == ROOT / "notebooks"  # the registry lists the runs of these notebooks
+    try:
+        swept = sweep(args) if own else None
+    except (KeyboardInterrupt, BrokenPipeError) as err:
+        if isinstance(err, BrokenPipeError):
+            _silence_stdout()
+        _say("interrupted during the sweep: nothing was written to the output folder; run again to "
+             "resume (finished runs are cached in data/)")
+        return 130
+    try:  # start the notebooks that took longest last time first
+        earlier = json.loads((args.out / "timings.json").read_text()).get("figures", {})
+    except (OSError, ValueError):
+        earlier = {}
+    pending = sorted(args.chosen, key=lambda name: -earlier.get(name, 0))
+    running, results = {}, []
     # Each notebook gets cores // jobs: cclib's training workers, and the threads of other BLAS
     # users in the kernels (numpy, scipy), so that notebooks side by side do not oversubscribe
-    # the cores. The trained numbers do not depend on it.
+    # the cores. The numbers do not depend on it. $CCLIB_CACHE_ONLY: they may train nothing new.
     threads = max(1, (os.cpu_count() or 1) // min(args.jobs, len(pending)))
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    if own:
+        env["CCLIB_CACHE_ONLY"] = "1"
     env.setdefault("CCLIB_WORKERS", str(threads))
     logs = Path(tempfile.mkdtemp(prefix="cclib-figures-logs-"))  # kept only if a notebook fails
-    _interrupt_on_signals()
-
-    def ready(name):  # none of the notebooks it depends on is still pending or running
-        waits = DEPENDS.get(name.split("_")[0], [])
-        return not any(p.split("_")[0] in waits for p in pending + list(running))
+    notebooks_started = time.time()
 
     last_progress = time.time()
     try:
         while pending or running:
-            waiting = sorted((n for n in pending if ready(n)), key=lambda n: -COST.get(n.split("_")[0], 0))
-            for name in waiting[: args.jobs - len(running)]:
+            for name in list(pending[: args.jobs - len(running)]):
                 pending.remove(name)
                 stage = args.out / f".staging-{name}"
                 shutil.rmtree(stage, ignore_errors=True)
@@ -180,6 +214,10 @@ def run(args) -> int:
                 if ok:
                     for path in stage.iterdir():
                         path.replace(args.out / path.name)
+                    try:  # a page to read it by; the figure does not depend on it
+                        write_notebook_html(args.out / f"{name}.ipynb")
+                    except Exception as err:  # noqa: BLE001 - nbconvert's errors are many
+                        print(f"    {name}: no HTML page ({type(err).__name__}: {err})"[:200])
                     if args.inplace:
                         write_committable(args.out / f"{name}.ipynb", args.notebooks / f"{name}.ipynb")
                         if args.notebooks == ROOT / "notebooks":  # the project's own figures
@@ -222,7 +260,7 @@ def run(args) -> int:
         shutil.rmtree(logs, ignore_errors=True)
     results.sort(key=lambda r: r["name"])
     total = time.time() - started
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2
+    peak = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024**2
     timings_path = args.out / "timings.json"
     try:  # figures of earlier runs still in the folder keep their recorded times
         earlier = json.loads(timings_path.read_text()).get("figures", {})
@@ -230,17 +268,22 @@ def run(args) -> int:
         earlier = {}
     figures = {**earlier, **{r["name"]: r["seconds"] for r in results if r["ok"]}}
     timings = dict(mode=args.mode, seed=args.seed, jobs=args.jobs, total_seconds=total,
+                   sweep=swept, notebooks_seconds=time.time() - notebooks_started,
                    peak_rss_gb=peak, run={r["name"]: r["seconds"] for r in results},
                    figures=dict(sorted(figures.items())))
     _write_text(timings_path, json.dumps(timings, indent=1))
+    if args.inplace and own and not args.only and swept["trained"] and swept["trained"] == swept["runs"]:
+        # every figure from an empty cache: README.md's cost table is generated from it (findings.py)
+        shutil.copyfile(timings_path, RESULTS / "timings.json")
     write_index(args.out, args.notebooks, figures, failed=[r["name"] for r in results if not r["ok"]])
     print_table(args.out, results)
     if args.inplace and args.notebooks == ROOT / "notebooks":
         import findings
         findings.main([])
         print("README.md's findings table regenerated from paper-code/results/")
-    print(f"all figures: {total:.0f} s with {args.jobs} jobs; peak memory of one process "
-          f"{peak:.2f} GB; index: {args.out / 'index.html'}")
+    sweep_part = "" if swept is None else f"sweep {swept['seconds']:.0f} s, then "
+    print(f"all figures: {total:.0f} s ({sweep_part}notebooks with {args.jobs} jobs); peak memory of "
+          f"one process {peak:.2f} GB; index: {args.out / 'index.html'}")
     return 0 if all(r["ok"] for r in results) else 1
 
 
@@ -316,7 +359,10 @@ def print_table(out: Path, results) -> None:
 
 
 def _caption(notebook: Path) -> tuple[str, str]:
-    """Title and first paragraph of a notebook's opening markdown cell."""
+    """Title (text) and the rest of a notebook's opening markdown cell (HTML: rendered markdown
+    and math, see render.py)."""
+    from render import markdown_html
+
     try:
         cells = json.loads(notebook.read_text())["cells"]
         text = "".join(next(c for c in cells if c["cell_type"] == "markdown")["source"])
@@ -324,8 +370,17 @@ def _caption(notebook: Path) -> tuple[str, str]:
         return notebook.stem, ""
     lines = text.strip().splitlines()
     title = lines[0].lstrip("# ").strip() if lines else notebook.stem
-    body = " ".join(line.strip() for line in lines[1:]).strip()
-    return title, body.split("  ")[0][:600]
+    return title, markdown_html("\n".join(lines[1:]))
+
+
+def write_notebook_html(executed: Path) -> Path:
+    """The executed notebook beside it as HTML (nbconvert's lab template, images embedded)."""
+    from nbconvert import HTMLExporter
+
+    body, _ = HTMLExporter(template_name="lab", embed_images=True).from_filename(str(executed))
+    target = executed.with_suffix(".html")
+    _write_text(target, body)
+    return target
 
 
 def _scalars(data: dict, prefix: str = "") -> list[tuple[str, str]]:
@@ -365,21 +420,29 @@ def write_index(out: Path, notebooks: Path, seconds: dict, failed=()) -> Path:
         data = json.loads(json_path.read_text())
         title, caption = _caption(notebooks / f"{name}.ipynb")
         made = data.get("provenance", {})
-        parts.append(f"<section id='{fig}'><h2>{html.escape(title)}</h2><p>{html.escape(caption)}</p>")
+        quick = data["mode"] != "paper"
+        if quick:  # the prose describes the paper's settings, which a smoke test does not use
+            caption = ("<p class='quick'><b>Smoke test</b> (mode quick: a few hundred steps, fewer "
+                       "seeds and samples). It checks that the notebook runs; its curves, numbers "
+                       "and verdicts say nothing about the paper. Run mode paper for the figure.</p>")
+        parts.append(f"<section id='{fig}'><h2>{html.escape(title)}</h2>{caption}")
         parts.append(f"<img src='{fig}.png' alt='{fig}'><p>mode {html.escape(data['mode'])}, seed "
                      f"{data['seed']}; commit {html.escape(str(made.get('git_commit')))}; torch "
                      f"{html.escape(str(made.get('torch')))}, numpy {html.escape(str(made.get('numpy')))}; "
                      f"{html.escape(str(made.get('cpu')))}"
                      + (f"; {seconds[name]:.0f} s" if name in seconds else "") +
                      f". <a href='{fig}.pdf'>PDF</a>, <a href='{fig}.json'>JSON</a>, "
-                     f"<a href='{name}.ipynb'>notebook</a></p><ul>")
+                     f"<a href='{name}.ipynb'>notebook</a>"
+                     + (f" (<a href='{name}.html'>as a page</a>)" if (out / f"{name}.html").exists() else "")
+                     + "</p><ul>")
         for claim in data["claims"]:
             cls = claim["verdict"] if data["mode"] == "paper" else "quick"
-            margin = "" if claim.get("margin") is None else f" (margin {format_margin(claim['margin'])} {claim['margin_unit']})"
+            margin = "" if quick or claim.get("margin") is None else \
+                f" (margin {format_margin(claim['margin'])} {claim['margin_unit']})"
             parts.append(f"<li class='{cls}'>{html.escape(_verdict_label(claim, data['mode']))}: "
                          f"{html.escape(claim['name'])}{html.escape(margin)}</li>")
         parts.append("</ul><table>")
-        for key, value in _scalars(data):
+        for key, value in [] if quick else _scalars(data):
             parts.append(f"<tr><td>{html.escape(key)}</td><td>{html.escape(value)}</td></tr>")
         parts.append("</table></section>")
     parts.append("</body></html>")

@@ -211,3 +211,19 @@ def test_inplace_notebooks_carry_no_papermill_traces(tmp_path):
     refused = _run("--notebooks", str(notebooks), "--out", str(tmp_path / "out"), "--only", "fig01",
                    "--inplace", "--mode", "quick")
     assert refused.returncode == 2 and "--inplace" in refused.stderr
+
+
+def test_the_sweep_trains_every_run_and_the_notebooks_train_nothing(tmp_path):
+    """Stage 1 trains the registry's runs of the chosen figures; stage 2 executes the notebooks
+    with $CCLIB_CACHE_ONLY, so a run they use that the sweep did not train fails them."""
+    env = dict(os.environ, CCLIB_CACHE=str(tmp_path / "cache"))
+    out = tmp_path / "out"
+    command = RUNNER + ["--mode", "quick", "--only", "fig06", "fig11", "--out", str(out)]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    sweep = json.loads((out / "timings.json").read_text())["sweep"]
+    assert (sweep["runs"], sweep["trained"], sweep["cached"]) == (7, 7, 0)  # 2 + 5 runs
+    assert 0 < sweep["core_use"] <= 1.05
+    assert "sweep: 7 runs trained, 0 read from the cache" in done.stdout
+    again = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    assert again.returncode == 0 and "sweep: 0 runs trained, 7 read from the cache" in again.stdout

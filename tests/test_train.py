@@ -13,7 +13,7 @@ from cclib._adamw import adamw_step
 from cclib._batches import merge_chunk_numpy, mixing_tables, sparse_chunk
 from cclib._chunk_kernel import merge_chunk
 from cclib._grads import grads_buckets, grads_dense, grads_sparse
-from cclib._workers import shard_plan
+from cclib.parallel import shard_plan
 from cclib.reference import train_reference
 from cclib.train import train
 
@@ -300,27 +300,7 @@ def test_shard_plan_is_contiguous_and_bounded():
     assert [len(s) for s in shard_plan(82, "bernoulli")] == [11, 11] + [10] * 6
 
 
-def test_worker_errors_are_reported_and_the_pool_recovers():
-    from cclib._workers import run_shards
-    with pytest.raises(RuntimeError, match="math domain error"):
-        run_shards(math.sqrt, [(4.0,), (-1.0,), (9.0,)], costs=[1, 1, 1], workers=2)
-    assert run_shards(math.sqrt, [(4.0,), (9.0,)], costs=[1, 1], workers=2) == [2.0, 3.0]
-
-
 def test_bad_worker_count_is_named(monkeypatch):
     monkeypatch.setenv("CCLIB_WORKERS", "zero")
     with pytest.raises(ValueError, match=r"CCLIB_WORKERS must be an integer in \[1, inf\], got 'zero'"):
         train(MLP(2, seeds=[0, 1]), mixing.clean(n_instances=2), p=0.1, steps=1, seeds=[0, 1])
-
-
-def test_a_script_without_a_main_guard_can_use_workers(tmp_path):
-    """Workers are plain subprocesses: they never re-run the caller's script."""
-    import subprocess
-    import sys
-    script = tmp_path / "plain.py"
-    script.write_text("from cclib import mixing\nfrom cclib.models import MLP\nfrom cclib.train import train\n"
-                      "r = train(MLP(2, seeds=[0, 1]), mixing.clean(n_instances=2), p=0.01, steps=20,"
-                      " seeds=[0, 1], workers=2)\nprint('trained', r.loss.shape[0])\n")
-    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "trained 20"

@@ -3,7 +3,7 @@
 A multi-threaded matrix product may split its reduction across threads, which changes the order
 of the float additions; over thousands of training steps that changes the trained model. cclib
 therefore trains and evaluates on one thread (restoring the caller's setting afterwards) and gets
-its parallelism from processes: training shards on several worker processes (cclib._workers) and
+its parallelism from processes: training shards on several worker processes (cclib.parallel) and
 several notebooks at once (paper-code/make_figures.py --jobs).
 
 $CCLIB_THREADS overrides the count: a way to perturb the arithmetic as another machine would,

@@ -70,13 +70,24 @@ _FINGERPRINT = code_fingerprint()  # once per process: the source cannot change 
 
 def default_dir() -> Path:
     """$CCLIB_CACHE if set; else the ``data/`` folder of the enclosing cclib checkout (found from
-    the working directory upwards); else ~/.cache/cclib."""
+    the working directory upwards); else ~/.cache/cclib. A folder other than a checkout's
+    ``data/`` is named on stderr the first time it is used."""
     if os.environ.get("CCLIB_CACHE"):
-        return Path(os.environ["CCLIB_CACHE"])
+        return _announce(Path(os.environ["CCLIB_CACHE"]), "$CCLIB_CACHE")
     for parent in [Path.cwd(), *Path.cwd().parents]:
         if (parent / "pyproject.toml").exists() and (parent / "src" / "cclib").is_dir():
             return parent / "data"
-    return Path.home() / ".cache" / "cclib"
+    return _announce(Path.home() / ".cache" / "cclib", "not in a cclib checkout")
+
+
+_announced: set[Path] = set()
+
+
+def _announce(folder: Path, why: str) -> Path:
+    if folder not in _announced:
+        _announced.add(folder)
+        print(f"cclib.cache: caching in {folder} ({why})", file=sys.stderr)
+    return folder
 
 
 def config_key(config: dict, fingerprint: str | None = None) -> str:

@@ -15,6 +15,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -24,8 +25,9 @@ from ._types import Model, Numbers
 from .evaluate import LossCurve
 from .mixing import Mixing, build, embedding_matrix, embedding_mixing, low_rank_mixing
 from .models import MLP, ResidualMLP
+from .paper_runs import expected_seconds
 from .spec import CleanMixing, EmbeddingMixing, LowRankMixing, ResidualArch, RunSpec
-from .train import choose_engine, check_importance, resolve_device, train
+from .train import check_importance, choose_engine, plan_training, resolve_device, run_plans
 
 MIXING_SEED, EMBED_SEED = 10_000, 20_000
 
@@ -138,35 +140,118 @@ def _with_sigma(mixing: Mixing, sigma: np.ndarray) -> Mixing:
 def trained(spec: RunSpec, *, engine: str | None = None, device: str | None = None,
             progress: bool = False, folder: Path | None = None) -> Trained:
     """The trained models of ``spec``, from the cache (``folder``, default :func:`cache.default_dir`)
-    or trained now and stored. engine, device: as for :func:`cclib.train.train` (defaults
-    $CCLIB_ENGINE and $CCLIB_DEVICE); a run computed by another engine or on another kind of
-    device is another cache entry."""
-    if not isinstance(spec, RunSpec):
-        raise TypeError(f"spec must be a cclib.spec.RunSpec, got {type(spec).__name__}")
-    compute = compute_context(spec, engine, device)
+    or trained now and stored: :func:`trained_many` of one spec."""
+    return trained_many([spec], engine=engine, device=device, progress=progress, folder=folder)[0]
 
-    def run():
-        model = build_model(spec)
-        if spec.init is not None:
-            start = trained(spec.init, engine=engine, device=device, progress=progress, folder=folder)
-            with torch.no_grad():
-                for own, theirs in zip(model.parameters(), start.model.parameters()):
-                    own.copy_(theirs)
-        optim = spec.optim
-        result = train(model, build_mixing(spec), inputs=spec.inputs.kind,
-                       p=list(spec.inputs.p) if spec.inputs.kind == "bernoulli" else None,
-                       steps=spec.steps, batch_size=optim.batch_size, lr=optim.lr,
-                       weight_decay=optim.weight_decay, seeds=list(spec.seeds),
-                       importance=spec.importance, progress=progress, engine=compute["engine"],
-                       device=device)
-        arrays = {f"param_{i}": t.detach().numpy() for i, t in enumerate(model.parameters())}
-        return dict(arrays, sigma=result.mixing.sigma.numpy(), loss=result.loss.numpy())
 
-    arrays = cache.cached("trained", dict(spec=spec.canonical(), compute=compute), run, folder)
+def trained_many(specs: Sequence[RunSpec], *, engine: str | None = None, device: str | None = None,
+                 progress: bool = False, folder: Path | None = None,
+                 workers: int | None = None, stats: dict | None = None) -> list[Trained]:
+    """The trained models of every spec, in order: from the cache, or trained now as one sweep
+    and stored.
+
+    The shards of all runs to train are scheduled together, longest first
+    (:func:`cclib.paper_runs.expected_seconds`), on the active joblib
+    backend (:mod:`cclib.parallel`: every core here, or a Dask cluster under
+    ``joblib.parallel_config(backend="dask")``); runs on a GPU train in this process, one after
+    another. A run started from another (``spec.init``) trains after it. Only this process reads
+    and writes the cache. engine, device: as for :func:`cclib.train.train` (defaults
+    $CCLIB_ENGINE and $CCLIB_DEVICE); a run computed by another engine or on another kind of device
+    is another cache entry. progress: one bar over the sweep's model-steps, with its ETA.
+    workers: as for :func:`cclib.train.train`. stats: a dict that receives the sweep's numbers
+    (runs asked for, found in the cache and trained; the training tasks' CPU and wall seconds,
+    summed over the rounds a run's ``init`` needs).
+
+    With $CCLIB_CACHE_ONLY=1 a run that is not in the cache is refused (RuntimeError) instead of
+    trained: how ``make figures`` checks that the notebooks train nothing its sweep did not.
+    """
+    specs = list(specs)
+    for i, spec in enumerate(specs):
+        if not isinstance(spec, RunSpec):
+            raise TypeError(f"specs[{i}] must be a cclib.spec.RunSpec, got {type(spec).__name__}")
+    entries = {}  # a run's cache config, as JSON text -> (its spec, the config)
+
+    def config(spec):
+        entry = dict(spec=spec.canonical(), compute=compute_context(spec, engine, device))
+        key = json.dumps(entry, sort_keys=True)
+        entries[key] = (spec, entry)
+        return key
+
+    wanted = [config(spec) for spec in specs]
+    todo = list(dict.fromkeys(wanted))
+    starts = {}  # a run -> the run it starts from
+    stack = list(todo)
+    while stack:  # the runs they start from, and theirs
+        key = stack.pop()
+        init = entries[key][0].init
+        if init is not None:
+            starts[key] = config(init)
+            if starts[key] not in todo:
+                todo.append(starts[key])
+                stack.append(starts[key])
+    done: dict[str, Trained] = {}
+    counts = dict(runs=len(todo), cached=0, trained=0, tasks=0, task_cpu_seconds=0.0, wall_seconds=0.0)
+    while todo:  # in rounds: a run trains once the run it starts from is done
+        ready = [key for key in todo if key not in starts or starts[key] in done]
+        todo = [key for key in todo if key not in ready]
+        missing = []
+        for key in ready:
+            spec, entry = entries[key]
+            arrays = cache.load("trained", entry, folder)
+            if arrays is None:
+                missing.append(key)
+            else:
+                done[key] = _from_arrays(spec, entry["compute"], arrays)
+        if missing and os.environ.get("CCLIB_CACHE_ONLY", "") not in ("", "0"):
+            raise RuntimeError(f"CCLIB_CACHE_ONLY is set and {len(missing)} run(s) are not in the cache "
+                               f"(folder {str(folder or cache.default_dir())!r}), e.g. "
+                               f"{entries[missing[0]][0].canonical()}")
+        models = [_untrained(entries[key][0], done.get(starts.get(key))) for key in missing]
+        plans = [_plan(entries[key][0], model, engine, device) for key, model in zip(missing, models)]
+        numbers: dict = {}
+        speed = [expected_seconds(entries[key][0]) / entries[key][0].model_steps for key in missing]
+        results = run_plans(plans, workers=workers, progress=progress, stats=numbers, speed=speed,
+                            desc=f"train {len(plans)} run{'s' * (len(plans) != 1)}") if plans else []
+        for name, value in numbers.items():
+            counts[name] += value
+        counts["cached"] += len(ready) - len(missing)
+        counts["trained"] += len(missing)
+        for key, model, result in zip(missing, models, results):
+            spec, entry = entries[key]
+            arrays = {f"param_{i}": t.detach().numpy() for i, t in enumerate(model.parameters())}
+            arrays = dict(arrays, sigma=result.mixing.sigma.numpy(), loss=result.loss.numpy())
+            cache.save("trained", entry, arrays, folder)
+            done[key] = _from_arrays(spec, entry["compute"], arrays)
+    if stats is not None:
+        stats.update(counts)
+    return [done[key] for key in wanted]
+
+
+def _untrained(spec: RunSpec, start: Trained | None) -> Model:
+    """The model of ``spec`` before training: its initial weights, or those of ``start``, the
+    trained run it starts from (``spec.init``)."""
+    model = build_model(spec)
+    if start is not None:
+        with torch.no_grad():
+            for own, theirs in zip(model.parameters(), start.model.parameters()):
+                own.copy_(theirs)
+    return model
+
+
+def _plan(spec: RunSpec, model: Model, engine: str | None, device: str | None):
+    optim = spec.optim
+    return plan_training(model, build_mixing(spec), inputs=spec.inputs.kind,
+                         p=list(spec.inputs.p) if spec.inputs.kind == "bernoulli" else None,
+                         steps=spec.steps, batch_size=optim.batch_size, lr=optim.lr,
+                         weight_decay=optim.weight_decay, seeds=list(spec.seeds),
+                         importance=spec.importance, engine=engine, device=device)
+
+
+def _from_arrays(spec: RunSpec, compute: dict, arrays: dict) -> Trained:
     model = build_model(spec)
     with torch.no_grad():
         for i, param in enumerate(model.parameters()):
-            param.copy_(torch.from_numpy(arrays[f"param_{i}"]))
+            param.copy_(torch.from_numpy(np.asarray(arrays[f"param_{i}"])))
     return Trained(model, _with_sigma(build_mixing(spec), arrays["sigma"]), arrays["loss"], spec, compute)
 
 

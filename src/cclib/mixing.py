@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import torch
 
 from ._checks import check_choice, check_float, check_int, check_numbers, check_seeds
+from ._threads import single_threaded
 from ._types import PerInstance, Seeds
 
 KINDS = ("clean", "asymmetric", "symmetric", "embedding")
@@ -91,6 +92,7 @@ def random_mixing(sigma: PerInstance, n_features: int = 100, seeds: Seeds = 0, *
     return Mixing(torch.stack(shapes), sig, trainable_sigma)
 
 
+@single_threaded  # a multi-threaded product or QR would change the last bits
 def embedding_matrix(n_features: int = 100, d_embed: int = 1000, seeds: Seeds = 0) -> torch.Tensor:
     """Fixed embeddings W_E with random unit-norm rows, (K, n_features, d_embed)."""
     n = check_int("n_features", n_features)
@@ -104,6 +106,7 @@ def embedding_matrix(n_features: int = 100, d_embed: int = 1000, seeds: Seeds = 
     return torch.stack(out)
 
 
+@single_threaded  # a multi-threaded product or QR would change the last bits
 def embedding_mixing(w_embed: torch.Tensor, sign: int = -1) -> Mixing:
     """The mixing a residual stream with embedding ``W_E`` (K, n, D) induces: ``sign (W_E W_E^T - I)``.
 
@@ -119,6 +122,7 @@ def embedding_mixing(w_embed: torch.Tensor, sign: int = -1) -> Mixing:
     return Mixing(sign * (gram - eye), torch.ones(gram.shape[0]))
 
 
+@single_threaded  # a multi-threaded product or QR would change the last bits
 def low_rank_mixing(sigma: PerInstance, rank: int, n_features: int = 100, seeds: Seeds = 0, *,
                     spectrum: str = "flat", trainable_sigma: bool = False) -> Mixing:
     """Symmetric rank-``rank`` mixing ``G = Q diag(s) Q^T`` with random orthonormal Q (footnote 9).

@@ -1,10 +1,12 @@
-"""The paper's named runs, in one place, so that every notebook that uses a run trains or loads the
-same models (Fig. 3 and Fig. 4 reuse Fig. 2's, Fig. 8 reuses Fig. 7's, Fig. 9 reuses Fig. 5b's).
+"""The paper's runs, in one place: every run a figure notebook trains is built here, so that
+notebooks that share a run train or load the same models (Fig. 3 and Fig. 4 reuse Fig. 2's, Fig. 8
+reuses Fig. 7's, Figs. 9 and 12 reuse Fig. 5b's), and :func:`registry` lists them all for
+``make figures`` to train as one sweep.
 
 Each function returns a :class:`~cclib.spec.RunSpec` for :func:`cclib.experiments.trained`;
 ``quick=True`` gives the 300-step smoke version of the same run. The settings are the published
 code's: step counts per figure, the diagonal of M kept unless a figure says otherwise.
-:func:`registry` lists the named runs with their size.
+:func:`registry` lists them by name.
 
 Instances are laid out in one documented order wherever a run holds a grid: seed-major, i.e.
 instance ``i * len(grid) + j`` is seed i at grid point j (:func:`grid_instances`), so that
@@ -103,22 +105,114 @@ def paper_seeds(seed: int = 0, quick: bool = False) -> list[int]:
     return [seed] if quick else [seed, seed + 1, seed + 2]
 
 
-def registry(seed: int = 0, quick: bool = False) -> dict[str, RunSpec]:
-    """The named runs that more than one notebook uses, or that are expensive, by name, for the
-    notebooks' ``seed`` and mode (Figs. 2-4, 5b, 7-9, 12). Each spec's ``model_steps`` is its
-    size; :func:`expected_seconds` its expected training time."""
+def _p01(seeds: list[int], steps: int | None, **fields) -> RunSpec:
+    return RunSpec(seeds=seeds, inputs=dict(kind="bernoulli", p=0.01), optim=dict(steps=steps), **fields)
+
+
+def equivalence(seed: int = 0, quick: bool = False) -> dict[str, RunSpec]:
+    """Fig. 1: the residual model and the MLP on its mixing with either sign, p = 0.01, 10,000
+    steps, three seeds (two in quick mode)."""
+    seeds, steps = [seed, seed + 1] if quick else paper_seeds(seed), QUICK_STEPS if quick else 10_000
+    return {"residual": _p01(seeds, steps, model=dict(kind="residual")),
+            "mlp_minus": _p01(seeds, steps, mixing=dict(kind="embedding", sign=-1)),
+            "mlp_plus": _p01(seeds, steps, mixing=dict(kind="embedding", sign=+1))}
+
+
+def mixing_kinds(seed: int = 0, quick: bool = False) -> dict[str, RunSpec]:
+    """Fig. 5a: the MLP at p = 0.01 on four kinds of mixing (the embedding's with either sign,
+    none, random asymmetric or symmetric with a trained magnitude from sigma = 0.01), 10,000 steps."""
+    seeds, steps = paper_seeds(seed, quick), QUICK_STEPS if quick else 10_000
+    kinds = {"embed": dict(kind="embedding", sign=-1), "embed_plus": dict(kind="embedding", sign=+1),
+             "clean": dict(kind="clean"),
+             "asymmetric": dict(kind="asymmetric", sigma=0.01, trainable_sigma=True),
+             "symmetric": dict(kind="symmetric", sigma=0.01, trainable_sigma=True)}
+    return {name: _p01(seeds, steps, mixing=mix) for name, mix in kinds.items()}
+
+
+def transplant(seed: int = 0, quick: bool = False) -> dict[str, RunSpec]:
+    """Fig. 6: 10,000 steps on a random asymmetric M (sigma 0.02, seed ``seed``), then 10,000 more
+    from those weights on clean labels (data seed ``seed + 1``); 500 + 500 in quick mode."""
+    steps = 500 if quick else 10_000
+    noisy = _p01([seed], steps, mixing=dict(kind="asymmetric", sigma=0.02))
+    return {"noisy": noisy, "clean": _p01([seed + 1], steps, mixing=dict(kind="clean"), init=noisy)}
+
+
+#: Fig. 10's training probabilities.
+CLEAN_P = (0.001, 0.01, 0.1, 1.0)
+
+
+def clean_runs(seed: int = 0, quick: bool = False) -> dict[float, RunSpec]:
+    """Fig. 10: the MLP on clean labels at each p of :data:`CLEAN_P`, one seed, steps matched to
+    10,000 non-empty batches."""
+    return {p: RunSpec(seeds=[seed], mixing=dict(kind="clean"), inputs=dict(kind="bernoulli", p=p),
+                       optim=_optim(quick, None)) for p in CLEAN_P}
+
+
+#: Fig. 11's ranks of the mixing's shape ("full": a random symmetric G).
+RANKS = (10, 20, 50, 100, "full")
+
+
+def rank_runs(seed: int = 0, quick: bool = False) -> dict:
+    """Fig. 11: exactly one active input, symmetric mixing of each rank of :data:`RANKS` with a
+    trained magnitude from sigma = 0.01, 10,000 steps, three seeds (also in quick mode: the
+    exact loss makes it cheap)."""
+    def mixing(rank):
+        return dict(kind="symmetric") if rank == "full" else dict(kind="low_rank", rank=rank)
+
+    return {rank: RunSpec(seeds=[seed, seed + 1, seed + 2], inputs=dict(kind="one_active"),
+                          mixing=dict(sigma=0.01, trainable_sigma=True, **mixing(rank)),
+                          optim=_optim(quick, None)) for rank in RANKS}
+
+
+def init_and_diagonal(seed: int = 0, quick: bool = False) -> dict[tuple[str, bool], RunSpec]:
+    """Fig. 13: (init bounds, diagonal of M kept) -> the run: the published or textbook
+    initialisation, sigma 0.02 asymmetric M with or without its diagonal, p = 0.01, 10,000
+    steps, three seeds (also in quick mode)."""
+    steps = QUICK_STEPS if quick else 10_000
+    return {(bounds, diag): _p01([seed, seed + 1, seed + 2], steps, model=dict(init_bounds=bounds),
+                                 mixing=dict(kind="asymmetric", sigma=0.02, zero_diagonal=not diag))
+            for bounds in ("published", "textbook") for diag in (True, False)}
+
+
+def registry(seed: int = 0, quick: bool = False, figures: Sequence[str] | None = None) -> dict[str, RunSpec]:
+    """Every run the figure notebooks train, by name, for the notebooks' ``seed`` and mode; with
+    ``figures`` (e.g. ["fig05", "fig09"]) only the runs those notebooks use. It is what
+    ``make figures`` trains as one sweep before it executes the notebooks, which must then find
+    every run they use in the cache (the runner refuses any training in them: a run missing
+    here, or listed for the wrong figure, fails there). A run that several figures use is listed
+    once, under its first name (Fig. 1's residual run is also Fig. 12's at width 1000, and its
+    MLP runs are Fig. 5a's embedding runs). Each spec's ``model_steps`` is its size;
+    :func:`expected_seconds` its expected training time."""
     seeds = paper_seeds(seed, quick)
-    runs = {f"sparsity_p{p:g}": sparsity_regime(p, seeds, quick) for p in SPARSITY_P}
-    runs["directions"] = directions(seeds, quick)
+    runs: list[tuple[tuple[str, ...], str, RunSpec]] = []  # (figures that use it, name, spec)
+    runs += [(("fig01",), f"equivalence_{k}", v) for k, v in equivalence(seed, quick).items()]
+    runs += [(("fig02", "fig03", "fig04"), f"sparsity_p{p:g}", sparsity_regime(p, seeds, quick))
+             for p in SPARSITY_P]
+    runs += [(("fig05",), f"mixing_{k}", v) for k, v in mixing_kinds(seed, quick).items()]
     for inputs, sweep_seeds in (("bernoulli", [seed]), ("one_active", seeds)):
         for kind in ("symmetric", "asymmetric"):
-            runs[f"sweep_{kind}_{inputs}"] = sigma_sweep(kind, inputs, sweep_seeds, quick)
+            users = {("symmetric", "bernoulli"): ("fig05", "fig12"),
+                     ("asymmetric", "one_active"): ("fig05", "fig09")}.get((kind, inputs), ("fig05",))
+            runs.append((users, f"sweep_{kind}_{inputs}", sigma_sweep(kind, inputs, sweep_seeds, quick)))
+    runs += [(("fig06",), f"transplant_{k}", v) for k, v in transplant(seed, quick).items()]
+    runs.append((("fig07", "fig08"), "directions", directions(seeds, quick)))
+    runs += [(("fig10",), f"clean_p{p:g}", v) for p, v in clean_runs(seed, quick).items()]
+    runs += [(("fig11",), f"rank_{r}", v) for r, v in rank_runs(seed, quick).items()]
     widths = EMBED_WIDTHS_QUICK if quick else EMBED_WIDTHS
-    for width in widths:
-        runs[f"embed_width_{width}"] = embed_width(width, embed_width_seeds(width, seeds), quick)
+    runs += [(("fig12",), f"embed_width_{w}", embed_width(w, embed_width_seeds(w, seeds), quick))
+             for w in widths]
     pairs = [(w, s) for w in widths for s in embed_width_seeds(w, seeds)]
-    runs["embed_width_mlp"] = embed_width_mlp([w for w, _ in pairs], [s for _, s in pairs], quick)
-    return runs
+    runs.append((("fig12",), "embed_width_mlp",
+                 embed_width_mlp([w for w, _ in pairs], [s for _, s in pairs], quick)))
+    runs += [(("fig13",), f"init_{b}_{'diag' if d else 'nodiag'}", v)
+             for (b, d), v in init_and_diagonal(seed, quick).items()]
+    named: dict[str, tuple[set, RunSpec]] = {}
+    first = {}  # a spec -> the first name it was listed under (a run two figures share is one run)
+    for users, name, spec in runs:
+        name = first.setdefault(spec, name)
+        named.setdefault(name, (set(), spec))[0].update(users)
+    return {name: spec for name, (users, spec) in named.items()
+            if figures is None or any(f in users for f in figures)}
 
 
 #: Fast-engine training speed on one core of the reference machine (2-core Intel Xeon, torch

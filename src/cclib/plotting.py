@@ -42,8 +42,30 @@ def naive_line(ax: mpl.axes.Axes, n_features: int = 100, d_mlp: int = 50,
     ax.axhline(naive_loss(n_features, d_mlp), color=COLORS["naive"], ls="--", lw=1.2, label=label)
 
 
+def readable_log_ticks(fig: mpl.figure.Figure) -> None:
+    """Label the log axes of ``fig`` that still have matplotlib's default ticks so that they read
+    at a glance: an axis whose visible range spans under two decades gets plain-number ticks at
+    1, 2 and 5 times each power of ten (under one decade: 1, 1.5, 2, 3, ..., 8 times), so that
+    the range the data lies in carries several labels; wider axes keep their decades."""
+    for ax in fig.axes:
+        for axis, limits in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
+            if axis.get_scale() != "log" or \
+                    not isinstance(axis.get_major_formatter(), mpl.ticker.LogFormatterSciNotation):
+                continue  # linear, or ticks a figure chose itself
+            low, high = sorted(limits)
+            decades = np.log10(high / low) if low > 0 else np.inf
+            if decades >= 2:
+                continue
+            subs = (1.0, 2.0, 5.0) if decades >= 1 else (1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0)
+            axis.set_major_locator(mpl.ticker.LogLocator(subs=subs))
+            axis.set_major_formatter(mpl.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+            axis.set_minor_formatter(mpl.ticker.NullFormatter())
+
+
 def save_figure(fig: mpl.figure.Figure, out_dir: str | Path, name: str) -> list[Path]:
-    """Write ``name``.png and ``name``.pdf into out_dir atomically; return the paths."""
+    """Write ``name``.png and ``name``.pdf into out_dir atomically (log axes labelled by
+    :func:`readable_log_ticks` first); return the paths."""
+    readable_log_ticks(fig)
     paths = []
     for ext in ("png", "pdf"):
         buf = io.BytesIO()

@@ -30,8 +30,9 @@ fast:
 * for exactly-one-active inputs the batch enters only through per-(feature, sign) sums of squared
   values (see :class:`cclib.data.OneActiveStream`), so a step is a few (2n x d) products.
 
-The instances are split into shards by a fixed rule and the shards trained on all cores
-(:mod:`cclib._workers`); the numbers do not depend on how many cores computed them.
+The instances are split into shards by a fixed rule and the shards trained on the active joblib
+backend (:mod:`cclib.parallel`: every core by default, or a Dask cluster); the numbers do not
+depend on how many workers computed them.
 :func:`cclib.reference.train_reference` is the straightforward version, kept for tests and
 benchmarks.
 """
@@ -39,6 +40,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -52,11 +54,11 @@ from ._checks import check_choice, check_float, check_int, check_probabilities, 
 from ._grads import grads_buckets, grads_dense, grads_sparse, one_active_targets
 from ._threads import single_threaded
 from ._types import Model, PerInstance, Seeds
-from ._workers import run_shards, shard_plan, worker_count
 from .data import BernoulliStream, OneActiveStream, steps_for
 from .general import check_own_labels, check_protocol, train_general
 from .mixing import Mixing
 from .models import fast_supported
+from .parallel import run_tasks, shard_plan
 
 INPUTS = ("bernoulli", "one_active")
 ENGINES = ("auto", "fast", "general")
@@ -73,6 +75,12 @@ class TrainResult:
     steps: list[int]
     mixing: Mixing
     engine: str = "fast"
+
+    def __repr__(self) -> str:
+        last = self.loss[-1] if len(self.loss) else self.loss.new_zeros(0)
+        return (f"TrainResult(K={self.loss.shape[1]}, steps={min(self.steps)}..{max(self.steps)}, "
+                f"engine={self.engine!r}, final loss {float(last.nanmean()):.4g} (mean over instances), "
+                f"sigma {self.mixing.sigma.abs().min().item():.4g}..{self.mixing.sigma.abs().max().item():.4g})")
 
 
 def cosine_lr(lr: float, step: float | torch.Tensor, total: float | torch.Tensor) -> torch.Tensor:
@@ -176,11 +184,25 @@ def train(model: Model, mixing: Mixing, *, inputs: str = "bernoulli", p: PerInst
     per-feature loss weights (default uniform). engine: 'auto', 'fast' or 'general' (default
     $CCLIB_ENGINE, else 'auto'; see the module docstring). device: a torch device (default
     $CCLIB_DEVICE, else 'cpu'); the model ends where it started.
-    workers: processes the fast engine trains on (default $CCLIB_WORKERS, else every core); the
+    workers: worker processes the fast engine's shards run on (default: the active
+    ``joblib.parallel_config``, else $CCLIB_WORKERS, else every core; :mod:`cclib.parallel`); the
     result does not depend on it. An instance's data and schedule depend only on its own seed and
     settings; its trained weights agree with a run of it alone up to float rounding (instances
     computed together in one product may round differently), which long runs can amplify.
     """
+    workers = None if workers is None else check_int("workers", workers)
+    plan = plan_training(model, mixing, inputs=inputs, p=p, steps=steps, batch_size=batch_size, lr=lr,
+                         weight_decay=weight_decay, seeds=seeds, importance=importance, engine=engine,
+                         device=device)
+    return run_plans([plan], workers=workers, progress=progress)[0]
+
+
+def plan_training(model: Model, mixing: Mixing, *, inputs: str = "bernoulli", p: PerInstance | None = None,
+                  steps: int | Sequence[int] | None = None, batch_size: int = 2048, lr: float = 3e-3,
+                  weight_decay: float = 1e-2, seeds: Seeds = 0, importance: Sequence[float] | None = None,
+                  engine: str | None = None, device: str | torch.device | None = None):
+    """The arguments of :func:`train` checked and turned into a plan of tasks for :func:`run_plans`
+    (a :class:`FastPlan` or a :class:`GeneralPlan`); nothing is trained yet."""
     check_choice("inputs", inputs, INPUTS)
     validate_common(model, mixing, batch_size, lr, weight_decay)
     k, n = model.n_instances, model.n_features
@@ -188,7 +210,6 @@ def train(model: Model, mixing: Mixing, *, inputs: str = "bernoulli", p: PerInst
     weight = check_importance(importance, n)
     device = resolve_device(device)
     engine = choose_engine(engine, model, device, weight)
-    workers = worker_count() if workers is None else check_int("workers", workers)
     if inputs == "bernoulli":
         if p is None:
             raise ValueError("p must be given for inputs='bernoulli': a float or K floats in (0, 1]")
@@ -200,33 +221,118 @@ def train(model: Model, mixing: Mixing, *, inputs: str = "bernoulli", p: PerInst
         probs = [None] * k
         steps = resolve_steps(steps, [10_000] * k, k)
 
+    settings = dict(inputs=inputs, probs=probs, steps=steps, seeds=seeds, batch_size=batch_size,
+                    lr=lr, weight_decay=weight_decay)
     if engine == "general":
-        loss, sigma = train_general(model, mixing, inputs=inputs, probs=probs, steps=steps,
-                                    batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-                                    seeds=seeds, importance=weight, device=device, progress=progress)
-        return TrainResult(torch.from_numpy(loss), steps,
-                           Mixing(mixing.pattern, torch.from_numpy(sigma), mixing.trainable_sigma), engine)
+        return GeneralPlan(model, mixing, settings, weight, device)
+    return FastPlan(model, mixing, settings)
 
-    shards = shard_plan(k, inputs)
-    settings = dict(inputs=inputs, batch_size=batch_size, lr=lr, weight_decay=weight_decay)
-    tasks = [(model.select(index), mixing.select(index), [probs[i] for i in index],
-              [steps[i] for i in index], [seeds[i] for i in index], settings) for index in shards]
-    shard_steps = [max(task[3]) for task in tasks]
-    # plain text bar, redrawn every 10 s at most: an executed notebook keeps each redraw
-    with tqdm(total=sum(shard_steps), disable=not progress, desc="train", unit="step",
-              leave=False, mininterval=10) as bar:
-        results = run_shards(_train_shard, tasks, costs=[s * len(i) for s, i in zip(shard_steps, shards)],
-                             workers=workers, on_done=lambda i: bar.update(shard_steps[i]))
 
-    history = torch.full((max(steps), k), float("nan"))
-    sigma = mixing.sigma.clone()
-    with torch.no_grad():
-        for index, (params, loss, shard_sigma) in zip(shards, results):
-            for param, trained in zip(model.parameters(), params):
-                param[index] = torch.from_numpy(trained)
-            history[:loss.shape[0], index] = torch.from_numpy(loss)
-            sigma[index] = torch.from_numpy(shard_sigma)
-    return TrainResult(history, steps, Mixing(mixing.pattern, sigma, mixing.trainable_sigma), engine)
+def run_plans(plans: list, workers: int | None = None, progress: bool = False,
+              desc: str = "train", stats: dict | None = None,
+              speed: Sequence[float] | None = None) -> list[TrainResult]:
+    """Run the tasks of many training plans (:class:`FastPlan`, :class:`GeneralPlan`) together:
+    those that may run anywhere on the active joblib backend, largest first
+    (:func:`cclib.parallel.run_tasks`), then those that must run in this process (a GPU's) one
+    after another; one bar over all of their expected work, with the runs finished so far and an
+    ETA. Returns each plan's TrainResult. ``speed``: each plan's expected seconds per model-step
+    (default: equal), to start the longest tasks first. ``stats``, if given, receives the tasks'
+    count, their CPU seconds (``task_cpu_seconds``) and the wall seconds (``wall_seconds``)."""
+    single = sum(len(plan.tasks) for plan in plans) == 1  # then here, with the engine's own bar
+    anywhere = [(p, t) for p, plan in enumerate(plans) if not (plan.local or single)
+                for t in range(len(plan.tasks))]
+    here = [(p, t) for p, plan in enumerate(plans) if plan.local or single for t in range(len(plan.tasks))]
+    results = [[None] * len(plan.tasks) for plan in plans]
+    left = [len(plan.tasks) for plan in plans]
+    work = [[c * (1.0 if speed is None else speed[p]) for c in plan.costs] for p, plan in enumerate(plans)]
+    cpu, started = [0.0], time.perf_counter()
+    # plain text bar over the expected work, redrawn every 10 s at most (an executed notebook keeps
+    # each redraw): the share done, the runs finished, the time so far and the ETA
+    with tqdm(total=sum(map(sum, work)), disable=not progress, desc=desc, leave=False, mininterval=10,
+              bar_format="{desc}: {percentage:3.0f}%|{bar:20}| {postfix} [{elapsed}<{remaining}]") as bar:
+        def finished(p, t, seconds):
+            cpu[0] += seconds
+            left[p] -= 1
+            bar.set_postfix_str(f"{sum(n == 0 for n in left)}/{len(plans)} runs", refresh=False)
+            bar.update(work[p][t])
+
+        bar.set_postfix_str(f"0/{len(plans)} runs", refresh=False)
+        done = run_tasks(_call, [plans[p].tasks[t] for p, t in anywhere], [work[p][t] for p, t in anywhere],
+                         workers, on_done=lambda i, seconds: finished(*anywhere[i], seconds))
+        for (p, t), result in zip(anywhere, done):
+            results[p][t] = result
+        for p, t in here:
+            fn, args = plans[p].tasks[t]
+            start = time.process_time()
+            results[p][t] = fn(*args) if fn is _train_shard else fn(*args, progress=progress and len(here) == 1)
+            finished(p, t, time.process_time() - start)
+    if stats is not None:
+        stats.update(tasks=len(anywhere) + len(here), task_cpu_seconds=cpu[0],
+                     wall_seconds=time.perf_counter() - started)
+    return [plan.finish(result) for plan, result in zip(plans, results)]
+
+
+def _call(fn, args):
+    return fn(*args)
+
+
+class GeneralPlan:
+    """A general-engine training call as one task (the whole run): on the CPU it may run in any
+    worker process; on another device it runs in this process (``local``)."""
+
+    def __init__(self, model, mixing: Mixing, settings: dict, importance, device: torch.device):
+        self.model, self.mixing, self.steps = model, mixing, settings["steps"]
+        self.local = device.type != "cpu"
+        self.tasks = [(_train_general_task, (model, mixing, settings, importance, device))]
+        self.costs = [max(self.steps) * model.n_instances]
+
+    def finish(self, results: list) -> TrainResult:
+        params, loss, sigma = results[0]
+        with torch.no_grad():
+            for param, trained in zip(self.model.parameters(), params):
+                param.copy_(torch.from_numpy(trained))
+        return TrainResult(torch.from_numpy(loss), self.steps,
+                           Mixing(self.mixing.pattern, torch.from_numpy(sigma), self.mixing.trainable_sigma),
+                           "general")
+
+
+def _train_general_task(model, mixing, settings, importance, device, progress=False):
+    """Train a (possibly copied) model with the general engine; its parameters, loss history
+    and sigma as numpy arrays (they may cross a process boundary)."""
+    loss, sigma = train_general(model, mixing, importance=importance, device=device, progress=progress,
+                                **settings)
+    return [t.detach().cpu().numpy().copy() for t in model.parameters()], loss, sigma
+
+
+class FastPlan:
+    """A fast-engine training call cut into shard tasks (:func:`cclib.parallel.shard_plan`):
+    ``tasks`` ((function, args) pairs), ``costs`` (model-steps of each), and :meth:`finish`, which
+    writes the shards' results into the model (in place) and returns the TrainResult. Many
+    plans' tasks run together in :func:`run_plans`."""
+
+    local = False
+
+    def __init__(self, model, mixing: Mixing, settings: dict):
+        probs, steps, seeds = settings["probs"], settings["steps"], settings["seeds"]
+        self.model, self.mixing, self.steps = model, mixing, steps
+        self.shards = shard_plan(model.n_instances, settings["inputs"])
+        shared = {key: settings[key] for key in ("inputs", "batch_size", "lr", "weight_decay")}
+        self.tasks = [(_train_shard, (model.select(index), mixing.select(index), [probs[i] for i in index],
+                                      [steps[i] for i in index], [seeds[i] for i in index], shared))
+                      for index in self.shards]
+        self.costs = [max(steps[i] for i in index) * len(index) for index in self.shards]
+
+    def finish(self, results: list) -> TrainResult:
+        k, model, steps = self.model.n_instances, self.model, self.steps
+        history = torch.full((max(steps), k), float("nan"))
+        sigma = self.mixing.sigma.clone()
+        with torch.no_grad():
+            for index, (params, loss, shard_sigma) in zip(self.shards, results):
+                for param, trained in zip(model.parameters(), params):
+                    param[index] = torch.from_numpy(trained)
+                history[:loss.shape[0], index] = torch.from_numpy(loss)
+                sigma[index] = torch.from_numpy(shard_sigma)
+        return TrainResult(history, steps, Mixing(self.mixing.pattern, sigma, self.mixing.trainable_sigma), "fast")
 
 
 @single_threaded
