@@ -190,7 +190,10 @@ def test_the_registry_names_each_paper_run_once_with_its_cost():
     assert runs["sparsity_p0.001"].steps == [105_033] * 3 and runs["directions"].steps == [20_000] * 3
     assert all(paper_runs.expected_seconds(spec) > 0 for spec in runs.values())
     quick = paper_runs.registry(quick=True)
-    assert all(max(spec.steps) <= 500 for spec in quick.values())  # 300, and 500 + 500 for Fig. 6
+    # every quick run takes QUICK_STEPS, except Fig. 6's pair: 500 steps each side of the switch
+    assert {name for name, spec in quick.items() if max(spec.steps) != paper_runs.QUICK_STEPS} == \
+        {"transplant_noisy", "transplant_clean"}
+    assert quick["transplant_noisy"].steps == quick["transplant_clean"].steps == [500]
     # a run several figures use is one entry, listed for each of them
     assert "mixing_embed" not in runs and "equivalence_mlp_minus" in paper_runs.registry(figures=["fig05"])
     assert "equivalence_residual" in paper_runs.registry(figures=["fig12"])

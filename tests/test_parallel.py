@@ -31,7 +31,7 @@ def test_errors_are_raised_and_the_workers_recover():
 
 def test_tasks_run_in_two_worker_processes_and_report_each_as_it_ends():
     finished = []
-    pids = run_tasks(_pid_after, [(0.3,)] * 4, costs=[1, 4, 2, 3], workers=2,
+    pids = run_tasks(_pid_after, [(1.0,)] * 4, costs=[1, 4, 2, 3], workers=2,
                      on_done=lambda i, cpu: finished.append(i))
     assert len(set(pids)) == 2 and os.getpid() not in pids
     assert sorted(finished) == [0, 1, 2, 3]
@@ -59,7 +59,7 @@ UNGUARDED = textwrap.dedent("""
     seeds = list(range(16))
     result = train(MLP(16, seeds=seeds), mixing.clean(n_instances=16), p=0.01, steps=30, seeds=seeds,
                    workers=2)
-    pids = run_tasks(pid_after, [(0.3,)] * 4, [1] * 4, workers=2)
+    pids = run_tasks(pid_after, [(1.0,)] * 4, [1] * 4, workers=2)
     print("trained", result.loss.shape[0], "workers", len(set(pids) - {os.getpid()}))
 """)
 
@@ -175,7 +175,7 @@ def test_a_sweep_on_a_dask_cluster_gives_the_same_bits(tmp_path):
                                   dashboard_address=None) as cluster, distributed.Client(cluster) as client:
         with joblib.parallel_config(backend="dask"):
             on_dask = experiments.trained_many(specs, folder=tmp_path / "dask")
-            ran_on = run_tasks(_pid_after, [(0.3,)] * 4, [1] * 4)
+            ran_on = run_tasks(_pid_after, [(1.0,)] * 4, [1] * 4)
         workers = client.run(os.getpid)  # the workers' pids, by address
     assert set(ran_on) == set(workers.values()) and len(workers) == 2 and os.getpid() not in ran_on
     assert _same(_arrays(on_dask), _arrays(local))
