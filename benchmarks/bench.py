@@ -38,8 +38,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def rate(fn, steps: int, models: int) -> float:
-    """Model-steps per second of ``fn(steps)``, after a short warm-up."""
-    fn(min(20, steps))
+    """Model-steps per second of ``fn(steps)``, after one untimed call of the same size: every
+    worker process then has started and compiled its kernels (a 20-step warm-up could leave the
+    second worker idle, so that it compiled inside the timed call)."""
+    fn(steps)
     t0 = time.perf_counter()
     fn(steps)
     return steps * models / (time.perf_counter() - t0)

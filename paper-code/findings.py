@@ -51,7 +51,8 @@ def costs(results: Path = RESULTS) -> str | None:
     """A markdown table of each figure's cost at paper settings, from ``results/timings.json`` of
     a run that started from an empty cache: its notebook's time on the warm cache (measured) and
     the training of the runs it uses, estimated as their share of the sweep's measured CPU
-    seconds (by :func:`cclib.paper_runs.expected_seconds`). None if there are no such timings."""
+    seconds (by :func:`cclib.paper_runs.expected_seconds`). None if there are no such timings; a
+    sentence saying so if they were measured on another registry of runs."""
     from cclib import paper_runs
 
     try:
@@ -63,6 +64,10 @@ def costs(results: Path = RESULTS) -> str | None:
             or set(timings.get("run", {})) != set(timings["figures"]):
         return None  # not every figure from an empty cache at paper settings: not all measured
     every = paper_runs.registry(timings["seed"])
+    if sweep["runs"] != len(every):  # measured on another set of runs: its shares would mislead
+        return (f"No cost table: `paper-code/results/timings.json` is from a cold run of {sweep['runs']} "
+                f"runs, and the registry now lists {len(every)}; the next `make notebooks` from an "
+                "empty cache writes it.")
     scale = sweep["task_cpu_seconds"] / sum(paper_runs.expected_seconds(s) for s in every.values())
     rows = ["| figure | runs | training, CPU-minutes (one core) | notebook after the sweep, s (its evaluations included) |",
             "|---|---|---|---|"]

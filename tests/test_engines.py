@@ -197,6 +197,8 @@ def test_the_registry_names_each_paper_run_once_with_its_cost():
     # a run several figures use is one entry, listed for each of them
     assert "mixing_embed" not in runs and "equivalence_mlp_minus" in paper_runs.registry(figures=["fig05"])
     assert "equivalence_residual" in paper_runs.registry(figures=["fig12"])
+    # Fig. 10's clean runs are four of Fig. 15's (three seeds each), trained once
+    assert set(paper_runs.registry(figures=["fig10"])) < set(paper_runs.registry(figures=["fig15"]))
     # seed-major grids: instance i * len(grid) + j is seed i at grid point j
     sweep = runs["sweep_asymmetric_one_active"]
     grid = paper_runs.sweep_sigmas(extended=True)

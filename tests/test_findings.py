@@ -33,3 +33,20 @@ def test_committed_results_are_paper_settings_of_the_committed_notebooks():
     for path in findings.RESULTS.glob("fig*.json"):
         data = json.loads(path.read_text())
         assert data["mode"] == "paper" and data["seed"] == 0 and path.stem in notebooks
+
+
+def test_cost_table_comes_only_from_a_cold_run_of_todays_registry(tmp_path):
+    from cclib import paper_runs
+    every = paper_runs.registry()
+    timings = dict(mode="paper", seed=0, notebooks_seconds=100.0, run={"fig06_transplant": 14.0},
+                   figures={"fig06_transplant": 14.0},
+                   sweep=dict(runs=len(every), trained=len(every), seconds=100.0, workers=2,
+                              task_cpu_seconds=sum(paper_runs.expected_seconds(s) for s in every.values())))
+    (tmp_path / "timings.json").write_text(json.dumps(timings))
+    assert "| fig06_transplant | 2 |" in findings.costs(tmp_path)
+    timings["sweep"].update(runs=len(every) - 6, trained=len(every) - 6)   # measured on another registry
+    (tmp_path / "timings.json").write_text(json.dumps(timings))
+    assert findings.costs(tmp_path).startswith("No cost table")
+    timings["sweep"]["trained"] = 3                                       # a warm run: nothing to share out
+    (tmp_path / "timings.json").write_text(json.dumps(timings))
+    assert findings.costs(tmp_path) is None

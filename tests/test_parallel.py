@@ -43,6 +43,14 @@ def test_the_threading_backend_is_refused():
             run_tasks(math.sqrt, [(4.0,), (9.0,)], costs=[1, 1])
 
 
+def test_a_bad_worker_count_is_refused_where_it_enters(tmp_path):
+    spec = RunSpec(seeds=[0], inputs=dict(kind="one_active"), optim=dict(steps=10))
+    for bad, error in ((0, ValueError), (-1, ValueError), (1.5, TypeError)):
+        with pytest.raises(error, match="workers"):
+            experiments.trained_many([spec], workers=bad, folder=tmp_path)
+    assert not list(tmp_path.iterdir())  # refused before any training or cache entry
+
+
 # A caller without a main guard: it starts two workers (a 16-instance run is two shards), and the
 # workers must not re-run it (it would print twice, or recurse).
 UNGUARDED = textwrap.dedent("""

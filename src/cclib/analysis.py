@@ -122,3 +122,46 @@ def effective_rank(matrix: torch.Tensor | np.ndarray) -> float:
     q = s / s.sum()
     q = q[q > 0]
     return float(torch.exp(-(q * q.log()).sum()))
+
+
+def top_energy_share(matrix: torch.Tensor | np.ndarray, k: int) -> np.ndarray:
+    """The share of ``matrix``'s squared Frobenius norm in its top ``k`` singular directions,
+    per instance: (K,) for (K, a, b), or a 0-d array for one (a, b) matrix."""
+    s2 = torch.linalg.svdvals(torch.as_tensor(matrix, dtype=torch.float64)).square()
+    return (s2[..., :k].sum(-1) / s2.sum(-1)).numpy()
+
+
+def subspace_energy(vectors: torch.Tensor | np.ndarray, basis: torch.Tensor | np.ndarray) -> float:
+    """The share of the squared norm of ``vectors``' columns (m, c) that lies in the span of
+    ``basis``'s orthonormal columns (m, k): ||B^T X||_F^2 / ||X||_F^2. A random k-dimensional
+    subspace of R^m holds k / m of it on average."""
+    x = torch.as_tensor(vectors, dtype=torch.float64)
+    b = torch.as_tensor(basis, dtype=torch.float64)
+    return float((b.T @ x).square().sum() / x.square().sum())
+
+
+@dataclass
+class RegimeMeasures:
+    """Three readings of a model that tell the two regimes apart, one value per instance (K,).
+
+    strong: features with slope (output i at x_i = +1) above 0.8, Fig. 3's count (about half in
+    the dense regime); offset: the mean W_out entry on the n - d features of lowest slope, Fig.
+    10's offset c of the ignored features; top_share: the share of W_out's squared norm in the d
+    output features it writes most (1 for the naive model, about d / n for weights spread evenly
+    over the features). The share in W_out's top d *singular* directions would say nothing: it is
+    1 for every model of width d."""
+
+    strong: np.ndarray
+    offset: np.ndarray
+    top_share: np.ndarray
+
+
+def regime_measures(model: Model) -> RegimeMeasures:
+    """:class:`RegimeMeasures` of every instance of ``model``."""
+    w_in, w_out = _weights(model)
+    slope = responses(model, [1.0])[:, :, 0].numpy()                      # (K, n)
+    d, n = w_in.shape[2], w_in.shape[1]
+    ignored = np.argsort(slope, axis=1)[:, : n - d]                        # the n - d lowest slopes
+    offset = np.take_along_axis(w_out.numpy().mean(1), ignored, 1).mean(1)
+    energy = np.sort(w_out.square().sum(1).numpy(), axis=1)[:, ::-1]       # per output feature
+    return RegimeMeasures((slope > 0.8).sum(1), offset, energy[:, :d].sum(1) / energy.sum(1))

@@ -31,6 +31,7 @@ import torch
 from ._checks import check_int, check_probabilities
 from ._threads import single_threaded
 from ._types import Model, Numbers
+from .bounds import one_active_targets
 from .general import check_own_labels, check_protocol, targets
 from .mixing import Mixing
 from .models import fast_supported
@@ -72,13 +73,8 @@ def one_active_errors(model: Model, mixing: Mixing) -> torch.Tensor:
         raise ValueError(f"one_active_errors needs a positively homogeneous model without biases, "
                          f"not {reason}; use one_active_loss, which samples such models")
     w_in, w_out = _weights(model)
-    n = w_in.shape[1]
     a = torch.relu(torch.cat([w_in, -w_in], 1))
-    target = torch.zeros(1, 2 * n, n)
-    target[0, :n] = torch.eye(n)
-    gt = mixing.matrix().transpose(1, 2)
-    target = target + torch.cat([gt, -gt], 1)
-    return (a @ w_out - target).square().sum(2)
+    return (a @ w_out - one_active_targets(mixing).to(w_out.dtype)).square().sum(2)
 
 
 def one_active_loss(model: Model, mixing: Mixing, samples: int = 1 << 16, seed: int | None = None,

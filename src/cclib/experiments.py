@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from . import cache
+from ._checks import check_int
 from ._types import Model, Numbers
 from .evaluate import LossCurve
 from .mixing import Mixing, build, embedding_matrix, embedding_mixing, low_rank_mixing
@@ -165,6 +166,7 @@ def trained_many(specs: Sequence[RunSpec], *, engine: str | None = None, device:
     With $CCLIB_CACHE_ONLY=1 a run that is not in the cache is refused (RuntimeError) instead of
     trained: how ``make figures`` checks that the notebooks train nothing its sweep did not.
     """
+    workers = None if workers is None else check_int("workers", workers)
     specs = list(specs)
     for i, spec in enumerate(specs):
         if not isinstance(spec, RunSpec):

@@ -1,7 +1,7 @@
 """The paper's runs, in one place: every run a figure notebook trains is built here, so that
-notebooks that share a run train or load the same models (Fig. 3 and Fig. 4 reuse Fig. 2's, Fig. 8
-reuses Fig. 7's, Figs. 9 and 12 reuse Fig. 5b's), and :func:`registry` lists them all for
-``make figures`` to train as one sweep.
+notebooks that share a run train or load the same models (Figs. 3, 4 and 15 reuse Fig. 2's, Fig. 8
+reuses Fig. 7's, Figs. 9, 12, 14 and 15 reuse Fig. 5b's, Figs. 10 and 15 share the clean runs),
+and :func:`registry` lists them all for ``make figures`` to train as one sweep.
 
 Each function returns a :class:`~cclib.spec.RunSpec` for :func:`cclib.experiments.trained`;
 ``quick=True`` gives the 300-step smoke version of the same run. The settings are the published
@@ -51,6 +51,13 @@ def sparsity_regime(p: float, seeds: list[int], quick: bool = False) -> RunSpec:
     steps matched to 10,000 non-empty batches. One instance per seed."""
     return RunSpec(seeds=seeds, mixing=dict(kind="asymmetric", sigma=0.02, zero_diagonal=True),
                    inputs=dict(kind="bernoulli", p=p), optim=_optim(quick, None))
+
+
+def clean_regime(p: float, seeds: list[int], quick: bool = False) -> RunSpec:
+    """Fig. 15 (and 10): Fig. 2's run at p on clean labels (no mixing matrix). One instance per
+    seed."""
+    return RunSpec(seeds=seeds, mixing=dict(kind="clean"), inputs=dict(kind="bernoulli", p=p),
+                   optim=_optim(quick, None))
 
 
 def directions(seeds: list[int], quick: bool = False) -> RunSpec:
@@ -142,10 +149,9 @@ CLEAN_P = (0.001, 0.01, 0.1, 1.0)
 
 
 def clean_runs(seed: int = 0, quick: bool = False) -> dict[float, RunSpec]:
-    """Fig. 10: the MLP on clean labels at each p of :data:`CLEAN_P`, one seed, steps matched to
-    10,000 non-empty batches."""
-    return {p: RunSpec(seeds=[seed], mixing=dict(kind="clean"), inputs=dict(kind="bernoulli", p=p),
-                       optim=_optim(quick, None)) for p in CLEAN_P}
+    """Fig. 10: the MLP on clean labels at each p of :data:`CLEAN_P`, three seeds (one in quick
+    mode), steps matched to 10,000 non-empty batches: Fig. 15's clean runs at these p."""
+    return {p: clean_regime(p, paper_seeds(seed, quick), quick) for p in CLEAN_P}
 
 
 #: Fig. 11's ranks of the mixing's shape ("full": a random symmetric G).
@@ -186,13 +192,16 @@ def registry(seed: int = 0, quick: bool = False, figures: Sequence[str] | None =
     seeds = paper_seeds(seed, quick)
     runs: list[tuple[tuple[str, ...], str, RunSpec]] = []  # (figures that use it, name, spec)
     runs += [(("fig01",), f"equivalence_{k}", v) for k, v in equivalence(seed, quick).items()]
-    runs += [(("fig02", "fig03", "fig04"), f"sparsity_p{p:g}", sparsity_regime(p, seeds, quick))
+    runs += [(("fig02", "fig03", "fig04", "fig15"), f"sparsity_p{p:g}", sparsity_regime(p, seeds, quick))
              for p in SPARSITY_P]
+    runs += [(("fig15",), f"clean_p{p:g}", clean_regime(p, seeds, quick)) for p in SPARSITY_P]
     runs += [(("fig05",), f"mixing_{k}", v) for k, v in mixing_kinds(seed, quick).items()]
     for inputs, sweep_seeds in (("bernoulli", [seed]), ("one_active", seeds)):
         for kind in ("symmetric", "asymmetric"):
             users = {("symmetric", "bernoulli"): ("fig05", "fig12"),
-                     ("asymmetric", "one_active"): ("fig05", "fig09")}.get((kind, inputs), ("fig05",))
+                     ("asymmetric", "one_active"): ("fig05", "fig09", "fig14", "fig15"),
+                     ("symmetric", "one_active"): ("fig05", "fig14"),
+                     ("asymmetric", "bernoulli"): ("fig05", "fig08", "fig09")}.get((kind, inputs), ("fig05",))
             runs.append((users, f"sweep_{kind}_{inputs}", sigma_sweep(kind, inputs, sweep_seeds, quick)))
     runs += [(("fig06",), f"transplant_{k}", v) for k, v in transplant(seed, quick).items()]
     runs.append((("fig07", "fig08"), "directions", directions(seeds, quick)))
@@ -204,6 +213,7 @@ def registry(seed: int = 0, quick: bool = False, figures: Sequence[str] | None =
     pairs = [(w, s) for w in widths for s in embed_width_seeds(w, seeds)]
     runs.append((("fig12",), "embed_width_mlp",
                  embed_width_mlp([w for w, _ in pairs], [s for _, s in pairs], quick)))
+    runs.append((("fig13",), "mixing_embed", mixing_kinds(seed, quick)["embed"]))
     runs += [(("fig13",), f"init_{b}_{'diag' if d else 'nodiag'}", v)
              for (b, d), v in init_and_diagonal(seed, quick).items()]
     named: dict[str, tuple[set, RunSpec]] = {}

@@ -42,6 +42,19 @@ def naive_line(ax: mpl.axes.Axes, n_features: int = 100, d_mlp: int = 50,
     ax.axhline(naive_loss(n_features, d_mlp), color=COLORS["naive"], ls="--", lw=1.2, label=label)
 
 
+def naive_on_labels_line(ax: mpl.axes.Axes, value: float, vertical: bool = False,
+                         span: tuple[float, float] | None = None) -> None:
+    """A dotted line at ``value``, the naive model's loss scored on a figure's own noisy labels
+    (:func:`cclib.bounds.naive_loss_on`: 1/12 plus what M adds), beside :func:`naive_line`,
+    the naive model on clean labels that the paper compares against. span: (start, end) in data
+    units where those labels apply (default: the whole axis)."""
+    style = dict(color=COLORS["naive"], ls=":", lw=1.2, label=f"naive scored on these labels with M ({value:.3f})")
+    if span is not None:
+        (ax.vlines if vertical else ax.hlines)(value, *span, **style)
+    else:
+        (ax.axvline if vertical else ax.axhline)(value, **style)
+
+
 def readable_log_ticks(fig: mpl.figure.Figure) -> None:
     """Label the log axes of ``fig`` that still have matplotlib's default ticks so that they read
     at a glance: an axis whose visible range spans under two decades gets plain-number ticks at
@@ -113,3 +126,9 @@ def stacked_bars(ax: mpl.axes.Axes, values: np.ndarray, colors: Sequence, width:
                                                      linewidths=0))
     ax.set_xlim(-1, n_bars)
     ax.set_ylim(min(0, bottoms[:, -1].min()) * 1.1, max(1e-9, tops[:, -1].max()) * 1.05)
+
+
+def over_seeds(n: int, what: str = "mean ± sd") -> str:
+    """How a title states a spread over ``n`` seeds: "mean ± sd of 3 seeds", or "one seed, no
+    spread" (a quick-mode smoke run) where there is nothing to average."""
+    return f"{what} of {n} seeds" if n > 1 else "one seed, no spread"

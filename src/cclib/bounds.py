@@ -1,0 +1,71 @@
+"""Exact lower bounds on the loss, and the constructions held against them.
+
+For exactly-one-active inputs x = v e_i (v ~ U[-1, 1]) the labels are v (e_i + M^T[i]) for v > 0
+and |v| (-M^T[i]) for v < 0: the 2n rows of :func:`one_active_targets`, T = [I + M^T; -M^T], each
+scaled by |v|. A model whose outputs lie in a subspace of dimension r (any hidden layer of width
+d: every output is a combination of W_out's d rows, whatever the activation and hidden biases;
+r = d + 1 with an output bias) answers case b with some vector o_b(v) of that subspace, and its
+error is at least the distance of |v| T_b from the subspace. Averaged over the 2n cases with
+E[v^2] = 1/3, the loss per feature (:func:`cclib.evaluate.one_active_loss`) is at least
+
+    L / p  >=  min over subspaces S of dim r of ||T - T P_S||_F^2 / (6 n)
+           =   (sum of s_i(T)^2 for i > r) / (6 n)          (Eckart-Young)
+
+:func:`rank_floor`. At M = 0, T = [I; 0] has n unit singular values and the floor is
+(n - d) / (6 n), the naive model's loss: no model of this shape beats naive on clean one-active
+inputs.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ._checks import check_int
+from .mixing import Mixing
+
+
+def one_active_targets(mixing: Mixing) -> torch.Tensor:
+    """The labels of the 2n one-active cases per unit |v|, (K, 2n, n), float64: row i is the label
+    of +e_i (I + M^T), row n + i that of -e_i (-M^T)."""
+    gt = mixing.matrix().double().transpose(1, 2)
+    eye = torch.eye(mixing.n_features, dtype=torch.float64).expand_as(gt)
+    return torch.cat([eye + gt, -gt], 1)
+
+
+def _tail_energy(matrix: torch.Tensor, rank: int) -> np.ndarray:
+    """Sum of the squared singular values beyond the first ``rank``, per instance."""
+    s = torch.linalg.svdvals(matrix)
+    return s[:, rank:].square().sum(1).numpy()
+
+
+def rank_floor(mixing: Mixing, d_mlp: int = 50, output_bias: bool = False) -> np.ndarray:
+    """The lower bound on the one-active loss per feature of any model whose hidden layer has
+    width ``d_mlp`` (module docstring), (K,): the energy of :func:`one_active_targets` beyond its
+    top ``d_mlp`` singular values (``d_mlp + 1`` with an output bias) over 6 n."""
+    n = mixing.n_features
+    d = check_int("d_mlp", d_mlp, low=0, high=n)
+    return _tail_energy(one_active_targets(mixing), d + bool(output_bias)) / (6.0 * n)
+
+
+def positive_half_loss(mixing: Mixing, d_mlp: int = 50) -> np.ndarray:
+    """The one-active loss per feature of answering the v > 0 cases by the best rank-d fit of
+    their labels I + M^T and the v < 0 cases by zero, (K,): (tail energy of I + M^T beyond rank d
+    + ||M||_F^2) / (6 n). A ReLU layer with a non-negative W_in answers v < 0 by zero; whether
+    such a layer can also realise the rank-d fit depends on M, so this is a reference value, not a
+    bound (it is never below :func:`rank_floor`)."""
+    n = mixing.n_features
+    d = check_int("d_mlp", d_mlp, low=0, high=n)
+    t = one_active_targets(mixing)
+    return (_tail_energy(t[:, :n], d) + t[:, n:].square().sum((1, 2)).numpy()) / (6.0 * n)
+
+
+def naive_loss_on(mixing: Mixing, d_mlp: int = 50) -> np.ndarray:
+    """The naive model's loss per feature against ``mixing``'s labels, (K,), the same at every p
+    (each term of L is linear in p): (n - d) / (6 n) + ||M||_F^2 / (3 n) + sum over ignored i of
+    M[i, i] / (3 n). With E[x^2] = p / 3 and E[ReLU(x)^2] = E[ReLU(x) x] = p / 6: the ignored
+    features' ReLU, the whole linear part x M^T, and their overlap on M's diagonal."""
+    n = mixing.n_features
+    d = check_int("d_mlp", d_mlp, low=0, high=n)
+    m = mixing.matrix().double()
+    ignored_diagonal = torch.diagonal(m, dim1=1, dim2=2)[:, d:].sum(1)
+    return ((n - d) / (6.0 * n) + (m.square().sum((1, 2)) + ignored_diagonal).numpy() / (3.0 * n))

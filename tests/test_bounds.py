@@ -1,0 +1,89 @@
+"""The exact floor of cclib.bounds: its closed form at M = 0, Eckart-Young against a fitted
+rank-d matrix, and no model or baseline below it."""
+import numpy as np
+import pytest
+import torch
+
+from cclib import analysis, baselines, bounds, evaluate, mixing
+from cclib.models import MLP
+
+
+def test_floor_at_m_zero_is_the_naive_loss():
+    clean = mixing.clean(n_instances=2)
+    assert np.allclose(bounds.rank_floor(clean), 1 / 12, rtol=0, atol=1e-15)
+    assert np.allclose(bounds.rank_floor(clean, 50, output_bias=True), 49 / 600, rtol=0, atol=1e-15)
+    assert np.allclose(bounds.rank_floor(clean, 30), 70 / 600, rtol=0, atol=1e-15)
+    assert np.allclose(bounds.positive_half_loss(clean), 1 / 12, rtol=0, atol=1e-15)
+
+
+def test_targets_are_the_labels_of_the_one_active_inputs():
+    m = mixing.random_mixing(0.05, 20, seeds=[3])
+    t = bounds.one_active_targets(m)
+    from cclib.data import labels
+    x = torch.cat([torch.eye(20), -torch.eye(20)])[None].double()
+    assert torch.allclose(labels(x, m.matrix().double()), t, atol=1e-12)
+
+
+def test_floor_is_the_best_rank_d_fit():
+    """A rank-d matrix fitted by gradient descent reaches the floor and goes no lower."""
+    m = mixing.random_mixing(0.1, 12, seeds=[1])
+    t = bounds.one_active_targets(m)[0]
+    d = 4
+    torch.manual_seed(0)
+    a = torch.randn(24, d, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(d, 12, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([a, b], max_iter=2000, tolerance_grad=1e-12, tolerance_change=1e-15)
+
+    def closure():
+        opt.zero_grad()
+        loss = (a @ b - t).square().sum()
+        loss.backward()
+        return loss
+
+    for _ in range(5):
+        opt.step(closure)
+    fitted = float((a @ b - t).detach().square().sum()) / (6 * 12)
+    floor = float(bounds.rank_floor(m, d)[0])
+    assert floor * (1 - 1e-12) <= fitted < floor * (1 + 1e-6)  # L-BFGS gets within 1e-6, never below
+    # and a random rank-d matrix is worse
+    worse = float((torch.randn(24, d, dtype=torch.float64) @ torch.randn(d, 12, dtype=torch.float64)
+                   - t).square().sum()) / 72
+    assert worse > floor
+
+
+def test_no_model_or_baseline_below_the_floor():
+    m = mixing.random_mixing([0.0, 0.02, 0.05], 100, seeds=[0, 1, 2])
+    floor = bounds.rank_floor(m)
+    torch.manual_seed(0)
+    models = [MLP(3, 100, 50), baselines.naive(n_instances=3), baselines.svd_baseline(m),
+              baselines.semi_nmf(m, max_iter=200).model]
+    for model in models:
+        assert np.all(evaluate.one_active_loss(model, m) >= floor - 1e-7)
+    # the symmetric SVD split is the best rank-d fit of I + M^T, so it scores the positive half's
+    # first term exactly; the positive half answers v < 0 by zero, which is not what it does
+    assert np.all(bounds.positive_half_loss(m) >= floor)
+
+
+def test_naive_loss_on_noisy_labels_matches_the_evaluator():
+    for zero_diagonal in (True, False):
+        m = mixing.random_mixing([0.02, 0.05], 100, seeds=[0, 1], zero_diagonal=zero_diagonal)
+        exact = bounds.naive_loss_on(m)
+        naive = baselines.naive(n_instances=2)
+        assert np.allclose(evaluate.one_active_loss(naive, m), exact, rtol=1e-5)
+        curve = evaluate.loss_curve(naive, m, [0.01, 0.5], samples_per_k=2048)
+        assert np.all(np.abs(curve.loss - exact[:, None]) < 4 * curve.se + 1e-6)
+    assert bounds.naive_loss_on(mixing.clean())[0] == pytest.approx(1 / 12)
+
+
+def test_bad_width_is_refused():
+    with pytest.raises(ValueError, match="d_mlp"):
+        bounds.rank_floor(mixing.clean(), 101)
+
+
+def test_regime_measures_of_the_naive_model():
+    r = analysis.regime_measures(baselines.naive_offset([0.0, 0.01]))
+    assert list(r.strong) == [50, 50]
+    assert np.allclose(r.offset, [0.0, 0.01])
+    assert r.top_share[0] == pytest.approx(1.0)
+    assert analysis.subspace_energy(np.eye(4)[:, :2], np.eye(4)[:, :3]) == pytest.approx(1.0)
+    assert analysis.top_energy_share(np.diag([2.0, 1.0]), 1) == pytest.approx(0.8)
