@@ -17,17 +17,19 @@
 # # Fig. 1 — the residual stream acts only as a mixing matrix
 #
 # Braun et al.'s model embeds the 100 features into a 1000-dim residual stream with fixed random
-# unit vectors `W_E`, applies one MLP block and reads out with `W_U = W_E^T`; labels are
-# `x + ReLU(x)`. Writing out what the MLP block must produce, the stream's own read-out
-# `x W_E W_E^T` moves to the label side: the MLP sees `ReLU(x) - x (W_E W_E^T - I)`, a mixing
+# unit vectors $W_E$, applies one MLP block and reads out with $W_U = W_E^T$; labels are
+# $x + \mathrm{ReLU}(x)$. Writing out what the MLP block must produce, the stream's own read-out
+# $x W_E W_E^T$ moves to the label side: the MLP sees $\mathrm{ReLU}(x) - x (W_E W_E^T - I)$, a mixing
 # matrix with a **minus** sign. The published code trained the simplified MLP with a plus sign.
 #
 # We train, from the same embeddings, the residual model, the simplified MLP on the minus-sign
 # labels and the simplified MLP on the plus-sign labels (p = 0.01, 10,000 steps, three seeds each;
 # a seed fixes the embedding, so the three models of a seed share it).
 #
-# **Claim.** The residual model and the MLP with the matching (minus) sign agree within the
-# seed-to-seed spread.
+# **Claim.** The residual model and the MLP with the matching (minus) sign produce the same
+# results. The dotted line is the naive model scored on these labels with M (the mixing
+# $-(W_E W_E^T - I)$ of each seed's embedding, averaged; `cclib.bounds.naive_loss_on`); the dashed one,
+# naive on clean labels (1/12), is the baseline the paper compares against.
 
 # %% tags=["parameters"]
 mode = "paper"  # "paper" or "quick"
@@ -39,7 +41,7 @@ out_dir = "../paper-code/output"
 import matplotlib.pyplot as plt
 import numpy as np
 
-from cclib import evaluate, experiments, paper_runs, plotting, report
+from cclib import bounds, evaluate, experiments, paper_runs, plotting, report
 
 out = report.check_parameters(mode, seed, out_dir)
 plotting.use_style()
@@ -55,6 +57,8 @@ for name, config in runs.items():
     # the residual model is scored through its folded MLP and its own (minus-sign) mixing: the
     # same loss as the full residual computation on labels x + ReLU(x) (tested in tests/).
     per_seed[name] = experiments.loss_curve(run, p_eval, 512 if quick else 4096).loss
+    if name == "mlp_minus":
+        minus_mixing = run.mixing
 curves = {name: c.mean(0) for name, c in per_seed.items()}
 
 # %%
@@ -67,9 +71,10 @@ styles = {"residual": dict(color=plotting.COLORS["residual"], lw=2.5, alpha=0.6,
 for name, c in per_seed.items():
     ax.plot(p_eval, curves[name], **styles[name])
 plotting.naive_line(ax)
+plotting.naive_on_labels_line(ax, float(bounds.naive_loss_on(minus_mixing).mean()))
 ax.set(xscale="log", yscale="log", xlabel="evaluation feature probability p_eval",
-       ylabel="loss per feature $L / p$", title=f"Fig. 1: residual model vs simplified MLP (mean of {len(seeds)} seeds)")
-plotting.plain_log_axis(ax, "y", [0.06, 0.07, 0.08, 0.09, 0.1])
+       ylabel="loss per feature $L / p$", title=f"Fig. 1: residual model vs simplified MLP ({plotting.over_seeds(len(seeds), 'mean')})")
+plotting.plain_log_axis(ax, "y", [0.06, 0.07, 0.08, 0.09, 0.1, 0.12])
 ax.legend(fontsize="x-small")
 plotting.save_figure(fig, out, "fig01")
 plt.show()
@@ -84,7 +89,17 @@ plt.show()
 # residual and the minus-sign MLP is smaller than the seed-to-seed spread of the minus-sign MLP
 # (the mean absolute deviation of a seed's curve from the seeds' mean). "The minus sign is the
 # closer": the plus-sign gap minus the minus-sign gap is positive. Margins are in seed standard
-# errors of those per-seed numbers.
+# errors of those per-seed numbers. The paper's words, "the same results", are also judged as a
+# relative gap of the loss: the mean curves of the residual model and the minus-sign MLP differ by
+# less than 5% at every p_eval. 5% is how this project reads the paper's "almost the same" for
+# two curves elsewhere (Fig. 5a: symmetric against embedding-like M, which differ by up to a few
+# percent); the seed spread is printed beside it. Whether the minus sign is the closer at
+# *every* p_eval is checked on the mean curves, point by point.
+#
+# A likely cause of the remaining gap is the initial scale: the residual model's effective
+# $W_{out} = W_{out} W_E^T$ starts from bounds about three times smaller than the MLP's. Testing it
+# needs a run with another initial scale, which `cclib.spec` does not offer yet (its init_bounds
+# are "published" or "textbook"); it is left open.
 
 
 # %% [markdown]
@@ -93,9 +108,12 @@ plt.show()
 # trained models are not quite identical: they agree at sparse p_eval, but their curves differ
 # by several times the seed-to-seed spread (which is tiny) at dense p_eval. The difference is
 # training dynamics: the residual model's weights live in the 1000-dim stream, with their own
-# initial scale, and AdamW normalises its steps in that basis. The minus sign is the closer of
-# the two signs. So the residual stream acts as a mixing matrix, with the minus sign, but "produces
-# the same results" holds qualitatively, not within the seed spread.
+# initial scale, and AdamW normalises its steps in that basis. Read as a relative gap of the
+# loss, "the same results" holds: the mean curves differ by at most 2.3% (1.4% on average), well
+# inside 5%, though far outside the seed spread (0.3% of the loss). The minus sign is the closer
+# on average and at sparse p_eval, but not everywhere: from p_eval 0.046 on (45% of the grid) the
+# plus-sign curve lies closer to the residual model's. So the residual stream acts as a mixing
+# matrix, with the minus sign, to within a few percent.
 
 # %%
 gap_minus = np.abs(per_seed["residual"] - per_seed["mlp_minus"]).mean(1)        # per seed
@@ -111,10 +129,23 @@ claims.compare("residual model matches the minus-sign MLP within the seed spread
 claims.compare("the minus sign matches better than the published plus sign", (gap_plus - gap_minus).mean(),
                0, se(gap_plus - gap_minus), unit="se",
                detail=f"mean |gap| minus {gap_minus.mean():.4f}, plus {gap_plus.mean():.4f}")
+rel = np.abs(curves["residual"] / curves["mlp_minus"] - 1)
+claims.compare("residual model matches the minus-sign MLP: the same results within 5% of the loss", rel.max(),
+               0.05, se(np.abs(per_seed["residual"] / per_seed["mlp_minus"] - 1).max(1)), above=False, unit="se",
+               detail=f"largest relative gap of the mean curves {rel.max():.1%} at p_eval {p_eval[rel.argmax()]:.2g} "
+                      f"(mean {rel.mean():.1%}); seed spread of the MLP's curve {spread / curves['mlp_minus'].mean():.2%} "
+                      f"of the loss")
+closer = np.abs(curves["residual"] - curves["mlp_minus"]) < np.abs(curves["residual"] - curves["mlp_plus"])
+switch = p_eval[~closer].min() if (~closer).any() else np.nan
+claims.add("the minus sign is the closer at every p_eval", closer.all(),
+           f"closer at {closer.mean():.0%} of the grid; the plus sign is closer from p_eval {switch:.2g} on "
+           f"({np.mean(p_eval >= switch):.0%} of the grid)" if (~closer).any() else "closer everywhere",
+           expected=False)
 claims.table()
 
 # %%
 # NBVAL_CHECK_OUTPUT
 claims.finish()
 report.write_json(out, "fig01", mode, seed, claims, p_eval=p_eval, seeds=seeds, curves=curves,
-                  gap_minus=gap_minus, gap_plus=gap_plus, seed_spread=spread)
+                  gap_minus=gap_minus, gap_plus=gap_plus, seed_spread=spread, relative_gap=rel,
+                  minus_closer=closer)

@@ -17,7 +17,7 @@
 # # Fig. 4 — how each feature is spread over the neurons
 #
 # For the same two models as Fig. 3, the contribution of neuron k to feature i's own output is
-# `W_in[i, k] * W_out[k, i]`; stacking them per feature shows how a feature is represented.
+# $W_{in}[i, k]\, W_{out}[k, i]$; stacking them per feature shows how a feature is represented.
 # The plot shows the first seed's models; the claims are judged on all three seeds of Fig. 2.
 #
 # **Claim.** The sparse model spreads each feature over many neurons, totalling about 0.7; the

@@ -24,6 +24,11 @@
 # model's weights directly on clean labels, with no optimiser step in between.
 #
 # **Claim.** The loss jumps to or above naive as soon as the mixing is removed.
+#
+# Two naive lines: dashed, the naive model on clean labels (1/12), the baseline the paper compares
+# against; dotted, the same naive model scored on this figure's labels with M,
+# $1/12 + \|M\|_F^2 / (3n)$ plus a diagonal term (`cclib.bounds.naive_loss_on`): a model that
+# ignores M pays for all of it.
 
 # %% tags=["parameters"]
 mode = "paper"  # "paper" or "quick"
@@ -35,7 +40,7 @@ out_dir = "../paper-code/output"
 import matplotlib.pyplot as plt
 import numpy as np
 
-from cclib import evaluate, experiments, mixing, paper_runs, plotting, report
+from cclib import bounds, evaluate, experiments, mixing, paper_runs, plotting, report
 from cclib.baselines import naive_loss
 
 out = report.check_parameters(mode, seed, out_dir)
@@ -65,6 +70,7 @@ ax.plot(np.arange(window - 1, len(history)), running, color=plotting.COLORS["tra
         label=f"training loss, running mean over {window} steps")
 ax.axvline(switch, color="k", ls=":", label="mixing removed")
 plotting.naive_line(ax)
+plotting.naive_on_labels_line(ax, float(bounds.naive_loss_on(noisy_run.mixing)[0]), span=(0, switch))
 ax.plot([switch], [on_clean], "o", color=plotting.COLORS["clean"], ms=6,
         label=f"noisy model scored on clean labels ({on_clean:.4f})")
 ax.set(yscale="log", xlabel="training step", ylabel="loss per feature $L / p$",

@@ -17,15 +17,16 @@
 # # Fig. 12 (beyond the paper) — the original model as its embedding widens
 #
 # The paper's thesis is that Braun et al.'s residual model beats the naive baseline only
-# through the mixing its fixed embedding puts into the labels, `M = -(W_E W_E^T - I)`. The
-# off-diagonal entries of `W_E W_E^T` are inner products of random unit vectors in `d_embed`
-# dimensions, with spread about `1 / sqrt(d_embed)`. So in the original architecture the
-# advantage must shrink as the embedding widens and vanish in the limit, and at narrow widths,
+# through the mixing its fixed embedding puts into the labels, $M = -(W_E W_E^T - I)$. The
+# off-diagonal entries of $W_E W_E^T$ are inner products of random unit vectors in $d_{embed}$
+# dimensions, with spread about $1 / \sqrt{d_{embed}}$. So in the original architecture the
+# advantage must shrink as the embedding widens (toward none in the limit, which no finite width
+# can show: the claims check the shrinking), and at narrow widths,
 # where the mixing is large, the loss should rise above naive (as it does at large sigma in
 # Fig. 5b).
 #
-# We train the residual model (fixed random unit-norm `W_E`, `W_U = W_E^T`, labels
-# `x + ReLU(x)`, Bernoulli p = 0.01, 10,000 steps) at widths from 100 to 10,000 and score it at
+# We train the residual model (fixed random unit-norm $W_E$, $W_U = W_E^T$, labels
+# $x + \mathrm{ReLU}(x)$, Bernoulli p = 0.01, 10,000 steps) at widths from 100 to 10,000 and score it at
 # p_eval = 0.01. Beside it: the simplified MLP trained on the very same mixing matrix, and
 # Fig. 5b's symmetric sweep mapped onto the width axis through the off-diagonal spread of each
 # width's mixing.
@@ -59,7 +60,7 @@ naive = naive_loss()
 # %% [markdown]
 # ## Training
 # The residual model: one run per width, its instances the seeds. Its weights are
-# `d_embed x 50`, so its cost grows with the width (about 80 CPU-seconds per seed at 10,000):
+# $d_{embed} \times 50$, so its cost grows with the width (about 80 CPU-seconds per seed at 10,000):
 # widths up to 1000 have three seeds, wider ones one, and their bars show only the evaluation's
 # standard error. (A width of 20,000 would cost ~170 CPU-seconds per seed more than the test
 # suite's time allows.) The MLPs on the same mixing matrices train as one run, an instance per
@@ -140,13 +141,13 @@ plt.show()
 # ## Claims
 # Margins are in seed standard deviations (combined with the evaluation's standard error; at
 # the one-seed widths, that standard error alone). "Past the best
-# width the advantage shrinks": the slope of the advantage `naive - L/p` against log10(width),
+# width the advantage shrinks": the slope of the advantage $\mathrm{naive} - L/p$ against log10(width),
 # fitted over the best width and wider ones, is negative by its own standard error. "Agree at
 # every width": each width's difference between the two architectures lies within 3 combined
 # seed sd (3 rather than 2 because all nine widths are compared at once).
 #
 # **Summary of findings** (recorded as the expected verdicts): the residual model and the MLP on its
-# mixing do *not* agree at every width. They agree from 200 to 500; at 100 (where `W_E` is a
+# mixing do *not* agree at every width. They agree from 200 to 500; at 100 (where $W_E$ is a
 # random square matrix, far from orthogonal) the residual model is much worse; from 1000 on it is
 # consistently better by about 0.0006 in L/p, the size of Fig. 1's gap at width 1000. The
 # mixing explains the shape of the curve (the Fig. 5b mapping predicts it), the architecture a
