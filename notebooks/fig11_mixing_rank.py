@@ -23,6 +23,10 @@
 # each with a trainable magnitude sigma (initial 0.01), exactly one active input per sample,
 # three seeds per rank.
 #
+# The footnote's "could either increase or decrease" needs a second setting in which the trend
+# reverses (another input distribution or kind of M); only this one is trained here, so that half
+# of the footnote is not checked.
+#
 # **Question.** How do the loss and the learned sigma change with the rank and with the effective
 # rank (exp of the entropy of the normalised singular values)?
 
