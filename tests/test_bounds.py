@@ -59,8 +59,7 @@ def test_no_model_or_baseline_below_the_floor():
               baselines.semi_nmf(m, max_iter=200).model]
     for model in models:
         assert np.all(evaluate.one_active_loss(model, m) >= floor - 1e-7)
-    # the symmetric SVD split is the best rank-d fit of I + M^T, so it scores the positive half's
-    # first term exactly; the positive half answers v < 0 by zero, which is not what it does
+    # the positive half is the loss of one rank-d output matrix, so it is never below the floor
     assert np.all(bounds.positive_half_loss(m) >= floor)
 
 
@@ -85,5 +84,7 @@ def test_regime_measures_of_the_naive_model():
     assert list(r.strong) == [50, 50]
     assert np.allclose(r.offset, [0.0, 0.01])
     assert r.top_share[0] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="regime_measures"):
+        analysis.regime_measures(MLP(1, 100, 50, activation="gelu"))
     assert analysis.subspace_energy(np.eye(4)[:, :2], np.eye(4)[:, :3]) == pytest.approx(1.0)
     assert analysis.top_energy_share(np.diag([2.0, 1.0]), 1) == pytest.approx(0.8)

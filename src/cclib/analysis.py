@@ -157,7 +157,13 @@ class RegimeMeasures:
 
 
 def regime_measures(model: Model) -> RegimeMeasures:
-    """:class:`RegimeMeasures` of every instance of ``model``."""
+    """:class:`RegimeMeasures` of every instance of ``model``: cclib's ReLU models without biases
+    only (the slopes are read from the weights); any other model is refused."""
+    from .models import fast_supported
+
+    reason = fast_supported(model)
+    if reason is not None:
+        raise ValueError(f"regime_measures reads slopes from a bias-free ReLU model's weights, not {reason}")
     w_in, w_out = _weights(model)
     slope = responses(model, [1.0])[:, :, 0].numpy()                      # (K, n)
     d, n = w_in.shape[2], w_in.shape[1]
