@@ -155,6 +155,7 @@ def test_a_spec_refuses_what_does_not_apply_and_keys_one_model_once():
                        (dict(inputs=dict(kind="bernoulli", p=-1)), "inputs.bernoulli.p"),
                        (dict(optim=dict(steps=100.0)), "optim.steps"),
                        (dict(model=dict(activation="tanh")), "model.mlp.activation"),
+                       (dict(model=dict(out_init_scale=0.0)), "model.mlp.out_init_scale"),
                        (dict(mixing=dict(kind="asymmetric", sigma="0.02")), "mixing.asymmetric.sigma"),
                        (dict(model=dict(kind="residual"), mixing=dict(kind="clean")), "mixing must be left out"),
                        (dict(importance=[1.0] * 3), "importance must have one weight per feature"),

@@ -24,6 +24,18 @@ def test_shapes_and_kaiming_bounds():
         MLP(1, init_bounds="torch")
 
 
+def test_out_init_scale_scales_w_out_alone_and_matches_the_folded_residual():
+    base, scaled = MLP(2, seeds=[0, 1]), MLP(2, seeds=[0, 1], out_init_scale=0.1 ** 0.5)
+    assert torch.equal(base.W_in, scaled.W_in)
+    assert torch.equal(scaled.W_out, base.W_out * 0.1 ** 0.5)
+    # the reason for the option (Fig. 1): the residual model's folded W_out starts with the
+    # entry standard deviation of an MLP's W_out scaled by sqrt(n / D)
+    res = ResidualMLP(mixing.embedding_matrix(100, 1000, seeds=[0, 1]), 50, seeds=[0, 1])
+    folded_sd = res.effective_weights()[1].std().item()
+    assert abs(folded_sd / scaled.W_out.std().item() - 1) < 0.03
+    assert abs(folded_sd / base.W_out.std().item() - 0.1 ** 0.5) < 0.01
+
+
 def test_instance_init_depends_only_on_its_seed():
     assert torch.equal(MLP(3, seeds=[4, 5, 6]).W_in[1], MLP(1, seeds=[5]).W_in[0])
 
@@ -48,6 +60,8 @@ def test_residual_forward_is_folded_mlp_plus_mixing_term():
     (lambda: MLP(2, seeds=[1]), "seeds must have one seed per instance (2), got 1"),
     (lambda: MLP(1, seeds=-1), "seeds must be an integer in [0, inf], got -1"),
     (lambda: MLP.from_weights(torch.zeros(1, 10, 5), torch.zeros(1, 10, 5)), "w_out must have shape (1, 5, 10)"),
+    (lambda: MLP(1, out_init_scale=0.0), "out_init_scale must be a finite number in (0.0, 10.0], got 0.0"),
+    (lambda: MLP(1, out_init_scale=float("nan")), "out_init_scale must be a finite number in (0.0, 10.0]"),
 ])
 def test_bad_input_is_named(call, message):
     with pytest.raises(ValueError) as err:

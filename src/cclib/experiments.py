@@ -122,7 +122,7 @@ def build_model(spec: RunSpec) -> Model:
         return ResidualMLP(_embedding(arch.n_features, arch.d_embed, seeds), arch.d_mlp, seeds,
                            arch.init_bounds)
     return MLP(len(seeds), arch.n_features, arch.d_mlp, seeds, arch.init_bounds,
-               activation=arch.activation, bias=arch.bias)
+               activation=arch.activation, bias=arch.bias, out_init_scale=arch.out_init_scale)
 
 
 def compute_context(spec: RunSpec, engine: str | None = None, device: str | None = None) -> dict:

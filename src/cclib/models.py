@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Sequence
 import torch
 from torch import nn
 
-from ._checks import check_choice, check_int, check_seeds, check_shape
+from ._checks import check_choice, check_float, check_int, check_seeds, check_shape
 
 if TYPE_CHECKING:
     from .mixing import Mixing
@@ -90,11 +90,14 @@ class MLP(nn.Module):
     starting at zero (the paper's model has none).
 
     activation: 'relu' (the paper's) or 'gelu'. init_bounds: 'published' (default, as the
-    paper's code) or 'textbook' Kaiming bounds, see :func:`kaiming_uniform`.
+    paper's code) or 'textbook' Kaiming bounds, see :func:`kaiming_uniform`. out_init_scale:
+    a factor on W_out's initial bound (default 1; sqrt(n / D) = 0.316 gives the bound that
+    Braun et al.'s residual model's folded W_out starts from at D = 1000).
     """
 
     def __init__(self, n_instances: int = 1, n_features: int = 100, d_mlp: int = 50, seeds=0,
-                 init_bounds: str = "published", activation: str = "relu", bias: bool = False):
+                 init_bounds: str = "published", activation: str = "relu", bias: bool = False,
+                 out_init_scale: float = 1.0):
         super().__init__()
         k = check_int("n_instances", n_instances)
         n = check_int("n_features", n_features)
@@ -103,9 +106,10 @@ class MLP(nn.Module):
         if not isinstance(bias, bool):
             raise TypeError(f"bias must be True or False, got {bias!r}")
         self.bias = bias
+        scale = check_float("out_init_scale", out_init_scale, 0.0, 10.0, low_open=True)
         gens = _init_generators(check_seeds("seeds", seeds, k))
         self.W_in = nn.Parameter(torch.stack([kaiming_uniform((n, d), g, init_bounds) for g in gens]))
-        self.W_out = nn.Parameter(torch.stack([kaiming_uniform((d, n), g, init_bounds) for g in gens]))
+        self.W_out = nn.Parameter(torch.stack([kaiming_uniform((d, n), g, init_bounds) for g in gens]) * scale)
         if bias:
             self.b_in = nn.Parameter(torch.zeros(k, d))
             self.b_out = nn.Parameter(torch.zeros(k, n))

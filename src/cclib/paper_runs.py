@@ -14,6 +14,7 @@ instance ``i * len(grid) + j`` is seed i at grid point j (:func:`grid_instances`
 """
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
@@ -46,11 +47,14 @@ def _optim(quick: bool, steps: int | None) -> dict:
     return dict(steps=QUICK_STEPS if quick else steps)
 
 
-def sparsity_regime(p: float, seeds: list[int], quick: bool = False) -> RunSpec:
+def sparsity_regime(p: float, seeds: list[int], quick: bool = False, embedding: bool = False) -> RunSpec:
     """Fig. 2 (and 3, 4): random asymmetric M, sigma 0.02, zero diagonal, Bernoulli inputs at p,
-    steps matched to 10,000 non-empty batches. One instance per seed."""
-    return RunSpec(seeds=seeds, mixing=dict(kind="asymmetric", sigma=0.02, zero_diagonal=True),
-                   inputs=dict(kind="bernoulli", p=p), optim=_optim(quick, None))
+    steps matched to 10,000 non-empty batches. One instance per seed. ``embedding``: the paper's
+    other variant, the embedding-like M = -(W_E W_E^T - I) of each seed's 1000-wide W_E (its
+    diagonal is zero too)."""
+    mix = dict(kind="embedding", sign=-1) if embedding else \
+        dict(kind="asymmetric", sigma=0.02, zero_diagonal=True)
+    return RunSpec(seeds=seeds, mixing=mix, inputs=dict(kind="bernoulli", p=p), optim=_optim(quick, None))
 
 
 def clean_regime(p: float, seeds: list[int], quick: bool = False) -> RunSpec:
@@ -125,6 +129,16 @@ def equivalence(seed: int = 0, quick: bool = False) -> dict[str, RunSpec]:
             "mlp_plus": _p01(seeds, steps, mixing=dict(kind="embedding", sign=+1))}
 
 
+def equivalence_matched_init(seed: int = 0, quick: bool = False) -> RunSpec:
+    """Fig. 1's minus-sign MLP run with W_out's initial bound scaled by sqrt(n / D) (D = 1000):
+    the bound the residual model's folded W_out = W_out W_E^T starts from (its W_out has bound
+    sqrt(6 / D); folding through W_E's unit rows keeps the entries' scale), so that the two start
+    from the same scale in feature space."""
+    seeds, steps = [seed, seed + 1] if quick else paper_seeds(seed), QUICK_STEPS if quick else 10_000
+    return _p01(seeds, steps, mixing=dict(kind="embedding", sign=-1),
+                model=dict(out_init_scale=math.sqrt(100 / 1000)))
+
+
 def mixing_kinds(seed: int = 0, quick: bool = False) -> dict[str, RunSpec]:
     """Fig. 5a: the MLP at p = 0.01 on four kinds of mixing (the embedding's with either sign,
     none, random asymmetric or symmetric with a trained magnitude from sigma = 0.01), 10,000 steps."""
@@ -192,7 +206,10 @@ def registry(seed: int = 0, quick: bool = False, figures: Sequence[str] | None =
     seeds = paper_seeds(seed, quick)
     runs: list[tuple[tuple[str, ...], str, RunSpec]] = []  # (figures that use it, name, spec)
     runs += [(("fig01",), f"equivalence_{k}", v) for k, v in equivalence(seed, quick).items()]
+    runs.append((("fig01",), "equivalence_matched_init", equivalence_matched_init(seed, quick)))
     runs += [(("fig02", "fig03", "fig04", "fig15"), f"sparsity_p{p:g}", sparsity_regime(p, seeds, quick))
+             for p in SPARSITY_P]
+    runs += [(("fig02",), f"sparsity_embed_p{p:g}", sparsity_regime(p, seeds, quick, embedding=True))
              for p in SPARSITY_P]
     runs += [(("fig15",), f"clean_p{p:g}", clean_regime(p, seeds, quick)) for p in SPARSITY_P]
     runs += [(("fig05",), f"mixing_{k}", v) for k, v in mixing_kinds(seed, quick).items()]

@@ -65,6 +65,9 @@ class MLPArch(_Frozen):
     activation: Literal["relu", "gelu"] = "relu"
     bias: bool = False
     init_bounds: Literal["published", "textbook"] = "published"
+    #: A factor on W_out's initial bound (Fig. 1: sqrt(n / d_embed) starts the MLP where the
+    #: residual model's folded W_out starts).
+    out_init_scale: Annotated[float, Field(strict=True, gt=0.0, le=10.0, allow_inf_nan=False)] = 1.0
 
     @model_validator(mode="after")
     def _fits(self):
