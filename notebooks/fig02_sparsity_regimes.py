@@ -23,8 +23,8 @@
 # unit rows (Braun et al.'s residual stream, Fig. 1; its diagonal is zero too). Every p is
 # trained from three seeds (a new M, initialisation and data each); curves are the seed mean
 # with a band of ± one seed standard deviation. Panel (b) trains five of the ten p (0.001, 0.01,
-# 0.1, 0.5, 1: both ends of each group the claims compare): all ten would add about 20 minutes to
-# the test suite's cold run, which would then come within 5 minutes of CI's limit.
+# 0.1, 0.5, 1: both ends of each group the claims compare): all ten added 15 minutes to the test
+# suite's cold run, which then took 83 of CI's 90 minutes.
 #
 # **Claim.** "In both cases", models trained sparse beat the naive loss (1/12) at small p_eval and
 # lose at large p_eval; models trained dense do the reverse. The dots (each model at its own

@@ -27,7 +27,7 @@ SPARSITY_P = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
 
 #: Fig. 2's training probabilities for the embedding-like M: both ends of the sparse (<= 0.01) and
 #: dense (>= 0.2) groups its claims compare, and p = 0.1 between them. Half of SPARSITY_P, because
-#: the full ten would add 20 minutes to the test suite's cold run (~85 of CI's 90 minutes).
+#: the full ten added 15 minutes to the test suite's cold run (83 of CI's 90 minutes, measured).
 SPARSITY_P_EMBEDDING = (0.001, 0.01, 0.1, 0.5, 1.0)
 
 #: Beyond the published 0.08, where the exactly-one-active sweep is cheap enough to go on.
