@@ -129,10 +129,17 @@ plt.show()
 # changes, so that part is not tested.
 
 # %%
-gap_minus = np.abs(per_seed["residual"] - per_seed["mlp_minus"]).mean(1)        # per seed
-gap_plus = np.abs(per_seed["residual"] - per_seed["mlp_plus"]).mean(1)
-mlp = per_seed["mlp_minus"]
-spread = np.abs(mlp - mlp.mean(0)).mean() * np.sqrt(len(seeds) / (len(seeds) - 1))
+def gap(name):
+    """Per seed: the mean |difference| over p_eval between the residual model and the MLP run ``name``."""
+    return np.abs(per_seed["residual"] - per_seed[name]).mean(1)
+
+
+def seed_spread(name):
+    """The mean |deviation| of a seed's curve from the seeds' mean, for the run ``name``."""
+    return np.abs(per_seed[name] - curves[name]).mean() * np.sqrt(len(seeds) / (len(seeds) - 1))
+
+
+gap_minus, gap_plus, spread = gap("mlp_minus"), gap("mlp_plus"), seed_spread("mlp_minus")
 se = lambda v: report.seed_noise(v) / np.sqrt(len(v))
 claims = report.Claims(mode)
 claims.compare("residual model matches the minus-sign MLP within the seed spread", gap_minus.mean(),
@@ -154,14 +161,14 @@ claims.add("the minus sign is the closer at every p_eval", closer.all(),
            f"closer at {closer.mean():.0%} of the grid; the plus sign is closer from p_eval {switch:.2g} on "
            f"({np.mean(p_eval >= switch):.0%} of the grid)" if (~closer).any() else "closer everywhere",
            expected=False)
-gap_matched = np.abs(per_seed["residual"] - per_seed["mlp_matched"]).mean(1)   # per seed, as gap_minus
+gap_matched = gap("mlp_matched")
 rel_matched = np.abs(curves["residual"] / curves["mlp_matched"] - 1)
 claims.compare("the initial scale is part of the gap: the MLP started at the residual's W_out scale is the closer",
                (gap_minus - gap_matched).mean(), 0, se(gap_minus - gap_matched), unit="se",
                detail=f"mean |gap| to the residual model: published init {gap_minus.mean():.4f}, "
                       f"matched {gap_matched.mean():.4f}; largest relative gap of the mean curves "
                       f"{rel_matched.max():.1%} (published init {rel.max():.1%})")
-matched_spread = np.abs(per_seed["mlp_matched"] - curves["mlp_matched"]).mean() * np.sqrt(len(seeds) / (len(seeds) - 1))
+matched_spread = seed_spread("mlp_matched")
 claims.compare("only part: with the residual's initial scale the MLP still differs from it by more than the seed spread",
                gap_matched.mean(), matched_spread, se(gap_matched), unit="se",
                detail=f"mean |gap| {gap_matched.mean():.4f} ± {se(gap_matched):.4f} vs seed spread {matched_spread:.4f}")

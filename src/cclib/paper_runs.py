@@ -135,13 +135,14 @@ def equivalence(seed: int = 0, quick: bool = False) -> dict[str, RunSpec]:
 
 
 def equivalence_matched_init(seed: int = 0, quick: bool = False) -> RunSpec:
-    """Fig. 1's minus-sign MLP run with W_out's initial bound scaled by sqrt(n / D) (D = 1000):
-    the bound the residual model's folded W_out = W_out W_E^T starts from (its W_out has bound
-    sqrt(6 / D); folding through W_E's unit rows keeps the entries' scale), so that the two start
-    from the same scale in feature space."""
-    seeds, steps = [seed, seed + 1] if quick else paper_seeds(seed), QUICK_STEPS if quick else 10_000
-    return _p01(seeds, steps, mixing=dict(kind="embedding", sign=-1),
-                model=dict(out_init_scale=math.sqrt(100 / 1000)))
+    """Fig. 1's minus-sign MLP run with W_out's initial bound scaled by sqrt(n / D), D the residual
+    model's embedding width: the bound its folded W_out = W_out W_E^T starts from (its W_out has
+    bound sqrt(6 / D); folding through W_E's unit rows keeps the entries' scale), so that the two
+    start from the same scale in feature space."""
+    runs = equivalence(seed, quick)
+    residual, minus = runs["residual"].model, runs["mlp_minus"]
+    return RunSpec(seeds=minus.seeds, mixing=minus.mixing, inputs=minus.inputs, optim=minus.optim,
+                   model=dict(out_init_scale=math.sqrt(residual.n_features / residual.d_embed)))
 
 
 def mixing_kinds(seed: int = 0, quick: bool = False) -> dict[str, RunSpec]:
