@@ -3,7 +3,7 @@
     python paper-code/make_figures.py                 # every figure, paper settings
     python paper-code/make_figures.py --only fig05 fig09 --mode quick
 
-Two stages. (1) The sweep: every run the chosen notebooks use, from
+Two stages (``--sweep-only``: the first alone). (1) The sweep: every run the chosen notebooks use, from
 :func:`cclib.paper_runs.registry`, trained by :func:`cclib.experiments.trained_many` (their shards
 together, largest first, on every core; on a GPU with $CCLIB_DEVICE; runs already cached are
 read). (2) The notebooks, executed with papermill in up to --jobs processes at once (default: one
@@ -56,6 +56,9 @@ def parse(argv) -> argparse.Namespace:
     parser.add_argument("--inplace", action="store_true",
                         help="also write each executed notebook back to the notebooks folder, its "
                              "JSON to paper-code/results/, and regenerate README.md's findings")
+    parser.add_argument("--sweep-only", action="store_true",
+                        help="train (or find cached) every run the chosen notebooks use, and stop "
+                             "before the notebooks (what `make test` does before nbval runs them)")
     parser.add_argument("--jobs", default=str(os.cpu_count() or 1),
                         help="notebooks run at once (default: number of cores)")
     parser.add_argument("--progress-every", type=float, default=30.0, metavar="SECONDS",
@@ -75,6 +78,9 @@ def parse(argv) -> argparse.Namespace:
         parser.error("--inplace writes the notebooks that are committed, whose parameters cell says "
                      f"mode 'paper', seed 0; got mode {args.mode!r}, seed {args.seed}")
     args.notebooks = Path(args.notebooks).resolve()
+    if args.sweep_only and (args.inplace or args.notebooks != ROOT / "notebooks"):
+        parser.error("--sweep-only trains the registry's runs of the project's own notebooks and "
+                     "executes none: it cannot be combined with --inplace or --notebooks")
     short = {p.stem.split("_")[0]: p.stem for p in sorted(args.notebooks.glob("fig*.ipynb"))}
     if not short:
         parser.error(f"--notebooks has no fig*.ipynb: {str(args.notebooks)!r}")
@@ -164,6 +170,8 @@ def run(args) -> int:
         _say("interrupted during the sweep: nothing was written to the output folder; run again to "
              "resume (finished runs are cached in data/)")
         return 130
+    if args.sweep_only:
+        return 0
     try:  # start the notebooks that took longest last time first
         earlier = json.loads((args.out / "timings.json").read_text()).get("figures", {})
     except (OSError, ValueError):

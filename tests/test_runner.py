@@ -53,6 +53,7 @@ def _run(*args, **kw):
     (["--only", "fig99"], "--only got unknown figure 'fig99'; allowed:"),
     (["--out", "/no/such/folder/out"], "--out's parent folder must exist"),
     (["--seed", "-3"], "--seed must be an integer >= 0, got '-3'"),
+    (["--sweep-only", "--inplace"], "--sweep-only trains the registry's runs of the project's own notebooks"),
 ])
 def test_bad_flags_exit_2_with_one_line(args, message):
     done = _run(*args)
@@ -227,3 +228,10 @@ def test_the_sweep_trains_every_run_and_the_notebooks_train_nothing(tmp_path):
     assert "sweep: 7 runs trained, 0 read from the cache" in done.stdout
     again = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
     assert again.returncode == 0 and "sweep: 0 runs trained, 7 read from the cache" in again.stdout
+    # --sweep-only (what `make test` runs before nbval): the sweep alone, no notebook executed
+    only_out = tmp_path / "only"
+    only = subprocess.run(RUNNER + ["--mode", "quick", "--only", "fig13", "--out", str(only_out),
+                                    "--sweep-only"], capture_output=True, text=True, env=env, timeout=600)
+    assert only.returncode == 0, only.stdout + only.stderr
+    assert "sweep: 5 runs trained, 0 read from the cache" in only.stdout
+    assert not list(only_out.iterdir()) and "started" not in only.stdout
