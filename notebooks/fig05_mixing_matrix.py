@@ -26,11 +26,12 @@
 #
 # **(b)** Loss per feature against sigma, as published: random symmetric and asymmetric M with
 # their diagonal kept, Bernoulli inputs at p = 0.01, 10,000 steps, one model per sigma in
-# linspace(0, 0.08, 41), each scored at p_eval = 0.01. Beside it, the same sweep on exactly one
+# linspace(0, 0.08, 41), each scored at p_eval = 0.01; and, beyond the paper, two more seeds on
+# every other sigma of that grid (21 of 41, both ends included: the full grid would add about 17
+# minutes to the test suite's cold run, which is near CI's limit), so that the claims are judged
+# on the mean of three seeds with their spread. Beside it, the same sweep on exactly one
 # active input per sample (the input distribution of Fig. 9's semi-NMF comparison), over three
-# seeds and extended to sigma = 0.16. The published Bernoulli panel has one seed: two more would
-# add about 30 CPU-minutes to `make figures` (and to the test suite, already near its limit), so
-# its claims take their noise from the one-active sweep's seed spread at the same sigma.
+# seeds and extended to sigma = 0.16.
 #
 # **Claims.** (a) every nonzero M gives the same qualitative profile (beats naive when sparse,
 # loses when dense); symmetric matches embedding-like almost exactly; M = 0 never beats naive.
@@ -75,27 +76,37 @@ embed_std = float(m_embed[~np.eye(100, dtype=bool)].std())
 # ## (b) Loss against the magnitude sigma
 # A seed fixes the random shape G, the initial weights and the data, so along one seed's curve
 # only the magnitude changes. The exactly-one-active loss is exact (closed form), so its band
-# (mean ± one seed standard deviation) is all seed-to-seed variation. The Bernoulli sweep (41
-# models of 10,000 steps per kind of mixing) is trained from one seed, as published; its error
-# bars are the evaluation's standard error only.
+# (mean ± one seed standard deviation) is all seed-to-seed variation. The Bernoulli sweep is
+# drawn twice: seed 0 at all 41 sigma (the published panel), and the mean ± sd of seeds 0, 1 and
+# 2 at every other sigma, where each seed's loss is also an estimate (standard error 0.0001 to
+# 0.0003 at 4096 samples per stratum), combined with the seed spread.
 
 # %%
 sweep_sigmas = {"bernoulli": paper_runs.sweep_sigmas(quick),
                 "one_active": paper_runs.sweep_sigmas(quick, extended=True)}
 sweep_seeds = {"bernoulli": [seed], "one_active": SEEDS}
-sweep, sweep_sd = {}, {}
+sweep, sweep_sd, published, published_se = {}, {}, {}, {}
+every = paper_runs.MORE_SEEDS_EVERY
 for inputs in ("bernoulli", "one_active"):
     for kind in ("symmetric", "asymmetric"):
         run = experiments.trained(paper_runs.sigma_sweep(kind, inputs, sweep_seeds[inputs], quick),
                                   progress=True)
         shape = (len(sweep_seeds[inputs]), len(sweep_sigmas[inputs]))
-        if inputs == "bernoulli":
-            curve = experiments.loss_curve(run, [0.01], 512 if quick else 4096)
-            values, se = curve.loss[:, 0].reshape(shape), curve.se[:, 0].reshape(shape)
-            sweep[inputs, kind], sweep_sd[inputs, kind] = values[0], se[0]
-        else:
+        if inputs == "one_active":
             values = evaluate.one_active_loss(run.model, run.mixing).reshape(shape)
             sweep[inputs, kind], sweep_sd[inputs, kind] = values.mean(0), report.seed_noise(values)
+            continue
+        curve = experiments.loss_curve(run, [0.01], 512 if quick else 4096)
+        published[kind], published_se[kind] = curve.loss[:, 0], curve.se[:, 0]    # seed 0, every sigma
+        values, se = published[kind][None, ::every], published_se[kind][None, ::every]
+        more = paper_runs.sigma_sweep_more_seeds(kind, seed, quick)                # None in quick mode
+        if more is not None:
+            extra = experiments.loss_curve(experiments.trained(more, progress=True), [0.01], 4096)
+            values = np.vstack([values, extra.loss[:, 0].reshape(len(SEEDS) - 1, -1)])
+            se = np.vstack([se, extra.se[:, 0].reshape(len(SEEDS) - 1, -1)])
+        sweep[inputs, kind] = values.mean(0)
+        sweep_sd[inputs, kind] = report.seed_noise(values, np.sqrt((se ** 2).mean(0) / len(values)))
+sweep_sigmas["bernoulli"] = sweep_sigmas["bernoulli"][::every]       # where every seed was trained
 
 # %%
 fig, (ax_a, ax_b, ax_c) = plt.subplots(1, 3, figsize=(16, 4.6), width_ratios=[1.2, 1, 1])
@@ -115,15 +126,23 @@ ax_a.set(xscale="log", yscale="log", xlabel="evaluation feature probability $p_{
          ylabel="loss per feature $L / p$", title=f"(a) trained at p = 0.01 ({plotting.over_seeds(len(SEEDS))})")
 plotting.plain_log_axis(ax_a, "y", [0.06, 0.07, 0.08, 0.09, 0.1])
 ax_a.legend(fontsize="x-small", loc="upper left")
-for ax, inputs, title in ((ax_b, "bernoulli", "(b) as published: Bernoulli p = 0.01, scored at $p_{eval}$ = 0.01"),
+for ax, inputs, title in ((ax_b, "bernoulli", "(b) Bernoulli p = 0.01, scored at $p_{eval}$ = 0.01"),
                           (ax_c, "one_active", f"(b') exactly one active input ({plotting.over_seeds(len(SEEDS))})")):
     for kind in ("symmetric", "asymmetric"):
         color, s, sd = plotting.COLORS[kind], sweep[inputs, kind], sweep_sd[inputs, kind]
-        ax.plot(sweep_sigmas[inputs], s, "o-", ms=3, color=color, label=f"random {kind}, diagonal kept")
+        if inputs == "bernoulli":  # the published one-seed curve, then the seeds' mean and band
+            ax.plot(paper_runs.sweep_sigmas(quick), published[kind], "o-", ms=2.5, lw=1, color=color,
+                    label=f"random {kind}, diagonal kept: seed {seed}, as published")
+            if len(SEEDS) == 1:
+                continue
+            ax.plot(sweep_sigmas[inputs], s, "--", lw=1.2, color=color,
+                    label=f"{plotting.over_seeds(len(SEEDS))}, every other $\\sigma$")
+        else:
+            ax.plot(sweep_sigmas[inputs], s, "o-", ms=3, color=color, label=f"random {kind}, diagonal kept")
         ax.fill_between(sweep_sigmas[inputs], s - sd, s + sd, color=color, alpha=0.25, lw=0)
     plotting.naive_line(ax)
     ax.set(xlabel="mixing magnitude $\\sigma$", ylabel="loss per feature $L / p$", title=title)
-    ax.legend(fontsize="small", loc="upper left")
+    ax.legend(fontsize="x-small" if ax is ax_b else "small", loc="upper left")
 ax_c.axvline(0.08, color="0.6", lw=0.8, ls=":")
 fig.suptitle("Fig. 5: the mixing matrix matters")
 plotting.save_figure(fig, out, "fig05")
@@ -137,10 +156,10 @@ plt.show()
 # that the paper treats as alike (in the mean curves' standard error). "Beats naive" for M = 0 means by more than 0.1% of naive, a tolerance fixed before
 # these runs (Fig. 9 uses it too). "About linear": on the first half of the way to the minimum, a straight line
 # explains R^2 > 0.9 of the variance (its slope judged by its own standard error). Margins are
-# in seed standard deviations; for the one-seed Bernoulli sweep, in the evaluation's standard
-# error combined with the one-active sweep's seed sd at the same sigma (the nearest measured
-# seed noise). "Symmetric below asymmetric" is judged on the published grid (sigma 0.01 to
-# 0.08), at its closest sigma.
+# in seed standard deviations (for the Bernoulli sweep: the three seeds' mean on every other
+# sigma, its noise the seeds' sd combined with the evaluation's standard error of the mean).
+# "Symmetric below asymmetric" is judged on the published grid (sigma 0.01 to 0.08), at its
+# closest sigma.
 
 
 # %% [markdown]
@@ -150,6 +169,11 @@ plt.show()
 # it). Symmetric M gives the lower curve throughout. In panel (a) the mean curves of symmetric
 # and embedding-like M differ by at most 3.1%, closer than the embedding-like M's two signs
 # (5.4%), which the paper treats as the same construction.
+# Over three seeds (every other sigma) the Bernoulli sweep keeps its shape, every claim of (b)
+# holding by 9.9 seed sd or more: minima 0.0658 (symmetric, at sigma 0.032) and 0.0761
+# (asymmetric, 0.024); the seed sd grows from 0.0002 at sigma = 0 to about 0.002 at 0.08, and
+# the published one-seed curve lies within 1.1 sd of the three seeds' mean at every sigma: the
+# published panel shows a typical seed.
 # Whether the clean model beats naive by more than 0.1% at dense p_eval (through the offset of
 # Fig. 10) is within the seed noise after 10,000 steps: the literal "never" is neither
 # confirmed nor refuted there, while in the sparse regime M = 0 sits at naive.
@@ -181,11 +205,7 @@ for name, where, expected in (("in the sparse regime (p_eval <= 0.01)", sparse_s
 for inputs, tag in (("bernoulli", "(b)"), ("one_active", "(b')")):
     sig = sweep_sigmas[inputs]
     for kind in ("symmetric", "asymmetric"):
-        s = sweep[inputs, kind]
-        noise = sweep_sd[inputs, kind]
-        if inputs == "bernoulli":
-            seed_sd = np.interp(sig, sweep_sigmas["one_active"], sweep_sd["one_active", kind])
-            noise = np.sqrt(noise ** 2 + seed_sd ** 2)
+        s, noise = sweep[inputs, kind], sweep_sd[inputs, kind]
         best = int(np.argmin(s))
         head = slice(0, max(3, best // 2 + 1))
         fit = linregress(sig[head], s[head])
@@ -215,7 +235,9 @@ claims.table()
 claims.finish()
 report.write_json(out, "fig05", mode, seed, claims, p_eval=p_eval, seeds=SEEDS, curves=curves,
                   curves_sd=curves_sd, sigma=dict(learned, embed_std=embed_std),
-                  sweep={inputs: dict(sigma=sweep_sigmas[inputs], seeds=sweep_seeds[inputs],
+                  published_bernoulli=dict(sigma=paper_runs.sweep_sigmas(quick), seed=seed, **published,
+                                           **{f"{kind}_se": published_se[kind] for kind in published}),
+                  sweep={inputs: dict(sigma=sweep_sigmas[inputs], seeds=SEEDS,
                                       **{kind: sweep[inputs, kind] for kind in ("symmetric", "asymmetric")},
                                       **{f"{kind}_sd": sweep_sd[inputs, kind]
                                          for kind in ("symmetric", "asymmetric")})
