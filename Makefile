@@ -41,13 +41,16 @@ figures-quick: $(STAMP)  ## a small smoke run of every notebook
 # settings (every run in the registry, on every core); then nbval executes every notebook on
 # those models and compares its checked outputs, one notebook per pytest-xdist worker
 # (--dist loadscope keeps a notebook's cells together, in order, in one kernel). Each kernel
-# computes on one core, and with CCLIB_CACHE_ONLY a run the sweep did not train fails the
-# notebook, so the registry is checked too (as `make figures` does).
+# computes on one core, and with CCLIB_CACHE_ONLY a run the sweep did not train fails a figure
+# notebook, so the registry is checked too (as `make figures` does). explore.ipynb, the notebook
+# for one's own variations, trains its own run and is checked on its own.
+NBVAL := $(PY) -m pytest --nbval-lax --nbval-cell-timeout=1800 -p no:cacheprovider
 test: $(STAMP)  ## unit tests, the training sweep at paper settings, then nbval over every notebook
 	$(PY) -m pytest tests -n auto
 	$(PY) paper-code/make_figures.py --mode paper --sweep-only
 	CCLIB_CACHE_ONLY=1 CCLIB_WORKERS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
-		$(PY) -m pytest --nbval-lax --nbval-cell-timeout=1800 -n auto --dist loadscope notebooks -p no:cacheprovider
+		$(NBVAL) -n auto --dist loadscope notebooks/fig*.ipynb
+	$(NBVAL) notebooks/explore.ipynb
 
 unit: $(STAMP)  ## the unit tests alone, on every core
 	$(PY) -m pytest tests -n auto
