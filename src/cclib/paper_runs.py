@@ -92,9 +92,9 @@ def sigma_sweep(kind: str, inputs: str, seeds: list[int], quick: bool = False, e
 
 
 #: Fig. 5b's Bernoulli sweep at its two further seeds is trained on every fourth sigma of the
-#: published grid (11 of 41, the ends included). Measured on a clean clone: every other sigma
-#: made the test suite's cold run 4900 s (82 min, CI's limit is 90) against ~4400 s without
-#: them; the full grid would add ~8 minutes more.
+#: published grid (11 of 41, the ends included). Measured on a clean clone: on every other
+#: sigma they were ~490 s of a cold test run of 4915 s (82 min; CI allows 90, on a machine seen
+#: ~6% slower than this one), so every fourth saves ~4 minutes; the full grid would add ~8 more.
 MORE_SEEDS_EVERY = 4
 
 
