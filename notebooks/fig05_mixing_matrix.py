@@ -91,9 +91,8 @@ for inputs in ("bernoulli", "one_active"):
     for kind in ("symmetric", "asymmetric"):
         run = experiments.trained(paper_runs.sigma_sweep(kind, inputs, sweep_seeds[inputs], quick),
                                   progress=True)
-        shape = (len(sweep_seeds[inputs]), len(sweep_sigmas[inputs]))
         if inputs == "one_active":
-            values = evaluate.one_active_loss(run.model, run.mixing).reshape(shape)
+            values = evaluate.one_active_loss(run.model, run.mixing).reshape(len(SEEDS), -1)
             sweep[inputs, kind], sweep_sd[inputs, kind] = values.mean(0), report.seed_noise(values)
             continue
         curve = experiments.loss_curve(run, [0.01], 512 if quick else 4096)
@@ -136,7 +135,7 @@ for ax, inputs, title in ((ax_b, "bernoulli", "(b) Bernoulli p = 0.01, scored at
             if len(SEEDS) == 1:
                 continue
             ax.plot(sweep_sigmas[inputs], s, "--", lw=1.2, color=color,
-                    label=f"{plotting.over_seeds(len(SEEDS))}, every fourth $\\sigma$")
+                    label=f"{plotting.over_seeds(len(SEEDS))}, one $\\sigma$ in {every}")
         else:
             ax.plot(sweep_sigmas[inputs], s, "o-", ms=3, color=color, label=f"random {kind}, diagonal kept")
         ax.fill_between(sweep_sigmas[inputs], s - sd, s + sd, color=color, alpha=0.25, lw=0)
