@@ -13,7 +13,7 @@ ifneq ($(DEVICE),)
 export CCLIB_DEVICE := $(DEVICE)
 endif
 
-.PHONY: help figures notebooks figures-quick lab test unit bench clean-cache sync
+.PHONY: help setup figures notebooks figures-quick lab test unit store reproduce bench clean-cache sync
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' Makefile | sed -E 's/:.*## /\t/' | expand -t 16
@@ -25,7 +25,9 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-figures: $(STAMP)  ## one training sweep, then every notebook at the paper's settings, into paper-code/output/ (DEVICE=cuda: on a GPU)
+setup: $(STAMP)  ## create .venv and install the project (every other target does it on first use)
+
+figures: $(STAMP)  ## every figure at the paper's settings from the store's trained runs, into paper-code/output/ (DEVICE=cuda: retrained on a GPU)
 	$(PY) paper-code/make_figures.py --mode paper
 
 notebooks: $(STAMP)  ## like figures, and write the executed notebooks back to notebooks/ (to commit)
@@ -37,17 +39,19 @@ lab: $(STAMP)  ## open the notebooks in JupyterLab (LAB_ARGS="--no-browser --por
 figures-quick: $(STAMP)  ## a small smoke run of every notebook
 	$(PY) paper-code/make_figures.py --mode quick --out /tmp/cclib-quick
 
-# The unit tests on every core (pytest-xdist); then the figures' training sweep at the paper's
-# settings (every run in the registry, on every core); then nbval executes every notebook on
-# those models and compares its checked outputs, one notebook per pytest-xdist worker
-# (--dist loadscope keeps a notebook's cells together, in order, in one kernel). Each kernel
-# computes on one core, and with CCLIB_CACHE_ONLY a run the sweep did not train fails a figure
-# notebook, so the registry is checked too (as `make figures` does). explore.ipynb, the notebook
-# for one's own variations, trains its own run and is checked on its own.
+# What CI runs: a store that lacks a registry run under the current keys fails at once (naming the
+# runs and `make store`); the unit tests on every core (pytest-xdist); a sampled reproduction
+# (paper_runs.REPRODUCE_SAMPLE retrained cold and compared with the store); then nbval executes
+# every figure notebook on the store's runs and compares its checked outputs, one notebook per
+# pytest-xdist worker (--dist loadscope keeps a notebook's cells together, in order, in one
+# kernel). Each kernel computes on one core, and with CCLIB_CACHE_ONLY a run that is not stored
+# fails a figure notebook, so the registry is checked too. explore.ipynb, the notebook for one's
+# own variations, trains its own run and is checked on its own.
 NBVAL := $(PY) -m pytest --nbval-lax --nbval-cell-timeout=1800 -p no:cacheprovider
-test: $(STAMP)  ## unit tests, the training sweep at paper settings, then nbval over every notebook
+test: $(STAMP)  ## the store checked, unit tests, a sampled reproduction, then nbval over every notebook
+	$(PY) paper-code/store.py check
 	$(PY) -m pytest tests -n auto
-	$(PY) paper-code/make_figures.py --mode paper --sweep-only
+	$(PY) paper-code/store.py sample
 	CCLIB_CACHE_ONLY=1 CCLIB_WORKERS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
 		$(NBVAL) -n auto --dist loadscope notebooks/fig*.ipynb
 	$(NBVAL) notebooks/explore.ipynb
@@ -55,11 +59,24 @@ test: $(STAMP)  ## unit tests, the training sweep at paper settings, then nbval 
 unit: $(STAMP)  ## the unit tests alone, on every core
 	$(PY) -m pytest tests -n auto
 
+store: $(STAMP)  ## train the registry runs the store (data/store/) lacks under the current keys, into it
+	$(PY) paper-code/store.py fill
+
+# The whole paper from scratch: every registry run retrained into an empty cache (the store
+# hidden), every notebook executed on those models, then a report of what moved against the
+# store (weights, final losses) and against the committed results (every claim's verdict and margin).
+REPRO := paper-code/output/reproduce
+reproduce: $(STAMP)  ## retrain every run from scratch, run every notebook on them, report against the store
+	rm -rf $(REPRO) && mkdir -p $(REPRO)/cache $(REPRO)/no-store $(REPRO)/figures
+	CCLIB_CACHE=$(CURDIR)/$(REPRO)/cache CCLIB_STORE=$(CURDIR)/$(REPRO)/no-store \
+		$(PY) paper-code/make_figures.py --mode paper --out $(REPRO)/figures
+	$(PY) paper-code/store.py report --cache $(REPRO)/cache --results $(REPRO)/figures --out $(REPRO)/report.md
+
 bench: $(STAMP)  ## speed against the straightforward implementation; writes benchmarks/results.json
 	$(PY) benchmarks/bench.py
 
 sync: $(STAMP)  ## pair each notebook's .py and .ipynb
 	$(VENV)/bin/jupytext --sync notebooks/*.py
 
-clean-cache:  ## empty data/ (trained models, loss curves, fits)
+clean-cache:  ## empty the local cache data/ (loss curves, fits, runs trained here); the store stays
 	rm -rf data/*.npz data/*.json data/.*.tmp

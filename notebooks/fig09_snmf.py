@@ -44,7 +44,7 @@ out_dir = "../paper-code/output"
 import matplotlib.pyplot as plt
 import numpy as np
 
-from cclib import analysis, baselines, cache, evaluate, experiments, paper_runs, plotting, report
+from cclib import analysis, baselines, evaluate, experiments, paper_runs, plotting, report
 from cclib.baselines import naive_loss
 from cclib.spec import RunSpec
 
@@ -59,25 +59,16 @@ SIGMAS = PUBLISHED + [0.05, 0.06, 0.08, 0.1, 0.12, 0.16]
 # shape G), scaled to each sigma. Both solvers get the same budget of iterations.
 
 # %%
-mix = experiments.build_mixing(RunSpec(seeds=[seed] * len(SIGMAS), mixing=dict(kind="asymmetric", sigma=SIGMAS),
-                                       inputs=dict(kind="one_active")))
+snmf_spec = RunSpec(seeds=[seed] * len(SIGMAS), mixing=dict(kind="asymmetric", sigma=SIGMAS),
+                    inputs=dict(kind="one_active"))
+mix = experiments.build_mixing(snmf_spec)
 iters = 200 if quick else 2000
 SOLVERS = {"pg": "projected gradient", "mu": "multiplicative (DLJ)"}
 ORIENTS = {"published": "I + M (published)", "label": "I + M^T (label)"}
 LEGEND = {"published": "$I + M$ (published)", "label": "$I + M^T$ (label)"}
 
-
-def snmf(solver, orient):
-    if solver == "mu":
-        fit = baselines.semi_nmf(mix, orientation=orient, max_iter=iters)
-    else:
-        fit = baselines.semi_nmf_projected_gradient(mix, orientation=orient, steps=iters)
-    return dict(loss=evaluate.one_active_loss(fit.model, mix), error=fit.errors[-1].numpy())
-
-
-# a factorisation depends only on M, the solver, the orientation and the iterations: cached
-fits = {(s, o): cache.cached("snmf", dict(sigma=SIGMAS, seed=seed, zero_diagonal=False, orientation=o,
-                                          iters=iters, solver=s), lambda: snmf(s, o))
+# each fit's exact loss and final error, cached under M, the settings and the fitting code
+fits = {(s, o): experiments.semi_nmf_fit(snmf_spec, orientation=o, solver=s, iters=iters)
         for s in SOLVERS for o in ORIENTS}
 loss = {v: f["loss"] for v, f in fits.items()}
 error = {v: f["error"] for v, f in fits.items()}

@@ -51,7 +51,7 @@ out_dir = "../paper-code/output"
 import matplotlib.pyplot as plt
 import numpy as np
 
-from cclib import baselines, bounds, cache, evaluate, experiments, mixing, paper_runs, plotting, report
+from cclib import bounds, evaluate, experiments, mixing, paper_runs, plotting, report
 from cclib.baselines import naive_loss
 from cclib.spec import RunSpec
 
@@ -78,19 +78,13 @@ for kind in KINDS:
 
 # %%
 SNMF_SIGMAS = [0, 0.005, 0.008, 0.01, 0.015, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.1, 0.12, 0.16]
-snmf_mix = experiments.build_mixing(RunSpec(seeds=[seed] * len(SNMF_SIGMAS), inputs=dict(kind="one_active"),
-                                            mixing=dict(kind="asymmetric", sigma=SNMF_SIGMAS)))
+snmf_spec = RunSpec(seeds=[seed] * len(SNMF_SIGMAS), inputs=dict(kind="one_active"),
+                    mixing=dict(kind="asymmetric", sigma=SNMF_SIGMAS))
+snmf_mix = experiments.build_mixing(snmf_spec)
 iters = 200 if quick else 2000
 ORIENTS = {"label": "$I + M^T$ (label)", "published": "$I + M$ (published)"}
-
-
-def snmf(orient):
-    fit = baselines.semi_nmf(snmf_mix, orientation=orient, max_iter=iters)
-    return dict(loss=evaluate.one_active_loss(fit.model, snmf_mix), error=fit.errors[-1].numpy())
-
-
-snmf_loss = {o: cache.cached("snmf", dict(sigma=SNMF_SIGMAS, seed=seed, zero_diagonal=False, orientation=o,
-                                          iters=iters, solver="mu"), lambda: snmf(o))["loss"] for o in ORIENTS}
+snmf_loss = {o: experiments.semi_nmf_fit(snmf_spec, orientation=o, solver="mu", iters=iters)["loss"]
+             for o in ORIENTS}
 snmf_floor = bounds.rank_floor(snmf_mix)
 
 # %%

@@ -2,7 +2,6 @@
 Kolmogorov-Smirnov p > 1e-4, so the suite fails by chance less than once in ten thousand runs."""
 import math
 
-import numpy as np
 import pytest
 import torch
 from scipy import stats

@@ -136,6 +136,10 @@ def test_bad_calls_name_their_parameter():
         train(model, mix, p=0.01, steps=1, device="tpu-9")
     with pytest.raises(ValueError, match="importance must be None or 100 finite non-negative"):
         train(model, mix, p=0.01, steps=1, importance=[1.0] * 99)
+    with pytest.raises(ValueError, match="importance must have at least one positive weight"):
+        train(model, mix, p=0.01, steps=1, importance=[0.0] * 100)
+    with pytest.raises(ValueError, match="sigma must be a finite number in \\[0.0, 10.0\\], got -0.02"):
+        mixing.random_mixing(-0.02)
     with pytest.raises(TypeError, match="sigma must be a number"):
         mixing.random_mixing("0.02")
     with pytest.raises(TypeError, match="sigma must be a number"):
@@ -159,7 +163,11 @@ def test_a_spec_refuses_what_does_not_apply_and_keys_one_model_once():
                        (dict(mixing=dict(kind="asymmetric", sigma="0.02")), "mixing.asymmetric.sigma"),
                        (dict(model=dict(kind="residual"), mixing=dict(kind="clean")), "mixing must be left out"),
                        (dict(importance=[1.0] * 3), "importance must have one weight per feature"),
-                       (dict(seeds=[0, 1, 2], mixing=dict(kind="asymmetric", sigma=[0.1, 0.2])), "mixing.sigma")]:
+                       (dict(seeds=[0, 1, 2], mixing=dict(kind="asymmetric", sigma=[0.1, 0.2])), "mixing.sigma"),
+                       # degenerate: a negative standard deviation, a loss of exactly 0, two equal models
+                       (dict(mixing=dict(kind="asymmetric", sigma=-0.02)), "mixing.asymmetric.sigma"),
+                       (dict(importance=[0.0] * 100), "importance must have at least one positive weight"),
+                       (dict(seeds=[3, 3]), "seeds: instances 0 and 1 are the same model (seed 3")]:
         with pytest.raises(ValueError, match=field.replace(".", "\\.").replace("(", "\\(")):
             RunSpec(**{**base, **bad})
     with pytest.raises(ValueError, match="frozen"):
@@ -168,6 +176,8 @@ def test_a_spec_refuses_what_does_not_apply_and_keys_one_model_once():
     b = RunSpec(seeds=np.array([0, 1]), mixing=dict(kind="asymmetric", sigma=[0.02, 0.02]),
                 inputs=dict(kind="bernoulli", p=[0.01, 0.01]), optim=dict(steps=15_773))
     assert a == b and a.canonical() == b.canonical() and a.steps == [15_773, 15_773]
+    # a seed may repeat across a grid: those instances differ in their setting
+    RunSpec(seeds=[0, 0], mixing=dict(kind="asymmetric", sigma=[0.0, 0.02]), inputs=dict(kind="one_active"))
 
 
 def test_device_runs_on_a_gpu_where_there_is_one():

@@ -32,7 +32,7 @@ def test_errors_are_raised_and_the_workers_recover():
 def test_tasks_run_in_two_worker_processes_and_report_each_as_it_ends():
     finished = []
     pids = run_tasks(_pid_after, [(1.0,)] * 4, costs=[1, 4, 2, 3], workers=2,
-                     on_done=lambda i, cpu: finished.append(i))
+                     on_done=lambda i, result, cpu: finished.append(i))
     assert len(set(pids)) == 2 and os.getpid() not in pids
     assert sorted(finished) == [0, 1, 2, 3]
 

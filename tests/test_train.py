@@ -1,5 +1,4 @@
 """The fast trainer computes the paper's procedure: same loss, same gradients, same optimiser."""
-import math
 
 import numpy as np
 import pytest

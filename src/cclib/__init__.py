@@ -2,8 +2,9 @@
 __version__ = "0.1.0"
 
 #: The public modules, importable as attributes: ``import cclib; cclib.mixing.clean(...)``.
-__all__ = ["analysis", "baselines", "cache", "data", "evaluate", "experiments", "general", "mixing",
-           "models", "paper_runs", "parallel", "plotting", "reference", "report", "spec", "train"]
+__all__ = ["analysis", "baselines", "bounds", "cache", "data", "evaluate", "experiments", "fast", "general",
+           "mixing", "models", "paper_runs", "parallel", "plotting", "reference", "report", "runs", "spec",
+           "store", "train"]
 
 
 def __getattr__(name: str):

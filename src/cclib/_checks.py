@@ -6,6 +6,7 @@ and the range it allows, so a bad call fails before anything is built or written
 from __future__ import annotations
 
 import math
+import os
 from typing import Iterable, Sequence
 
 import torch
@@ -93,3 +94,20 @@ def check_shape(name: str, tensor: torch.Tensor, shape: Sequence[int | None]) ->
         want = "(" + ", ".join("*" if s is None else str(s) for s in shape) + ")"
         raise ValueError(f"{name} must have shape {want}, got {tuple(tensor.shape)}")
     return tensor
+
+
+def resolve_device(device: str | torch.device | None = None) -> torch.device:
+    """The torch device to compute on: ``device``, else $CCLIB_DEVICE, else 'cpu'. A device that
+    torch does not know or that this machine lacks is refused with a ValueError naming it."""
+    name = device if device is not None else os.environ.get("CCLIB_DEVICE") or "cpu"
+    try:
+        dev = torch.device(name)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"device must be a torch device such as 'cpu', 'cuda' or 'cuda:1'; "
+                         f"got {name!r} ({err})") from None
+    available = {"cpu": lambda: True, "cuda": torch.cuda.is_available,
+                 "mps": lambda: torch.backends.mps.is_available()}.get(dev.type, lambda: False)
+    if not available() or (dev.type == "cuda" and dev.index is not None
+                           and dev.index >= torch.cuda.device_count()):
+        raise ValueError(f"device {str(dev)!r} is not available on this machine")
+    return dev

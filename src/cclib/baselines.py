@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._checks import check_choice, check_float, check_int
+from ._checks import check_choice, check_float, check_int, resolve_device
 from ._threads import single_threaded
 from ._types import Numbers
 from .mixing import Mixing
@@ -72,11 +72,6 @@ class SemiNMF:
     converged: torch.Tensor
 
 
-def _device(device):
-    from .train import resolve_device
-    return resolve_device(device)
-
-
 @single_threaded
 def semi_nmf(mixing: Mixing, d_mlp: int = 50, orientation: str = "label", max_iter: int = 2000,
              tol: float = 1e-7, seed: int = 0, device: str | None = None) -> SemiNMF:
@@ -91,7 +86,7 @@ def semi_nmf(mixing: Mixing, d_mlp: int = 50, orientation: str = "label", max_it
     d = check_int("d_mlp", d_mlp, high=mixing.n_features)
     check_int("max_iter", max_iter)
     check_float("tol", tol, 0.0, 1.0)
-    dev = _device(device)
+    dev = resolve_device(device)
     data = target_map(mixing, orientation).double().transpose(1, 2).to(dev)  # X^T ~ F G^T
     k, n, _ = data.shape
     gen = torch.Generator().manual_seed(int(seed))
@@ -131,7 +126,7 @@ def semi_nmf_projected_gradient(mixing: Mixing, d_mlp: int = 50, orientation: st
     device: as for :func:`semi_nmf`."""
     d = check_int("d_mlp", d_mlp, high=mixing.n_features)
     check_int("steps", steps)
-    dev = _device(device)
+    dev = resolve_device(device)
     data = target_map(mixing, orientation).float().to(dev)
     k, n, _ = data.shape
     gen = torch.Generator().manual_seed(int(seed))

@@ -1,34 +1,43 @@
-"""A local cache of computed arrays, keyed by what determines them.
+"""A cache of computed arrays, keyed by what determines them; the store is such a cache, committed.
 
-An entry is two files in the cache folder: ``<name>-<key>.npz`` (arrays, no pickle) and
-``<name>-<key>.json`` (the configuration, the code fingerprint and the SHA-256 of the npz).
-The key hashes three things: the configuration (for a trained run, its spec's canonical form and
-the engine and device kind that computed it), :func:`code_fingerprint` (the syntax of every
-module that computes cached numbers, and the numeric libraries' versions), and the compute
-thread count read when the key is made. A comment, a docstring or a reformatting leaves the key
-alone; a changed setting, an edited computation or an upgraded torch never returns a result
-computed by other code. Files are written to a temporary name and renamed into place, so an
-interrupted run leaves no half-written entry; a corrupted or truncated entry fails its checksum,
-is reported in one line, deleted and recomputed.
+An entry is two files: ``<name>-<key>.npz`` (arrays, no pickle, written byte for byte the same for
+equal arrays) and ``<name>-<key>.json`` (the configuration, the code fingerprint, the SHA-256 of
+the npz, and what else its writer records). The key hashes the configuration (for a trained
+run: its spec's canonical form and the engine and device kind that computed it), the
+fingerprint of the code that computes it, and the compute thread count and default device kind
+read when the key is made.
+
+The fingerprint (:func:`code_fingerprint`) covers exactly the code a result depends on: the
+syntax, without comments, docstrings or formatting, of the modules its computation starts from
+and every cclib module they import (:func:`module_closure`), and the numeric libraries'
+versions. A trained run is keyed on the code that trains it (:func:`cclib.experiments.run_code`),
+a loss curve on the evaluator's code and the key of the run it evaluates, a fit on the fitting
+and evaluating code. So a changed setting, an edited computation or an upgraded torch never
+returns a result computed by other code, and an edit elsewhere (the analysis, a plot, a
+notebook) invalidates nothing.
+
+Two folders hold entries: the local cache (:func:`default_dir`, ``data/`` of the checkout,
+gitignored) and the store (:func:`store_dir`, ``data/store/``, committed: the paper's trained
+runs). Files are written to a temporary name and renamed into place, so an interrupted run
+leaves no half-written entry; a damaged entry fails its checksum and is reported in one line
+(and, in the local cache, deleted and recomputed).
 """
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
+import io
 import json
 import os
 import sys
 import tempfile
+import zipfile
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 import numpy as np
 import torch
-
-#: Modules that compute no cached number: presentation, and the registry of named runs (whose
-#: specs are themselves part of every key).
-NON_COMPUTING_MODULES = frozenset({"plotting.py", "report.py", "paper_runs.py"})
-
 
 def _syntax(source: bytes) -> str:
     """The module's syntax tree without docstrings, as text: comments, docstrings and formatting
@@ -43,6 +52,52 @@ def _syntax(source: bytes) -> str:
     return ast.dump(tree, annotate_fields=False)
 
 
+def _imports(source: bytes, modules: set[str]) -> set[str]:
+    """The cclib modules (names among ``modules``) that ``source`` imports anywhere, inside
+    functions too (those imports run when the function does)."""
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom):
+            if node.level == 1 and node.module:                     # from .x import y
+                found.add(node.module.split(".")[0])
+            elif node.level == 1:                                   # from . import x, y
+                found.update(alias.name for alias in node.names)
+            elif node.level == 0 and node.module and node.module.split(".")[0] == "cclib":
+                parts = node.module.split(".")
+                found.update([parts[1]] if len(parts) > 1 else [alias.name for alias in node.names])
+        elif isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[1] for alias in node.names
+                         if alias.name.startswith("cclib."))
+    return found & modules
+
+
+def _package(package_dir: Path | None) -> Path:
+    return Path(package_dir) if package_dir is not None else Path(__file__).resolve().parent
+
+
+def module_closure(roots: Iterable[str], stop: Iterable[str] = (), package_dir: Path | None = None) -> list[str]:
+    """The cclib modules that ``roots`` (module names, e.g. ``["evaluate"]``) import, directly or
+    through each other, at module level or inside functions, and the roots themselves; the
+    modules in ``stop`` are neither included nor followed. Sorted names. (``__init__``, which
+    runs on every import, only names the modules and computes nothing: the tests hold it to
+    that, and it is in no closure.)"""
+    folder = _package(package_dir)
+    modules = {path.stem for path in folder.glob("*.py")} - {"__init__"}
+    stop = set(stop)
+    unknown = (set(roots) | stop) - modules
+    if unknown:
+        raise ValueError(f"roots and stop must name modules of {folder.name} ({', '.join(sorted(modules))}); "
+                         f"got {', '.join(sorted(unknown))}")
+    seen, todo = set(), list(roots)
+    while todo:
+        name = todo.pop()
+        if name in seen or name in stop:
+            continue
+        seen.add(name)
+        todo.extend(_imports((folder / f"{name}.py").read_bytes(), modules))
+    return sorted(seen)
+
+
 def library_versions() -> str:
     """The versions of the libraries whose arithmetic the cached numbers depend on."""
     import numba
@@ -50,22 +105,27 @@ def library_versions() -> str:
     return f"torch {torch.__version__}; numpy {np.__version__}; scipy {scipy.__version__}; numba {numba.__version__}"
 
 
-def code_fingerprint(package_dir: Path | None = None) -> str:
-    """SHA-256 (hex, 20 chars) of the computing modules' syntax (:func:`_syntax`) and
-    :func:`library_versions`.
-
-    package_dir: the cclib package folder (default: this one). Every ``*.py`` in it counts except
-    :data:`NON_COMPUTING_MODULES`, so a new module is covered without a list to keep up to date.
-    """
-    folder = Path(package_dir) if package_dir is not None else Path(__file__).resolve().parent
+def code_fingerprint(roots: Iterable[str] | None = None, stop: Iterable[str] = (),
+                     package_dir: Path | None = None) -> str:
+    """SHA-256 (hex, 20 chars) of the syntax (:func:`_syntax`) of the modules of
+    :func:`module_closure` (``roots``, ``stop``) and of :func:`library_versions`: what a result
+    computed by ``roots`` depends on. ``roots`` None: every module of the package (what
+    :func:`cclib.report.provenance` records). package_dir: the cclib package folder (default:
+    this one)."""
+    if package_dir is None:  # the source cannot change under a running process
+        return _fingerprint(None if roots is None else tuple(sorted(roots)), tuple(sorted(stop)))
+    folder = _package(package_dir)
+    names = sorted(p.stem for p in folder.glob("*.py")) if roots is None else \
+        module_closure(roots, stop, folder)
     digest = hashlib.sha256(library_versions().encode())
-    for path in sorted(folder.glob("*.py")):
-        if path.name not in NON_COMPUTING_MODULES:
-            digest.update(path.name.encode() + b"\0" + _syntax(path.read_bytes()).encode() + b"\0")
+    for name in names:
+        digest.update(f"{name}.py".encode() + b"\0" + _syntax((folder / f"{name}.py").read_bytes()).encode() + b"\0")
     return digest.hexdigest()[:20]
 
 
-_FINGERPRINT = code_fingerprint()  # once per process: the source cannot change under a run
+@functools.lru_cache(maxsize=None)
+def _fingerprint(roots: tuple | None, stop: tuple) -> str:
+    return code_fingerprint(roots, stop, _package(None))
 
 
 def default_dir() -> Path:
@@ -90,13 +150,27 @@ def _announce(folder: Path, why: str) -> Path:
     return folder
 
 
-def config_key(config: dict, fingerprint: str | None = None) -> str:
-    """The cache key of ``config`` computed by the code with ``fingerprint`` (default: this code)
-    with the settings in force now, read at this call: the compute thread count ($CCLIB_THREADS)
-    and the kind of the default device ($CCLIB_DEVICE, what a computation given no device uses)."""
+def store_dir() -> Path | None:
+    """The store of the paper's trained runs: $CCLIB_STORE if set, else ``data/store`` of the cclib
+    checkout this package was installed from (the store belongs to the code it was keyed on);
+    None for a package installed without its checkout."""
+    if os.environ.get("CCLIB_STORE"):
+        return Path(os.environ["CCLIB_STORE"])
+    root = Path(__file__).resolve().parents[2]
+    if (root / "pyproject.toml").exists() and (root / "src" / "cclib").is_dir():
+        return root / "data" / "store"
+    return None
+
+
+def config_key(config: dict, code: str) -> str:
+    """The key of ``config`` computed by the code with fingerprint ``code``
+    (:func:`code_fingerprint`), with the settings in force now, read at this call: the compute
+    thread count ($CCLIB_THREADS) and the kind of the default device ($CCLIB_DEVICE, what a
+    computation given no device uses)."""
     from ._threads import compute_threads
 
-    code = _FINGERPRINT if fingerprint is None else fingerprint
+    if not (isinstance(code, str) and code):
+        raise TypeError(f"code must be a code fingerprint (cclib.cache.code_fingerprint), got {code!r}")
     device = (os.environ.get("CCLIB_DEVICE") or "cpu").split(":")[0]
     text = json.dumps({"config": config, "code": code, "threads": compute_threads(), "device": device},
                       sort_keys=True)
@@ -130,15 +204,34 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
-def _paths(name: str, config: dict, folder: Path | None) -> tuple[Path, Path]:
+def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    """``arrays`` as the bytes of an .npz file (``np.load`` reads it, no pickle), written the same
+    way every time: entries in the given order, a fixed timestamp, so equal arrays give equal
+    bytes (``np.savez`` stamps each entry with the time it was written)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
+        for name, value in arrays.items():
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            with zf.open(info, "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.asarray(value), allow_pickle=False)
+    return buf.getvalue()
+
+
+def entry_paths(name: str, config: dict, code: str, folder: Path | None = None) -> tuple[Path, Path]:
+    """The two files of entry (name, config, code) in ``folder`` (default :func:`default_dir`):
+    ``<name>-<key>.npz`` and ``<name>-<key>.json``."""
     folder = Path(folder) if folder is not None else default_dir()
-    stem = f"{name}-{config_key(config)}"
+    stem = f"{name}-{config_key(config, code)}"
     return folder / f"{stem}.npz", folder / f"{stem}.json"
 
 
-def load(name: str, config: dict, folder: Path | None = None) -> dict[str, np.ndarray] | None:
-    """The cached arrays for (name, config), or None if absent or invalid (then deleted)."""
-    npz, meta = _paths(name, config, folder)
+def load(name: str, config: dict, folder: Path | None = None, *, code: str,
+         discard: bool = True) -> dict[str, np.ndarray] | None:
+    """The stored arrays of (name, config) computed by the code ``code``, or None if absent or
+    damaged. A damaged entry (its npz fails the checksum in its JSON) is reported in one line and,
+    with ``discard``, deleted (the store's committed entries are kept: ``discard=False``)."""
+    npz, meta = entry_paths(name, config, code, folder)
     if not (npz.exists() and meta.exists()):
         return None
     try:
@@ -148,31 +241,35 @@ def load(name: str, config: dict, folder: Path | None = None) -> dict[str, np.nd
         with np.load(npz, allow_pickle=False) as f:
             return {k: f[k] for k in f.files}
     except Exception as err:  # any damage: report, discard, recompute
-        print(f"cclib.cache: discarding damaged entry {npz.name} ({err})", file=sys.stderr)
-        npz.unlink(missing_ok=True)
-        meta.unlink(missing_ok=True)
+        print(f"cclib.cache: {'discarding' if discard else 'ignoring'} damaged entry {npz} ({err})",
+              file=sys.stderr)
+        if discard:
+            npz.unlink(missing_ok=True)
+            meta.unlink(missing_ok=True)
         return None
 
 
-def save(name: str, config: dict, arrays: dict[str, np.ndarray], folder: Path | None = None) -> None:
-    """Store ``arrays`` under ``config``'s key, atomically (a reader never sees half a file)."""
-    npz, meta = _paths(name, config, folder)
-    import io
-    buf = io.BytesIO()
-    np.savez(buf, **{k: np.asarray(v) for k, v in arrays.items()})
-    data = buf.getvalue()
+def save(name: str, config: dict, arrays: dict[str, np.ndarray], folder: Path | None = None, *,
+         code: str, info: dict | None = None) -> Path:
+    """Store ``arrays`` under the key of (``config``, ``code``), atomically (a reader never sees
+    half a file); ``info``: more to record in the entry's JSON (e.g. what produced it). Returns
+    the npz's path."""
+    npz, meta = entry_paths(name, config, code, folder)
+    data = npz_bytes(arrays)
     atomic_write_bytes(npz, data)
-    info = {"name": name, "config": config, "code": _FINGERPRINT,
-            "sha256": hashlib.sha256(data).hexdigest()}
-    atomic_write_bytes(meta, json.dumps(info, indent=1, sort_keys=True).encode())
+    record = {**(info or {}), "name": name, "config": config, "code": code,
+              "sha256": hashlib.sha256(data).hexdigest()}
+    atomic_write_bytes(meta, json.dumps(record, indent=1, sort_keys=True).encode())
+    return npz
 
 
 def cached(name: str, config: dict, compute: Callable[[], dict[str, np.ndarray]],
-           folder: Path | None = None) -> dict[str, np.ndarray]:
-    """Load (name, config) from the cache, or compute, store and return it."""
-    hit = load(name, config, folder)
+           folder: Path | None = None, *, code: str) -> dict[str, np.ndarray]:
+    """Load (name, config) computed by the code ``code`` (a :func:`code_fingerprint` of the
+    modules that compute it) from the cache, or compute, store and return it."""
+    hit = load(name, config, folder, code=code)
     if hit is not None:
         return hit
     arrays = {k: np.asarray(v) for k, v in compute().items()}
-    save(name, config, arrays, folder)
+    save(name, config, arrays, folder, code=code)
     return arrays

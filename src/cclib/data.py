@@ -56,6 +56,12 @@ def labels(x: torch.Tensor, mixing_matrix: torch.Tensor | None) -> torch.Tensor:
     return y
 
 
+def targets(model: torch.nn.Module, x: torch.Tensor, mixing_matrix: torch.Tensor | None) -> torch.Tensor:
+    """What ``model(x)`` is trained to output: ``model.labels(x)`` if the model has labels of its
+    own, else :func:`labels` (ReLU(x) + x M^T; M (K, n, n), or None for M = 0)."""
+    return model.labels(x) if hasattr(model, "labels") else labels(x, mixing_matrix)
+
+
 def steps_for(p: float, n_features: int = 100, non_empty_batches: int = 10_000) -> int:
     """Steps that give ``non_empty_batches`` batches' worth of non-empty samples at probability p,
     truncated as the published code does: 105,033 at p = 0.001, 15,773 at p = 0.01."""

@@ -28,13 +28,13 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ._checks import check_int, check_probabilities
+from ._checks import check_int, check_probabilities, resolve_device
 from ._threads import single_threaded
 from ._types import Model, Numbers
 from .bounds import one_active_targets
-from .general import check_own_labels, check_protocol, targets
+from .data import targets
 from .mixing import Mixing
-from .models import fast_supported
+from .models import check_own_labels, check_protocol, fast_supported
 
 
 @dataclass
@@ -114,7 +114,6 @@ def samples_for(k: int, samples_per_k: int) -> int:
 
 def _on_device(model, device):
     """The device to compute on, and the model's own device (to move it back to)."""
-    from .train import resolve_device
     return resolve_device(device), next(iter(model.parameters()), torch.zeros(())).device
 
 

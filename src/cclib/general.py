@@ -23,45 +23,11 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from ._adamw import adamw_step
+from ._adamw import adamw_step, cosine_lr
 from ._batches import CHUNK_STEPS
 from ._threads import single_threaded
-from .data import BernoulliStream, OneActiveStream, labels
+from .data import BernoulliStream, OneActiveStream, targets
 from .mixing import Mixing
-
-
-def targets(model: nn.Module, x: torch.Tensor, mixing_matrix: torch.Tensor | None) -> torch.Tensor:
-    """What ``model(x)`` is trained to output: ``model.labels(x)`` if the model has labels of its
-    own, else :func:`cclib.data.labels` (ReLU(x) + x M^T; M (K, n, n), or None for M = 0)."""
-    return model.labels(x) if hasattr(model, "labels") else labels(x, mixing_matrix)
-
-
-def check_own_labels(model: nn.Module, mixing: Mixing) -> None:
-    """For a model with labels of its own, raise a ValueError unless ``mixing`` is the one they
-    imply (``model.mixing()``, sigma fixed): otherwise the closed forms (which use the mixing)
-    and ``model(x)`` against ``model.labels(x)`` (which does not) would score different tasks."""
-    if not hasattr(model, "labels"):
-        return
-    own = model.mixing() if hasattr(model, "mixing") else None
-    if own is None or mixing.trainable_sigma or not torch.equal(mixing.matrix(), own.matrix()):
-        raise ValueError(f"mixing must be the one {type(model).__name__}'s own labels imply "
-                         "(model.mixing(), sigma fixed): its output is scored against "
-                         "model.labels(x), not ReLU(x) + x M^T")
-
-
-def check_protocol(model: object) -> None:
-    """Raise a TypeError naming ``model`` and what it lacks if it does not follow the protocol."""
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    missing = [a for a in ("n_instances", "n_features") if not hasattr(model, a)]
-    if missing:
-        raise TypeError(f"model must have the attributes n_instances and n_features (see "
-                        f"cclib.models); {type(model).__name__} lacks {', '.join(missing)}")
-    k = model.n_instances
-    for name, param in model.named_parameters():
-        if param.dim() == 0 or param.shape[0] != k:
-            raise ValueError(f"model parameter {name} must have the instance dimension first "
-                             f"(n_instances={k}), got shape {tuple(param.shape)}")
 
 
 class _Inputs:
@@ -105,8 +71,6 @@ def train_general(model: nn.Module, mixing: Mixing, *, inputs: str, probs: list,
                   progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Train ``model`` in place (it ends on the device it started on); arguments as validated by
     :func:`cclib.train.train`. Returns the (max steps, K) loss history and sigma (K,)."""
-    from .train import cosine_lr
-
     k, n = model.n_instances, model.n_features
     home = next(model.parameters()).device
     model.to(device)
@@ -149,3 +113,35 @@ def train_general(model: nn.Module, mixing: Mixing, *, inputs: str, probs: list,
     done = torch.arange(total)[:, None] < steps_t[None, :]
     history[~done] = float("nan")
     return history.numpy(), sigma.detach().cpu().numpy()
+
+
+class GeneralPlan:
+    """A general-engine training call as one task (the whole run): on the CPU it may run in any
+    worker process; on another device it runs in this process (``local``)."""
+
+    engine = "general"
+
+    def __init__(self, model, mixing: Mixing, settings: dict, importance, device: torch.device):
+        self.model, self.mixing, self.steps = model, mixing, settings["steps"]
+        self.local = device.type != "cpu"
+        self.shards = [list(range(model.n_instances))]  # one task: the whole run
+        self.tasks = [(_train_general_task, (model, mixing, settings, importance, device))]
+        self.costs = [max(self.steps) * model.n_instances]
+
+    def finish(self, results: list) -> tuple[torch.Tensor, Mixing]:
+        """Write the trained parameters into the model (in place); the (max steps, K) loss
+        history and the mixing after training."""
+        params, loss, sigma = results[0]
+        with torch.no_grad():
+            for param, trained in zip(self.model.parameters(), params):
+                param.copy_(torch.from_numpy(trained))
+        return (torch.from_numpy(loss),
+                Mixing(self.mixing.pattern, torch.from_numpy(sigma), self.mixing.trainable_sigma))
+
+
+def _train_general_task(model, mixing, settings, importance, device, progress=False):
+    """Train a (possibly copied) model with the general engine; its parameters, loss history
+    and sigma as numpy arrays (they may cross a process boundary)."""
+    loss, sigma = train_general(model, mixing, importance=importance, device=device, progress=progress,
+                                **settings)
+    return [t.detach().cpu().numpy().copy() for t in model.parameters()], loss, sigma

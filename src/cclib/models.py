@@ -55,6 +55,34 @@ def fast_supported(model: nn.Module) -> str | None:
     return None
 
 
+def check_protocol(model: object) -> None:
+    """Raise a TypeError naming ``model`` and what it lacks if it does not follow the protocol."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    missing = [a for a in ("n_instances", "n_features") if not hasattr(model, a)]
+    if missing:
+        raise TypeError(f"model must have the attributes n_instances and n_features (see "
+                        f"cclib.models); {type(model).__name__} lacks {', '.join(missing)}")
+    k = model.n_instances
+    for name, param in model.named_parameters():
+        if param.dim() == 0 or param.shape[0] != k:
+            raise ValueError(f"model parameter {name} must have the instance dimension first "
+                             f"(n_instances={k}), got shape {tuple(param.shape)}")
+
+
+def check_own_labels(model: nn.Module, mixing: Mixing) -> None:
+    """For a model with labels of its own, raise a ValueError unless ``mixing`` is the one they
+    imply (``model.mixing()``, sigma fixed): otherwise the closed forms (which use the mixing)
+    and ``model(x)`` against ``model.labels(x)`` (which does not) would score different tasks."""
+    if not hasattr(model, "labels"):
+        return
+    own = model.mixing() if hasattr(model, "mixing") else None
+    if own is None or mixing.trainable_sigma or not torch.equal(mixing.matrix(), own.matrix()):
+        raise ValueError(f"mixing must be the one {type(model).__name__}'s own labels imply "
+                         "(model.mixing(), sigma fixed): its output is scored against "
+                         "model.labels(x), not ReLU(x) + x M^T")
+
+
 def check_input(model: nn.Module, x: torch.Tensor) -> None:
     """Raise a ValueError naming x if it is not a (K, batch, n_features) tensor for ``model``."""
     if not isinstance(x, torch.Tensor) or x.dim() != 3 or x.shape[0] != model.n_instances \

@@ -269,6 +269,21 @@ def registry(seed: int = 0, quick: bool = False, figures: Sequence[str] | None =
             if figures is None or any(f in users for f in figures)}
 
 
+#: The registry runs that ``make test`` retrains cold and compares with the store
+#: (:func:`cclib.store.compare`), each with the path of the paper's runs it takes; together every
+#: path: sparse and dense Bernoulli batches, exactly one active input, the residual model, the
+#: embedding-like mixing, a run started from another run's weights, a trained sigma. About 290
+#: CPU-seconds, under 4 minutes on two cores (sparsity_p1 alone is 3.6 minutes of one core).
+REPRODUCE_SAMPLE = {
+    "sparsity_p1": "dense Bernoulli batches (p = 1), random asymmetric M with zero diagonal",
+    "transplant_noisy": "sparse Bernoulli batches (p = 0.01), random asymmetric M",
+    "transplant_clean": "started from another run's weights (transplant_noisy's), clean labels",
+    "equivalence_mlp_minus": "the embedding-like mixing -(W_E W_E^T - I)",
+    "embed_width_100": "Braun et al.'s residual model, its own labels",
+    "rank_10": "exactly one active input, a low-rank symmetric M, sigma trained",
+}
+
+
 #: Fast-engine training speed on one core of the reference machine (2-core Intel Xeon, torch
 #: 2.13.0), in model-steps per second: Bernoulli inputs by p (interpolated in log p between these
 #: points), exactly one active, and the residual model per 1000 embedding dimensions.

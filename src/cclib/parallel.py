@@ -97,11 +97,11 @@ def _timed(fn: Callable, args: tuple) -> tuple[object, float]:
 
 
 def run_tasks(fn: Callable, tasks: Sequence[tuple], costs: Sequence[float], workers: int | None = None,
-              on_done: Callable[[int, float], None] | None = None) -> list:
+              on_done: Callable[[int, object, float], None] | None = None) -> list:
     """[fn(*task) for task in tasks], on the active joblib backend with :func:`n_jobs` workers
     (in this process, in order, when that is 1 or there is one task). Tasks start in decreasing
-    ``costs``, so that the longest do not come last; ``on_done(i, cpu_seconds)`` is called in
-    this process as task i finishes. ``fn`` and the tasks must pickle (loky uses cloudpickle, so
+    ``costs``, so that the longest do not come last; ``on_done(i, result, cpu_seconds)`` is
+    called in this process as task i finishes. ``fn`` and the tasks must pickle (loky uses cloudpickle, so
     functions defined in a notebook do)."""
     jobs = n_jobs(workers)
     if jobs == 1 or len(tasks) <= 1:
@@ -110,7 +110,7 @@ def run_tasks(fn: Callable, tasks: Sequence[tuple], costs: Sequence[float], work
             result, cpu = _timed(fn, task)
             results.append(result)
             if on_done is not None:
-                on_done(i, cpu)
+                on_done(i, result, cpu)
         return results
     order = sorted(range(len(tasks)), key=lambda i: -costs[i])
     # one task per dispatch, handed out in this order as workers free up (largest remaining first)
@@ -119,7 +119,7 @@ def run_tasks(fn: Callable, tasks: Sequence[tuple], costs: Sequence[float], work
     for i, (result, cpu) in parallel(joblib.delayed(_indexed)(i, fn, tasks[i]) for i in order):
         results[i] = result
         if on_done is not None:
-            on_done(i, cpu)
+            on_done(i, result, cpu)
     return results
 
 

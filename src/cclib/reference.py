@@ -10,14 +10,13 @@ from typing import Sequence
 
 import torch
 
-from ._adamw import BETAS, EPS
+from ._adamw import BETAS, EPS, cosine_lr
 from ._checks import check_choice, check_probabilities, check_seeds
 from ._types import Model, PerInstance, Seeds
-from .data import sample_bernoulli, sample_one_active, steps_for
-from .general import targets
+from .data import sample_bernoulli, sample_one_active, steps_for, targets
 from .mixing import Mixing
 from .models import MLP, ResidualMLP
-from .train import INPUTS, TrainResult, cosine_lr, resolve_steps, validate_common
+from .train import INPUTS, TrainResult, resolve_steps, validate_common
 
 
 def reference_loss(model: Model, mixing: Mixing | None, x: torch.Tensor) -> torch.Tensor:

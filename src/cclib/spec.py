@@ -29,7 +29,8 @@ from .data import steps_for
 ONE_ACTIVE_STEPS = 10_000
 
 # strict: a string such as "0.02" is refused, not parsed; an int is a valid float
-Sigma = Annotated[float, Field(strict=True, ge=-10.0, le=10.0, allow_inf_nan=False)]
+# sigma is a standard deviation (of the entries of M): non-negative
+Sigma = Annotated[float, Field(strict=True, ge=0.0, le=10.0, allow_inf_nan=False)]
 Probability = Annotated[float, Field(strict=True, gt=0.0, le=1.0, allow_inf_nan=False)]
 Count = Annotated[int, Field(strict=True, ge=1)]
 
@@ -199,6 +200,9 @@ class RunSpec(_Frozen):
             object.__setattr__(self, "mixing", CleanMixing(kind="clean"))
         if self.importance is not None and len(self.importance) != n:
             raise ValueError(f"importance must have one weight per feature ({n}), got {len(self.importance)}")
+        if self.importance is not None and not any(self.importance):
+            raise ValueError("importance must have at least one positive weight: with all weights 0 the "
+                             "loss is exactly 0 and nothing is trained")
         _broadcast(self, "inputs", "p", k)
         _broadcast(self, "mixing", "sigma", k)
         _broadcast(self, "mixing", "d_embed", k)
@@ -209,6 +213,7 @@ class RunSpec(_Frozen):
                 steps = (ONE_ACTIVE_STEPS,) * k
             object.__setattr__(self, "optim", self.optim.model_copy(update={"steps": steps}))
         _broadcast(self, "optim", "steps", k)
+        _refuse_twins(self)
         if self.init is not None and (len(self.init.seeds) != k or self.init.model != self.model):
             raise ValueError("init must be a spec with the same number of seeds and the same model "
                              f"(got {len(self.init.seeds)} seeds, model {self.init.model})")
@@ -249,6 +254,22 @@ def _broadcast(spec: RunSpec, part: str, field: str, k: int) -> None:
     if len(values) != k:
         raise ValueError(f"{part}.{field} must be one value or one per seed ({k}), got {len(values)}")
     object.__setattr__(spec, part, obj.model_copy(update={field: values}))
+
+
+def _refuse_twins(spec: RunSpec) -> None:
+    """Refuse two instances that would be the same model: the same seed and the same per-instance
+    settings train the same numbers twice, and a spread over them is exactly 0. (A seed may repeat
+    across a grid, as in a sweep over sigma: those instances differ.)"""
+    columns = [spec.seeds] + [getattr(getattr(spec, part), field)
+                              for part, field in (("inputs", "p"), ("mixing", "sigma"), ("mixing", "d_embed"),
+                                                  ("optim", "steps"))
+                              if getattr(spec, part) is not None and field in type(getattr(spec, part)).model_fields]
+    seen: dict = {}
+    for i, instance in enumerate(zip(*columns)):
+        if instance in seen:
+            raise ValueError(f"seeds: instances {seen[instance]} and {i} are the same model (seed {instance[0]}, "
+                             "the same settings): give each instance its own seed or its own setting")
+        seen[instance] = i
 
 
 RunSpec.model_rebuild()

@@ -5,60 +5,45 @@ eps 1e-8), cosine annealing of the learning rate to zero over each instance's ow
 steps, batch 2048, loss = mean squared error over batch and features (all-zero samples included
 in the mean), each feature's error weighted by its importance if one is given.
 
-:func:`train` runs it on one of two engines:
+:func:`train` checks a call, chooses the engine and hands the run to it:
 
 * the **general** engine (:mod:`cclib.general`) is the definition: autograd through
   ``model(x)``, any model that follows the protocol of :mod:`cclib.models`, any activation,
   biases, importance weights, any torch device;
-* the **fast** engine (below) is a checked optimisation of it for the cases it supports: cclib's
-  own :class:`~cclib.models.MLP` (ReLU, no biases) and :class:`~cclib.models.ResidualMLP`,
-  uniform importance, on the CPU. It reads the same data streams, and the tests hold its
-  weights to the general engine's up to float rounding.
+* the **fast** engine (:mod:`cclib.fast`) is a checked optimisation of it for the cases it
+  supports: cclib's own :class:`~cclib.models.MLP` (ReLU, no biases) and
+  :class:`~cclib.models.ResidualMLP`, uniform importance, on the CPU. It reads the same data
+  streams, and the tests hold its weights to the general engine's up to float rounding.
 
 ``engine='auto'`` (the default, or $CCLIB_ENGINE) takes the fast engine exactly when it supports
 the call and the general one otherwise; ``engine='fast'`` refuses, with the reason, a call it
 does not support. A model is never trained as something else.
 
-The fast engine's step, read top to bottom in :func:`_train_shard`: draw the batches
-(:mod:`cclib._batches`), compute the loss and its hand-derived gradients (:mod:`cclib._grads`),
-update with AdamW (:mod:`cclib._adamw`) at the cosine learning rate. Three exact shortcuts make it
-fast:
-
-* only the non-empty samples of a Bernoulli batch are computed (the others add 0 to the sum);
-* sparse Bernoulli inputs are drawn as positions of active cells and the loss is taken in Gram
-  form: gathers of W_in rows and (d x d) products instead of products with mostly-zero matrices;
-* for exactly-one-active inputs the batch enters only through per-(feature, sign) sums of squared
-  values (see :class:`cclib.data.OneActiveStream`), so a step is a few (2n x d) products.
-
-The instances are split into shards by a fixed rule and the shards trained on the active joblib
-backend (:mod:`cclib.parallel`: every core by default, or a Dask cluster); the numbers do not
-depend on how many workers computed them.
-:func:`cclib.reference.train_reference` is the straightforward version, kept for tests and
-benchmarks.
+A call becomes a plan of tasks (:func:`plan_training`); :func:`run_plans` runs the tasks of many
+plans together on the active joblib backend (:mod:`cclib.parallel`: every core by default, or a
+Dask cluster) and reports each run the moment its last task ends. The numbers do not depend on
+how many workers computed them. :func:`cclib.reference.train_reference` is the straightforward
+version, kept for tests and benchmarks.
 """
 from __future__ import annotations
 
-import math
 import os
 import time
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
-import numpy as np
 import torch
 from tqdm import tqdm
 
-from ._adamw import FlatAdamW
-from ._batches import CHUNK_STEPS, SparseBatch, draw_batches, mixing_tables
-from ._checks import check_choice, check_float, check_int, check_probabilities, check_seeds
-from ._grads import grads_buckets, grads_dense, grads_sparse, one_active_targets
-from ._threads import single_threaded
+from ._checks import check_choice, check_float, check_int, check_probabilities, check_seeds, resolve_device
 from ._types import Model, PerInstance, Seeds
-from .data import BernoulliStream, OneActiveStream, steps_for
-from .general import check_own_labels, check_protocol, train_general
+from .data import steps_for
+from .fast import FastPlan
+from .general import GeneralPlan
 from .mixing import Mixing
-from .models import fast_supported
-from .parallel import run_tasks, shard_plan
+from .models import check_own_labels, check_protocol, fast_supported
+from .parallel import run_tasks
+from .spec import RunSpec
 
 INPUTS = ("bernoulli", "one_active")
 ENGINES = ("auto", "fast", "general")
@@ -81,14 +66,6 @@ class TrainResult:
         return (f"TrainResult(K={self.loss.shape[1]}, steps={min(self.steps)}..{max(self.steps)}, "
                 f"engine={self.engine!r}, final loss {float(last.nanmean()):.4g} (mean over instances), "
                 f"sigma {self.mixing.sigma.abs().min().item():.4g}..{self.mixing.sigma.abs().max().item():.4g})")
-
-
-def cosine_lr(lr: float, step: float | torch.Tensor, total: float | torch.Tensor) -> torch.Tensor:
-    """Learning rate at 0-based ``step`` of ``total``: lr * (1 + cos(pi step / total)) / 2, and 0
-    from step ``total`` on. step and total: numbers or broadcastable tensors; float64 result."""
-    step = torch.as_tensor(step, dtype=torch.float64)
-    total = torch.as_tensor(total, dtype=torch.float64)
-    return torch.where(step < total, lr * 0.5 * (1 + torch.cos(math.pi * step / total)), 0.0)
 
 
 def validate_common(model: Model, mixing: Mixing, batch_size: int, lr: float, weight_decay: float) -> None:
@@ -121,23 +98,6 @@ def resolve_steps(steps: int | Sequence[int] | None, default: list[int], k: int)
     return [check_int(f"steps[{i}]", s) for i, s in enumerate(steps)]
 
 
-def resolve_device(device: str | torch.device | None = None) -> torch.device:
-    """The torch device to compute on: ``device``, else $CCLIB_DEVICE, else 'cpu'. A device that
-    torch does not know or that this machine lacks is refused with a ValueError naming it."""
-    name = device if device is not None else os.environ.get("CCLIB_DEVICE") or "cpu"
-    try:
-        dev = torch.device(name)
-    except (RuntimeError, TypeError) as err:
-        raise ValueError(f"device must be a torch device such as 'cpu', 'cuda' or 'cuda:1'; "
-                         f"got {name!r} ({err})") from None
-    available = {"cpu": lambda: True, "cuda": torch.cuda.is_available,
-                 "mps": lambda: torch.backends.mps.is_available()}.get(dev.type, lambda: False)
-    if not available() or (dev.type == "cuda" and dev.index is not None
-                           and dev.index >= torch.cuda.device_count()):
-        raise ValueError(f"device {str(dev)!r} is not available on this machine")
-    return dev
-
-
 def check_importance(importance, n: int) -> torch.Tensor | None:
     """Per-feature loss weights as a float tensor (n,), or None for uniform (also for all ones)."""
     if importance is None:
@@ -149,6 +109,9 @@ def check_importance(importance, n: int) -> torch.Tensor | None:
     if w.numel() != n or not torch.all(torch.isfinite(w)) or torch.any(w < 0):
         raise ValueError(f"importance must be None or {n} finite non-negative numbers (one per "
                          f"feature), got {w.numel()} values")
+    if not torch.any(w > 0):
+        raise ValueError("importance must have at least one positive weight: with all weights 0 the loss "
+                         "is exactly 0 and nothing is trained")
     return None if torch.all(w == 1) else w.float()
 
 
@@ -228,185 +191,122 @@ def plan_training(model: Model, mixing: Mixing, *, inputs: str = "bernoulli", p:
     return FastPlan(model, mixing, settings)
 
 
+def engine_for(spec: RunSpec, model: Model, engine: str | None = None,
+               device: str | torch.device | None = None) -> dict:
+    """How ``spec`` (whose untrained model is ``model``) is trained: the engine :func:`choose_engine`
+    picks and the device kind, ``dict(engine=..., device=...)`` (both part of a trained run's key:
+    they change the numbers' last digits)."""
+    dev = resolve_device(device)
+    weight = check_importance(spec.importance, spec.model.n_features)
+    return dict(engine=choose_engine(engine, model, dev, weight), device=dev.type)
+
+
+def plan_spec(spec: RunSpec, model: Model, mixing: Mixing, engine: str | None = None,
+              device: str | torch.device | None = None):
+    """:func:`plan_training` with the settings of ``spec``, for its model and mixing (built by
+    :mod:`cclib.runs`)."""
+    optim = spec.optim
+    return plan_training(model, mixing, inputs=spec.inputs.kind,
+                         p=list(spec.inputs.p) if spec.inputs.kind == "bernoulli" else None,
+                         steps=spec.steps, batch_size=optim.batch_size, lr=optim.lr,
+                         weight_decay=optim.weight_decay, seeds=list(spec.seeds),
+                         importance=spec.importance, engine=engine, device=device)
+
+
+def chainable(first, then) -> bool:
+    """Whether plan ``then`` (a run that starts from the weights ``first`` trains) can follow
+    ``first`` task by task: both cut the instances into the same shards, so that each of
+    ``then``'s tasks needs only the same task of ``first``."""
+    return first.shards == then.shards and first.local == then.local
+
+
 def run_plans(plans: list, workers: int | None = None, progress: bool = False,
               desc: str = "train", stats: dict | None = None,
-              speed: Sequence[float] | None = None) -> list[TrainResult]:
-    """Run the tasks of many training plans (:class:`FastPlan`, :class:`GeneralPlan`) together:
-    those that may run anywhere on the active joblib backend, largest first
-    (:func:`cclib.parallel.run_tasks`), then those that must run in this process (a GPU's) one
-    after another; one bar over all of their expected work, with the runs finished so far and an
-    ETA. Returns each plan's TrainResult. ``speed``: each plan's expected seconds per model-step
-    (default: equal), to start the longest tasks first. ``stats``, if given, receives the tasks'
-    count, their CPU seconds (``task_cpu_seconds``) and the wall seconds (``wall_seconds``)."""
-    single = sum(len(plan.tasks) for plan in plans) == 1  # then here, with the engine's own bar
-    anywhere = [(p, t) for p, plan in enumerate(plans) if not (plan.local or single)
-                for t in range(len(plan.tasks))]
-    here = [(p, t) for p, plan in enumerate(plans) if plan.local or single for t in range(len(plan.tasks))]
+              speed: Sequence[float] | None = None, chains: Sequence[Sequence[int]] = (),
+              on_finish: Callable[[int, TrainResult], None] | None = None) -> list[TrainResult]:
+    """Run the tasks of many training plans (:class:`~cclib.fast.FastPlan`,
+    :class:`~cclib.general.GeneralPlan`) together: those that may run anywhere on the active
+    joblib backend, largest first (:func:`cclib.parallel.run_tasks`), then those that must run in
+    this process (a GPU's) one after another; one bar over all of their expected work, with the
+    runs finished so far and an ETA. Returns each plan's TrainResult.
+
+    speed: each plan's expected seconds per model-step (default: equal), to start the longest
+    tasks first. chains: lists of plan indices [a, b, ...] in which each plan starts from the
+    weights the one before it trains (:func:`chainable` must hold for each pair; the caller
+    built each later plan's model from its own spec): task t of a chain trains task t of each
+    of its plans in turn, in one worker, so that a run starts as soon as the shard it starts from
+    is trained. on_finish(p, result) is called in this process the moment plan p's last task
+    ends (``cclib.experiments`` stores each run there, so an interrupted sweep keeps every run
+    finished before it). stats, if given, receives the tasks' count, their CPU seconds
+    (``task_cpu_seconds``) and the wall seconds (``wall_seconds``)."""
+    chained = {p for chain in chains for p in chain}
+    chains = [list(chain) for chain in chains] + [[p] for p in range(len(plans)) if p not in chained]
+    for chain in chains:
+        for a, b in zip(chain, chain[1:]):
+            if not chainable(plans[a], plans[b]):
+                raise ValueError(f"plans {a} and {b} cannot be chained: their shards differ")
+    # one task per (chain, shard): the shard's task of each plan of the chain, in turn
+    units = [(chain, t) for chain in chains for t in range(len(plans[chain[0]].tasks))]
+    single = len(units) == 1  # then here, with the engine's own bar
+    anywhere = [u for u, (chain, _) in enumerate(units) if not (plans[chain[0]].local or single)]
+    here = [u for u, (chain, _) in enumerate(units) if plans[chain[0]].local or single]
     results = [[None] * len(plan.tasks) for plan in plans]
+    finished_runs: list = [None] * len(plans)
     left = [len(plan.tasks) for plan in plans]
-    work = [[c * (1.0 if speed is None else speed[p]) for c in plan.costs] for p, plan in enumerate(plans)]
+    work = [sum(plans[p].costs[t] * (1.0 if speed is None else speed[p]) for p in chain) for chain, t in units]
     cpu, started = [0.0], time.perf_counter()
     # plain text bar over the expected work, redrawn every 10 s at most (an executed notebook keeps
     # each redraw): the share done, the runs finished, the time so far and the ETA
-    with tqdm(total=sum(map(sum, work)), disable=not progress, desc=desc, leave=False, mininterval=10,
+    with tqdm(total=sum(work), disable=not progress, desc=desc, leave=False, mininterval=10,
               bar_format="{desc}: {percentage:3.0f}%|{bar:20}| {postfix} [{elapsed}<{remaining}]") as bar:
-        def finished(p, t, seconds):
+        def finished(u, outputs, seconds):
             cpu[0] += seconds
-            left[p] -= 1
+            chain, t = units[u]
+            for p, output in zip(chain, outputs):
+                results[p][t] = output
+                left[p] -= 1
+                if left[p] == 0:
+                    loss, mixing = plans[p].finish(results[p])
+                    finished_runs[p] = TrainResult(loss, plans[p].steps, mixing, plans[p].engine)
+                    results[p] = None  # the shards' arrays now live in the model
+                    if on_finish is not None:
+                        on_finish(p, finished_runs[p])
             bar.set_postfix_str(f"{sum(n == 0 for n in left)}/{len(plans)} runs", refresh=False)
-            bar.update(work[p][t])
+            bar.update(work[u])
 
         bar.set_postfix_str(f"0/{len(plans)} runs", refresh=False)
-        done = run_tasks(_call, [plans[p].tasks[t] for p, t in anywhere], [work[p][t] for p, t in anywhere],
-                         workers, on_done=lambda i, seconds: finished(*anywhere[i], seconds))
-        for (p, t), result in zip(anywhere, done):
-            results[p][t] = result
-        for p, t in here:
-            fn, args = plans[p].tasks[t]
+        tasks = [_chain_task([plans[p].tasks[units[u][1]] for p in units[u][0]]) for u in anywhere]
+        run_tasks(_call, tasks, [work[u] for u in anywhere], workers,
+                  on_done=lambda i, output, seconds: finished(anywhere[i], output, seconds))
+        for u in here:
+            chain, t = units[u]
             start = time.process_time()
-            results[p][t] = fn(*args) if fn is _train_shard else fn(*args, progress=progress and len(here) == 1)
-            finished(p, t, time.process_time() - start)
+            show = progress and single and plans[chain[0]].engine == "general"  # the engine's own bar
+            outputs = _run_chain([plans[p].tasks[t] for p in chain], progress=show)
+            finished(u, outputs, time.process_time() - start)
     if stats is not None:
-        stats.update(tasks=len(anywhere) + len(here), task_cpu_seconds=cpu[0],
-                     wall_seconds=time.perf_counter() - started)
-    return [plan.finish(result) for plan, result in zip(plans, results)]
+        stats.update(tasks=len(units), task_cpu_seconds=cpu[0], wall_seconds=time.perf_counter() - started)
+    return finished_runs
+
+
+def _chain_task(tasks: list) -> tuple:
+    """One (function, args) task that runs ``tasks`` in turn (:func:`_run_chain`)."""
+    return (_run_chain, (tasks,))
+
+
+def _run_chain(tasks: list, progress: bool = False) -> list:
+    """Run training tasks (function, args) in turn, each starting from the parameters the one
+    before it trained (every task's first argument is its model, or its shard of the model);
+    the outputs of all of them."""
+    outputs = []
+    for fn, args in tasks:
+        if outputs:
+            with torch.no_grad():
+                for param, trained in zip(args[0].parameters(), outputs[-1][0]):
+                    param.copy_(torch.from_numpy(trained))
+        outputs.append(fn(*args, progress=progress) if progress else fn(*args))
+    return outputs
 
 
 def _call(fn, args):
     return fn(*args)
-
-
-class GeneralPlan:
-    """A general-engine training call as one task (the whole run): on the CPU it may run in any
-    worker process; on another device it runs in this process (``local``)."""
-
-    def __init__(self, model, mixing: Mixing, settings: dict, importance, device: torch.device):
-        self.model, self.mixing, self.steps = model, mixing, settings["steps"]
-        self.local = device.type != "cpu"
-        self.tasks = [(_train_general_task, (model, mixing, settings, importance, device))]
-        self.costs = [max(self.steps) * model.n_instances]
-
-    def finish(self, results: list) -> TrainResult:
-        params, loss, sigma = results[0]
-        with torch.no_grad():
-            for param, trained in zip(self.model.parameters(), params):
-                param.copy_(torch.from_numpy(trained))
-        return TrainResult(torch.from_numpy(loss), self.steps,
-                           Mixing(self.mixing.pattern, torch.from_numpy(sigma), self.mixing.trainable_sigma),
-                           "general")
-
-
-def _train_general_task(model, mixing, settings, importance, device, progress=False):
-    """Train a (possibly copied) model with the general engine; its parameters, loss history
-    and sigma as numpy arrays (they may cross a process boundary)."""
-    loss, sigma = train_general(model, mixing, importance=importance, device=device, progress=progress,
-                                **settings)
-    return [t.detach().cpu().numpy().copy() for t in model.parameters()], loss, sigma
-
-
-class FastPlan:
-    """A fast-engine training call cut into shard tasks (:func:`cclib.parallel.shard_plan`):
-    ``tasks`` ((function, args) pairs), ``costs`` (model-steps of each), and :meth:`finish`, which
-    writes the shards' results into the model (in place) and returns the TrainResult. Many
-    plans' tasks run together in :func:`run_plans`."""
-
-    local = False
-
-    def __init__(self, model, mixing: Mixing, settings: dict):
-        probs, steps, seeds = settings["probs"], settings["steps"], settings["seeds"]
-        self.model, self.mixing, self.steps = model, mixing, steps
-        self.shards = shard_plan(model.n_instances, settings["inputs"])
-        shared = {key: settings[key] for key in ("inputs", "batch_size", "lr", "weight_decay")}
-        self.tasks = [(_train_shard, (model.select(index), mixing.select(index), [probs[i] for i in index],
-                                      [steps[i] for i in index], [seeds[i] for i in index], shared))
-                      for index in self.shards]
-        self.costs = [max(steps[i] for i in index) * len(index) for index in self.shards]
-
-    def finish(self, results: list) -> TrainResult:
-        k, model, steps = self.model.n_instances, self.model, self.steps
-        history = torch.full((max(steps), k), float("nan"))
-        sigma = self.mixing.sigma.clone()
-        with torch.no_grad():
-            for index, (params, loss, shard_sigma) in zip(self.shards, results):
-                for param, trained in zip(model.parameters(), params):
-                    param[index] = torch.from_numpy(trained)
-                history[:loss.shape[0], index] = torch.from_numpy(loss)
-                sigma[index] = torch.from_numpy(shard_sigma)
-        return TrainResult(history, steps, Mixing(self.mixing.pattern, sigma, self.mixing.trainable_sigma), "fast")
-
-
-@single_threaded
-def _train_shard(model, mixing: Mixing, probs: list, steps: list[int], seeds: list[int],
-                 settings: dict) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
-    """Train one shard of instances; returns its trained parameters, its (max steps, K) loss
-    history and its sigma (K,), as numpy arrays (they may cross a process boundary)."""
-    inputs, batch_size = settings["inputs"], settings["batch_size"]
-    k, n = model.n_instances, model.n_features
-    if inputs == "bernoulli":
-        streams = [BernoulliStream(q, batch_size, n, s) for q, s in zip(probs, seeds)]
-    else:
-        streams = [OneActiveStream(batch_size, n, s) for s in seeds]
-
-    # One flat (K, P) buffer holds every trainable number; views give each parameter its shape.
-    params = [t.detach() for t in model.parameters()]
-    train_sigma = mixing.trainable_sigma
-    pieces = [t.reshape(k, -1) for t in params] + ([mixing.sigma[:, None]] if train_sigma else [])
-    flat = torch.cat(pieces, 1).float().contiguous()
-    offsets = np.cumsum([0] + [piece.shape[1] for piece in pieces]).tolist()
-    views = [flat[:, a:b].view_as(t) for a, b, t in zip(offsets, offsets[1:], params)]
-    sigma_view = flat[:, -1] if train_sigma else mixing.sigma.abs()
-    grad = torch.zeros_like(flat)
-    grad_views = [grad[:, a:b] for a, b in zip(offsets, offsets[1:])]
-    optimizer = FlatAdamW(flat, grad, lr=settings["lr"], weight_decay=settings["weight_decay"],
-                          one_schedule=len(set(steps)) == 1)
-
-    gt = mixing.pattern.transpose(1, 2).contiguous().float()
-    if not train_sigma and not torch.any(mixing.sigma != 0):
-        gt = None  # clean task: skip the mixing term altogether
-    # with sigma fixed, sigma G^T and the one-active targets are computed once
-    scaled_gt = None if train_sigma or gt is None else gt * sigma_view.abs()[:, None, None]
-    tables = mixing_tables(gt, k) if inputs == "bernoulli" else None
-    target = None
-    if inputs == "one_active" and not train_sigma:
-        target = one_active_targets(gt, sigma_view.abs(), n)
-
-    total = max(steps)
-    steps_t = torch.tensor(steps, dtype=torch.float64)
-    history = torch.full((total, k), float("nan"))
-    for t0 in range(0, total, CHUNK_STEPS):
-        # Streams always draw whole chunks (the tail of the last one is unused), so an
-        # instance's numbers never depend on how long the other instances run.
-        batches = draw_batches(streams, inputs, batch_size, n, tables)[:total - t0]
-        lrs = cosine_lr(settings["lr"], torch.arange(t0, t0 + len(batches), dtype=torch.float64)[:, None],
-                        steps_t).float()[:, :, None]                           # (steps, K, 1)
-        for i, batch in enumerate(batches):
-            sigma_abs = sigma_view.abs()
-            w_in, w_out = model.effective_weights(views)
-            loss, g_in, g_out, g_sigma = _gradients(
-                batch, w_in, w_out, gt, sigma_abs, batch_size=batch_size,
-                need_sigma_grad=train_sigma, scaled_gt=scaled_gt, target=target)
-            history[t0 + i] = loss
-            for g, view_grad in zip(grad_views, model.pullback(views, g_in, g_out)):
-                g.copy_(view_grad.reshape(k, -1))
-            if train_sigma:
-                grad[:, -1] = g_sigma * torch.sign(sigma_view)
-            optimizer.step(lrs[i], t0 + i + 1)
-
-    done = torch.arange(total)[:, None] < steps_t[None, :]
-    history[~done] = float("nan")
-    sigma = flat[:, -1] if train_sigma else mixing.sigma
-    return [v.numpy().copy() for v in views], history.numpy(), sigma.numpy().copy()
-
-
-def _gradients(batch, w_in, w_out, gt, sigma_abs, *, batch_size, need_sigma_grad, scaled_gt, target):
-    """Loss and gradients of one step, by the kernel that fits the batch's form."""
-    if isinstance(batch, SparseBatch):
-        return grads_sparse(w_in, w_out, gt, sigma_abs, batch, batch_size=batch_size,
-                            need_sigma_grad=need_sigma_grad, scaled_gt=scaled_gt)
-    if batch.dim() == 2:  # exactly-one-active bucket weights, (K, 2n)
-        if target is None:  # sigma is trained: targets change every step
-            target = one_active_targets(gt, sigma_abs, w_in.shape[1])
-        return grads_buckets(w_in, w_out, gt, sigma_abs, batch, batch_size=batch_size,
-                             target=target, need_sigma_grad=need_sigma_grad)
-    return grads_dense(w_in, w_out, gt, sigma_abs, batch, batch_size=batch_size,
-                       need_sigma_grad=need_sigma_grad, scaled_gt=scaled_gt)

@@ -1,0 +1,198 @@
+"""The store of the paper's trained runs (data/store/, committed): check it, fill it, retrain from it.
+
+    python paper-code/store.py check     # make test's first step: every registry run stored?
+    python paper-code/store.py fill      # make store: train what the store lacks, on every core
+    python paper-code/store.py sample    # make test: retrain paper_runs.REPRODUCE_SAMPLE, compare
+    python paper-code/store.py report --cache DIR --results DIR --out FILE   # make reproduce's report
+
+``check`` exits 1, naming the runs and ``make store``, if the store lacks a registry run under the
+current keys (a new run, or one whose spec or training code changed). ``sample`` retrains the
+sample cold into a temporary folder and compares each run with the stored one
+(:func:`cclib.store.compare`): bit-identical on the machine that wrote the store, else each
+instance's final loss within a stated fraction of its seed spread; it exits 1 if a run is
+outside that. ``report`` reads every registry run retrained by ``make reproduce`` (in --cache)
+and the figures' JSON it made (in --results), and writes a markdown report of what moved
+against the store and the committed results (paper-code/results/).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+COMMITTED = ROOT / "paper-code" / "results"
+
+
+def check() -> int:
+    from cclib import store
+
+    found = store.status()
+    if found.missing:
+        print(f"store: {len(found.missing)} of {len(found.present) + len(found.missing)} registry runs are not "
+              f"in {store.folder()} under the current keys (new runs, or runs whose spec or training code "
+              f"changed): {', '.join(found.missing)}. Run `make store` to train them into the store "
+              f"(then `make reproduce` to check it).", file=sys.stderr)
+        return 1
+    extra = f"; {len(found.unused)} files of earlier keys (make store removes them)" if found.unused else ""
+    print(f"store: all {len(found.present)} registry runs stored under the current keys{extra}")
+    return 0
+
+
+def fill() -> int:
+    from cclib import store
+
+    before = store.status()
+    print(f"store: {len(before.missing)} registry runs to train into {store.folder()}"
+          + (f": {', '.join(before.missing)}" if before.missing else ""), flush=True)
+    stats: dict = {}
+    started = time.time()
+    after = store.fill(stats=stats)
+    if before.missing:
+        workers = int(os.environ.get("CCLIB_WORKERS") or os.cpu_count() or 1)
+        busy = stats["task_cpu_seconds"] / max(stats["wall_seconds"] * workers, 1e-9)
+        print(f"store: trained {stats['trained']} runs in {time.time() - started:.0f} s ({stats['tasks']} tasks, "
+              f"{stats['task_cpu_seconds']:.0f} task CPU-s; the {workers} workers busy {100 * busy:.0f}% of "
+              f"the training's wall time)")
+    print(f"store: {len(after.present)} runs stored, {len(after.missing)} missing; "
+          f"{_megabytes(store.folder())} MB in {store.folder()}")
+    return 0 if not after.missing else 1
+
+
+def _megabytes(folder: Path) -> str:
+    return f"{sum(p.stat().st_size for p in folder.glob('trained-*')) / 1e6:.1f}"
+
+
+def _load(names, folder: Path | None) -> dict:
+    """The registry runs ``names``, read from ``folder`` only (None: the store), never trained."""
+    from cclib import experiments, paper_runs, store
+
+    specs = paper_runs.registry()
+    os.environ["CCLIB_CACHE_ONLY"] = "1"
+    runs = experiments.trained_many([specs[n] for n in names], engine=store.ENGINE, device=store.DEVICE,
+                                    folder=folder or store.folder())
+    return dict(zip(names, runs))
+
+
+def _row(name: str, result: dict) -> str:
+    verdict = "bit-identical" if result["identical"] else ("within tolerance" if result["ok"] else "OUTSIDE TOLERANCE")
+    spread = "one seed" if result["spread"] is None else f"{result['spread']:.2e}"
+    change = max(abs(a - b) for a, b in zip(result["loss_fresh"], result["loss_stored"]))
+    return (f"| {name} | {verdict} | {result['weight_rel']:.1e} | {result['loss_rel']:.1e} | {change:.1e} | "
+            f"{float(max(result['allowed'])):.1e} | {spread} |")
+
+
+HEADER = ("| run | retrained vs store | largest relative weight difference | largest relative change "
+          "of the final loss | largest change of the final loss | allowed | seed sd of the final loss |\n"
+          "|---|---|---|---|---|---|---|")
+
+
+def sample() -> int:
+    from cclib import experiments, paper_runs, parallel, store
+
+    names = list(paper_runs.REPRODUCE_SAMPLE)
+    stored = _load(names, None)
+    specs = paper_runs.registry()
+    workers = parallel.worker_count()
+    print(f"sample: retraining {len(names)} registry runs cold on {workers} worker{'s' * (workers != 1)}: "
+          + "; ".join(f"{n} ({why})" for n, why in paper_runs.REPRODUCE_SAMPLE.items()), flush=True)
+    started = time.time()
+    stats: dict = {}
+    with tempfile.TemporaryDirectory(prefix="cclib-sample-") as tmp:
+        env_before = os.environ.pop("CCLIB_CACHE_ONLY", None)
+        fresh = experiments.trained_many([specs[n] for n in names], engine=store.ENGINE, device=store.DEVICE,
+                                         folder=Path(tmp), stats=stats)
+        if env_before is not None:
+            os.environ["CCLIB_CACHE_ONLY"] = env_before
+    results = {n: store.compare(stored[n], run) for n, run in zip(names, fresh)}
+    print(f"sample: {stats['trained']} runs retrained in {time.time() - started:.0f} s\n\n{HEADER}")
+    for name, result in results.items():
+        print(_row(name, result))
+    bad = [n for n, r in results.items() if not r["ok"]]
+    if bad:
+        print(f"\nsample: {len(bad)} retrained run(s) differ from the store by more than the tolerance "
+              f"(cclib.store.SEED_FRACTION, ONE_SEED_RELATIVE): {', '.join(bad)}", file=sys.stderr)
+        return 1
+    same = sum(r["identical"] for r in results.values())
+    print(f"\nsample: {same} of {len(results)} runs bit-identical to the store, every run within tolerance")
+    return 0
+
+
+def report(cache_dir: Path, results_dir: Path, out: Path) -> int:
+    """make reproduce's report: every registry run against the store; every figure's claims
+    against the committed results."""
+    from cclib import paper_runs, report as claims_report
+
+    names = list(paper_runs.registry())
+    stored, fresh = _load(names, None), _load(names, cache_dir)
+    from cclib import store
+
+    rows = {n: store.compare(stored[n], fresh[n]) for n in names}
+    lines = ["# make reproduce: the paper retrained from scratch, against the store", ""]
+    made = claims_report.provenance()
+    identical = sum(r["identical"] for r in rows.values())
+    outside = [n for n, r in rows.items() if not r["ok"]]
+    lines += [f"Machine: {made['cpu']} ({made['cores']} cores); torch {made['torch']}; commit {made['git_commit']}.", "",
+              f"**Runs**: {identical} of {len(rows)} retrained runs are bit-identical to the store; "
+              f"{len(outside)} lie outside the tolerance of `cclib.store.compare`"
+              + (f" ({', '.join(outside)})" if outside else "") + ".", ""]
+    moved_claims, changed_verdicts, figures = [], [], []
+    for path in sorted(COMMITTED.glob("fig*.json")):
+        new_path = results_dir / path.name
+        if not new_path.exists():
+            figures.append((path.stem, None))
+            continue
+        old, new = json.loads(path.read_text()), json.loads(new_path.read_text())
+        old_claims = {c["name"]: c for c in old["claims"]}
+        rows_fig = []
+        for claim in new["claims"]:
+            before = old_claims.get(claim["name"])
+            rows_fig.append((claim, before))
+            if before is None or before["verdict"] != claim["verdict"]:
+                changed_verdicts.append((path.stem, claim["name"]))
+            elif before.get("margin") != claim.get("margin"):
+                moved_claims.append((path.stem, claim["name"]))
+        figures.append((path.stem, rows_fig))
+    missing_figs = [f for f, r in figures if r is None]
+    n_claims = sum(len(r) for _, r in figures if r)
+    lines += [f"**Claims**: {n_claims} claims in {len(figures) - len(missing_figs)} figures; "
+              f"{len(changed_verdicts)} verdicts changed, {len(moved_claims)} margins moved (verdict kept)"
+              + (f"; no JSON for {', '.join(missing_figs)}" if missing_figs else "") + ".", ""]
+    lines += ["## Runs", "", HEADER] + [_row(n, r) for n, r in rows.items()] + [""]
+    lines += ["## Claims", "", "| figure | claim | committed | reproduced |", "|---|---|---|---|"]
+    for fig, rows_fig in figures:
+        for claim, before in rows_fig or []:
+            def show(c):
+                if c is None:
+                    return "absent"
+                margin = "" if c.get("margin") is None else f" ({claims_report.format_margin(c['margin'])} {c['margin_unit']})"
+                return f"{c['verdict']}{margin}"
+            mark = " **changed**" if before is None or before["verdict"] != claim["verdict"] else ""
+            lines.append(f"| {fig} | {claim['name']} | {show(before)} | {show(claim)}{mark} |")
+    out.write_text("\n".join(lines) + "\n")
+    print(f"reproduce: {identical} of {len(rows)} runs bit-identical to the store, {len(outside)} outside "
+          f"tolerance; {len(changed_verdicts)} of {n_claims} verdicts changed, {len(moved_claims)} margins "
+          f"moved; report: {out}")
+    return 0 if not outside and not changed_verdicts and not missing_figs else 1
+
+
+def main(argv) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["check", "fill", "sample", "report"])
+    parser.add_argument("--cache", help="report: the folder make reproduce retrained every run into")
+    parser.add_argument("--results", help="report: the folder of the reproduced figures' JSON")
+    parser.add_argument("--out", help="report: the markdown file to write")
+    args = parser.parse_args(argv)
+    if args.command == "report":
+        if not (args.cache and args.results and args.out):
+            parser.error("report needs --cache, --results and --out")
+        return report(Path(args.cache), Path(args.results), Path(args.out))
+    return {"check": check, "fill": fill, "sample": sample}[args.command]()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,65 @@
+"""A run from its spec: the untrained model and the labels' mixing.
+
+From each instance's seed s the mixing matrix, the embedding, the initial weights and the data
+stream are drawn from separate, fixed streams, so an instance is reproducible on its own.
+
+This module and :mod:`cclib.train` (with what they import) are the code a trained run's numbers
+depend on: :func:`cclib.experiments.run_code` keys a run on them and nothing else.
+"""
+from __future__ import annotations
+
+import torch
+
+from ._types import Model
+from .mixing import Mixing, build, embedding_matrix, embedding_mixing, low_rank_mixing
+from .models import MLP, ResidualMLP
+from .spec import CleanMixing, EmbeddingMixing, LowRankMixing, ResidualArch, RunSpec
+
+MIXING_SEED, EMBED_SEED = 10_000, 20_000
+
+
+def build_mixing(spec: RunSpec) -> Mixing:
+    """The labels' mixing of ``spec``, one matrix per instance (for the residual model: the
+    mixing -(W_E W_E^T - I) that its MLP block sees)."""
+    n, seeds, mix = spec.model.n_features, list(spec.seeds), spec.mixing
+    if isinstance(spec.model, ResidualArch):
+        return embedding_mixing(_embedding(n, spec.model.d_embed, seeds), sign=-1)
+    if isinstance(mix, EmbeddingMixing):
+        if len(set(mix.d_embed)) == 1:
+            return embedding_mixing(_embedding(n, mix.d_embed[0], seeds), mix.sign)
+        patterns = [embedding_mixing(_embedding(n, w, [s]), mix.sign).pattern[0]
+                    for s, w in zip(seeds, mix.d_embed)]                   # one width per instance
+        return Mixing(torch.stack(patterns), torch.ones(len(seeds)))
+    if isinstance(mix, CleanMixing):
+        return Mixing(torch.zeros(len(seeds), n, n), torch.zeros(len(seeds)))
+    mseeds = [MIXING_SEED + s for s in seeds]
+    if isinstance(mix, LowRankMixing):
+        return low_rank_mixing(list(mix.sigma), mix.rank, n, mseeds, spectrum=mix.spectrum,
+                               trainable_sigma=mix.trainable_sigma)
+    return build(mix.kind, list(mix.sigma), n, mseeds, zero_diagonal=mix.zero_diagonal,
+                 trainable_sigma=mix.trainable_sigma)
+
+
+def _embedding(n: int, width: int, seeds: list[int]) -> torch.Tensor:
+    return embedding_matrix(n, width, [EMBED_SEED + s for s in seeds])
+
+
+def build_model(spec: RunSpec) -> Model:
+    """The untrained model of ``spec`` (its initial weights)."""
+    arch, seeds = spec.model, list(spec.seeds)
+    if isinstance(arch, ResidualArch):
+        return ResidualMLP(_embedding(arch.n_features, arch.d_embed, seeds), arch.d_mlp, seeds,
+                           arch.init_bounds)
+    return MLP(len(seeds), arch.n_features, arch.d_mlp, seeds, arch.init_bounds,
+               activation=arch.activation, bias=arch.bias, out_init_scale=arch.out_init_scale)
+
+
+def initial_model(spec: RunSpec, start: Model | None = None) -> Model:
+    """The model of ``spec`` before training: its initial weights, or those of ``start``, the
+    trained model of the run it starts from (``spec.init``)."""
+    model = build_model(spec)
+    if start is not None:
+        with torch.no_grad():
+            for own, theirs in zip(model.parameters(), start.parameters()):
+                own.copy_(theirs)
+    return model

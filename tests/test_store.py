@@ -1,0 +1,161 @@
+"""The store of trained runs: read before the cache, filled with what it lacks, checked by
+make test, compared with retrained runs; and a sweep that keeps every run it finished."""
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cclib import cache, experiments, paper_runs, store
+from cclib.spec import RunSpec
+
+ROOT = Path(__file__).resolve().parent.parent
+STORE_CLI = [sys.executable, str(ROOT / "paper-code" / "store.py")]
+
+
+def _spec(seeds, steps=20, **fields):
+    return RunSpec(seeds=seeds, mixing=dict(kind="asymmetric", sigma=0.02), inputs=dict(kind="one_active"),
+                   optim=dict(steps=steps), **fields)
+
+
+@pytest.fixture
+def small_registry(monkeypatch):
+    """A registry of three small runs, one started from another's weights."""
+    first = _spec([0, 1, 2])
+    runs = {"a": first, "b": _spec([3], steps=30), "c": _spec([0, 1, 2], steps=10, init=first).replace(
+        mixing=dict(kind="clean"))}
+    monkeypatch.setattr(paper_runs, "registry", lambda seed=0, quick=False, figures=None: dict(runs))
+    return runs
+
+
+def test_fill_trains_what_the_store_lacks_and_nothing_else(tmp_path, small_registry, monkeypatch):
+    place = tmp_path / "store"
+    assert store.status(place).missing == ["a", "b", "c"]
+    stats = {}
+    after = store.fill(place, progress=False, stats=stats)
+    assert (after.present, after.missing, stats["trained"]) == (["a", "b", "c"], [], 3)
+    entry = (place / f"{cache.entry_paths('trained', store.keys()['a'].config, store.keys()['a'].code, place)[1].name}")
+    assert '"trained_by"' in entry.read_text() and '"cpu"' in entry.read_text()
+    # nothing to do the second time; an entry of an earlier key is removed
+    (place / "trained-0123456789abcdef0123.npz").write_bytes(b"old")
+    assert len(store.status(place).unused) == 1
+    stats = {}
+    store.fill(place, progress=False, stats=stats)
+    assert stats["trained"] == 0 and store.status(place).unused == []
+    # a changed spec is a new key: exactly that run is missing
+    small_registry["b"] = _spec([3], steps=31)
+    assert store.status(place).missing == ["b"]
+
+
+def test_runs_are_read_from_the_store_before_the_cache(tmp_path, monkeypatch):
+    place, local = tmp_path / "store", tmp_path / "cache"
+    spec = _spec([0])
+    stored = experiments.trained(spec, folder=place)
+    monkeypatch.setenv("CCLIB_STORE", str(place))
+    monkeypatch.setenv("CCLIB_CACHE", str(local))
+    monkeypatch.setenv("CCLIB_CACHE_ONLY", "1")  # nothing may be trained
+    again = experiments.trained(spec)
+    assert np.array_equal(again.model.W_in.detach(), stored.model.W_in.detach())
+    assert not local.exists() or not list(local.iterdir())
+    # a damaged store entry is reported and kept (it is committed), never served
+    npz, meta = cache.entry_paths("trained", experiments.RunKey(spec, None, None).config,
+                                  experiments.run_code("fast"), place)
+    npz.write_bytes(npz.read_bytes()[:-10])
+    with pytest.raises(RuntimeError, match="CCLIB_CACHE_ONLY is set and 1 run"):
+        experiments.trained(spec)
+    assert npz.exists() and meta.exists()
+
+
+def test_check_names_the_missing_runs_and_make_store(tmp_path):
+    env = dict(os.environ, CCLIB_STORE=str(tmp_path / "empty"))
+    done = subprocess.run(STORE_CLI + ["check"], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    n = len(paper_runs.registry())
+    assert f"{n} of {n} registry runs are not in" in done.stderr
+    assert "make store" in done.stderr and "sparsity_p0.001" in done.stderr and "transplant_clean" in done.stderr
+
+
+def test_the_committed_store_holds_every_registry_run():
+    """What make test's first step checks, here too: a missing or stale run fails loudly."""
+    found = store.status()
+    assert found.missing == [], f"run `make store`: the store lacks {found.missing}"
+
+
+def test_compare_is_exact_first_then_within_the_seed_spread(tmp_path):
+    run = experiments.trained(_spec([0, 1, 2], steps=50), folder=tmp_path)
+    same = store.compare(run, experiments.load_run(run.save(tmp_path / "copy")))
+    assert same["identical"] and same["ok"] and same["weight_rel"] == 0 and same["loss_rel"] == 0
+    spread = float(np.std(store.final_loss(run), ddof=1))
+    assert same["spread"] == pytest.approx(spread) and spread > 0
+    for shift, ok in ((0.05, True), (0.2, False)):   # in units of the seed spread; allowed 0.1
+        moved = experiments.load_run(tmp_path / "copy")
+        moved.loss = moved.loss + shift * spread
+        result = store.compare(run, moved)
+        assert not result["identical"] and result["ok"] == ok
+    one = experiments.trained(_spec([0], steps=50), folder=tmp_path)
+    moved = experiments.load_run(one.save(tmp_path / "one"))
+    moved.loss = moved.loss * (1 + 2 * store.ONE_SEED_RELATIVE)
+    result = store.compare(one, moved)
+    assert result["spread"] is None and not result["ok"]
+
+
+def test_a_grid_has_no_seed_spread(tmp_path):
+    grid = experiments.trained(RunSpec(seeds=[0, 0], mixing=dict(kind="asymmetric", sigma=[0.0, 0.05]),
+                                       inputs=dict(kind="one_active"), optim=dict(steps=20)), folder=tmp_path)
+    assert store.seed_spread(grid) is None
+
+
+def test_the_sample_takes_every_path_the_paper_uses():
+    runs = paper_runs.registry()
+    sample = [runs[name] for name in paper_runs.REPRODUCE_SAMPLE]
+    bernoulli = [s for s in sample if s.inputs.kind == "bernoulli"]
+    paths = {
+        "sparse Bernoulli": any(max(s.inputs.p) <= 0.01 for s in bernoulli),
+        "dense Bernoulli": any(min(s.inputs.p) >= 0.5 for s in bernoulli),
+        "one active": any(s.inputs.kind == "one_active" for s in sample),
+        "residual model": any(s.model.kind == "residual" for s in sample),
+        "embedding mixing": any(s.mixing is not None and s.mixing.kind == "embedding" for s in sample),
+        "started from a run": any(s.init is not None and s.init in sample for s in sample),
+        "trained sigma": any(getattr(s.mixing, "trainable_sigma", False) for s in sample),
+    }
+    assert all(paths.values()), [p for p, ok in paths.items() if not ok]
+    # under ten minutes of the 2-core machine, by the registry's own cost model (one core each)
+    assert sum(paper_runs.expected_seconds(s) for s in sample) < 2 * 300
+
+
+INTERRUPTED = textwrap.dedent("""
+    import sys
+    from cclib import experiments
+    from cclib.spec import RunSpec
+    quick = RunSpec(seeds=[0], inputs=dict(kind="one_active"), optim=dict(steps=20))
+    slow = RunSpec(seeds=[1], inputs=dict(kind="one_active"), optim=dict(steps=2_000_000))
+    experiments.trained_many([slow, quick], folder=sys.argv[1], workers=2)
+""")
+
+
+def test_an_interrupted_sweep_keeps_every_run_it_finished(tmp_path):
+    """Ctrl-C in the middle of a sweep: the run that had finished is stored (and loads), the
+    unfinished one is not, and nothing half-written is left."""
+    folder = tmp_path / "cache"
+    proc = subprocess.Popen([sys.executable, "-c", INTERRUPTED, str(folder)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.time() + 120
+    while not list(folder.glob("trained-*.json")) and time.time() < deadline:
+        time.sleep(0.2)
+    assert list(folder.glob("trained-*.json")), "the quick run was never stored"
+    time.sleep(1.0)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode != 0 and "KeyboardInterrupt" in err
+    quick = RunSpec(seeds=[0], inputs=dict(kind="one_active"), optim=dict(steps=20))
+    slow = RunSpec(seeds=[1], inputs=dict(kind="one_active"), optim=dict(steps=2_000_000))
+    for spec, stored in ((quick, True), (slow, False)):
+        key = experiments.RunKey(spec, None, None)
+        assert (cache.load("trained", key.config, folder, code=key.code) is not None) == stored
+    assert sorted(p.suffix for p in folder.iterdir()) == [".json", ".npz"]   # no temporary files
