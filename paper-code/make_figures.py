@@ -1,12 +1,13 @@
-"""Regenerate the paper's figures: train every run they need as one sweep, then run the notebooks.
+"""Regenerate the paper's figures: find (or train) every run they need, then run the notebooks.
 
     python paper-code/make_figures.py                 # every figure, paper settings
     python paper-code/make_figures.py --only fig05 fig09 --mode quick
 
 Two stages (``--sweep-only``: the first alone). (1) The sweep: every run the chosen notebooks use, from
-:func:`cclib.paper_runs.registry`, trained by :func:`cclib.experiments.trained_many` (their shards
-together, largest first, on every core; on a GPU with $CCLIB_DEVICE; runs already cached are
-read). (2) The notebooks, executed with papermill in up to --jobs processes at once (default: one
+:func:`cclib.paper_runs.registry`, read from the store (``data/store/``, the paper's runs) or the
+local cache by :func:`cclib.experiments.trained_many`, which trains, as one sweep, any run found
+in neither (their shards together, largest first, on every core; on a GPU with $CCLIB_DEVICE). At
+paper settings on a clone whose store is current it trains nothing. (2) The notebooks, executed with papermill in up to --jobs processes at once (default: one
 per core, each kernel single-threaded; results are bit-identical to a sequential run), with
 $CCLIB_CACHE_ONLY set: a notebook that would train a run the sweep did not fails, so every run
 checks that the registry lists what the notebooks use. (Notebooks from another --notebooks
@@ -57,8 +58,8 @@ def parse(argv) -> argparse.Namespace:
                         help="also write each executed notebook back to the notebooks folder, its "
                              "JSON to paper-code/results/, and regenerate README.md's findings")
     parser.add_argument("--sweep-only", action="store_true",
-                        help="train (or find cached) every run the chosen notebooks use, and stop "
-                             "before the notebooks (what `make test` does before nbval runs them)")
+                        help="find (or train) every run the chosen notebooks use, and stop before "
+                             "the notebooks")
     parser.add_argument("--jobs", default=str(os.cpu_count() or 1),
                         help="notebooks run at once (default: number of cores)")
     parser.add_argument("--progress-every", type=float, default=30.0, metavar="SECONDS",
@@ -151,7 +152,7 @@ def sweep(args) -> dict:
     stats.update(seconds=time.time() - started, workers=workers)
     busy = stats["task_cpu_seconds"] / max(stats["wall_seconds"] * workers, 1e-9)
     stats["core_use"] = busy if stats["trained"] else None
-    print(f"sweep: {stats['trained']} runs trained, {stats['cached']} read from the cache, in "
+    print(f"sweep: {stats['trained']} runs trained, {stats['cached']} read from the store or the cache, in "
           f"{stats['seconds']:.0f} s" + (f"; the workers were busy {100 * busy:.0f}% of the training's "
                                         f"wall time" if stats["trained"] else ""), flush=True)
     return stats
@@ -168,7 +169,7 @@ def run(args) -> int:
         if isinstance(err, BrokenPipeError):
             _silence_stdout()
         _say("interrupted during the sweep: nothing was written to the output folder; run again to "
-             "resume (finished runs are cached in data/)")
+             "resume (every run finished so far is cached in data/)")
         return 130
     if args.sweep_only:
         return 0
@@ -280,9 +281,6 @@ def run(args) -> int:
                    peak_rss_gb=peak, run={r["name"]: r["seconds"] for r in results},
                    figures=dict(sorted(figures.items())))
     _write_text(timings_path, json.dumps(timings, indent=1))
-    if args.inplace and own and not args.only and swept["trained"] and swept["trained"] == swept["runs"]:
-        # every figure from an empty cache: README.md's cost table is generated from it (findings.py)
-        shutil.copyfile(timings_path, RESULTS / "timings.json")
     write_index(args.out, args.notebooks, figures, failed=[r["name"] for r in results if not r["ok"]])
     print_table(args.out, results)
     if args.inplace and args.notebooks == ROOT / "notebooks":

@@ -12,7 +12,8 @@ sample cold into a temporary folder and compares each run with the stored one
 instance's final loss within a stated fraction of its seed spread; it exits 1 if a run is
 outside that. ``report`` reads every registry run retrained by ``make reproduce`` (in --cache)
 and the figures' JSON it made (in --results), and writes a markdown report of what moved
-against the store and the committed results (paper-code/results/).
+against the store and the committed results (paper-code/results/); it copies the report and the
+cold run's timings.json into paper-code/results/ (the README's cost table is made from them).
 """
 from __future__ import annotations
 
@@ -174,6 +175,12 @@ def report(cache_dir: Path, results_dir: Path, out: Path) -> int:
             mark = " **changed**" if before is None or before["verdict"] != claim["verdict"] else ""
             lines.append(f"| {fig} | {claim['name']} | {show(before)} | {show(claim)}{mark} |")
     out.write_text("\n".join(lines) + "\n")
+    # committed beside the figures' JSON: the report, and the cold run's timings (README's cost
+    # table is generated from them: paper-code/findings.py)
+    import shutil
+    shutil.copyfile(out, COMMITTED / "reproduce.md")
+    if (results_dir / "timings.json").exists():
+        shutil.copyfile(results_dir / "timings.json", COMMITTED / "timings.json")
     print(f"reproduce: {identical} of {len(rows)} runs bit-identical to the store, {len(outside)} outside "
           f"tolerance; {len(changed_verdicts)} of {n_claims} verdicts changed, {len(moved_claims)} margins "
           f"moved; report: {out}")

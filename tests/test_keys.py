@@ -42,7 +42,7 @@ def test_a_copy_has_the_same_keys(package):
 
 @pytest.mark.parametrize("module", ["analysis.py", "bounds.py", "evaluate.py", "baselines.py", "reference.py",
                                     "plotting.py", "report.py", "paper_runs.py", "experiments.py", "store.py",
-                                    "cache.py"])
+                                    "cache.py", "parallel.py"])
 def test_code_that_trains_nothing_leaves_every_trained_key(package, module):
     before = _keys(package)
     (package / module).write_text((package / module).read_text() + "\n\ndef _added():\n    return 1\n")
@@ -60,9 +60,13 @@ def test_a_notebook_edit_leaves_every_key(package):
     assert _keys(package) == before
 
 
-def test_the_fast_engines_gradient_keys_the_fast_runs_only(package):
+@pytest.mark.parametrize("module, old, new", [
+    ("_grads.py", "import torch\n", "import torch\n\nSCALE = 2.0\n"),            # its gradients
+    ("fast.py", "MIN_SHARD = 8", "MIN_SHARD = 4"),                                 # its shard rule
+])
+def test_the_fast_engine_keys_the_fast_runs_only(package, module, old, new):
     before = _keys(package)
-    _edit(package / "_grads.py", "import torch\n", "import torch\n\nSCALE = 2.0\n")
+    _edit(package / module, old, new)
     after = _keys(package)
     assert after["fast"] != before["fast"]
     assert after["general"] == before["general"] and after["curve"] == before["curve"]
@@ -76,7 +80,7 @@ def test_the_general_engine_keys_the_general_runs_only(package):
 
 
 @pytest.mark.parametrize("module", ["runs.py", "train.py", "models.py", "data.py", "spec.py", "_adamw.py",
-                                    "parallel.py"])
+                                    "mixing.py", "_checks.py"])
 def test_code_both_engines_run_keys_both(package, module):
     before = _keys(package)
     (package / module).write_text((package / module).read_text() + "\n\n_ADDED = 1\n")
@@ -97,8 +101,8 @@ def test_a_new_module_counts_once_it_is_imported(package):
     before = _keys(package)
     (package / "new_kernel.py").write_text("FACTOR = 1.0\n")
     assert _keys(package) == before                      # imported by nothing: runs in no computation
-    _edit(package / "fast.py", "from .parallel import shard_plan\n",
-          "from .parallel import shard_plan\nfrom .new_kernel import FACTOR\n")
+    _edit(package / "fast.py", "from .models import set_parameters\n",
+          "from .models import set_parameters\nfrom .new_kernel import FACTOR\n")
     imported = _keys(package)
     assert imported["fast"] != before["fast"]
     (package / "new_kernel.py").write_text("FACTOR = 2.0\n")

@@ -225,12 +225,11 @@ def test_the_sweep_trains_every_run_and_the_notebooks_train_nothing(tmp_path):
     sweep = json.loads((out / "timings.json").read_text())["sweep"]
     assert (sweep["runs"], sweep["trained"], sweep["cached"]) == (7, 7, 0)  # 2 + 5 runs
     assert 0 < sweep["core_use"] <= 1.05
-    assert "sweep: 7 runs trained, 0 read from the cache" in done.stdout
-    # again with --sweep-only (what `make test` runs before nbval): the same runs read from the
-    # cache, and no notebook executed
+    assert "sweep: 7 runs trained, 0 read from the store or the cache" in done.stdout
+    # again with --sweep-only: the same runs read from the cache, and no notebook executed
     only_out = tmp_path / "only"
     again = subprocess.run(RUNNER + ["--mode", "quick", "--only", "fig06", "fig11", "--out", str(only_out),
                                      "--sweep-only"], capture_output=True, text=True, env=env, timeout=600)
     assert again.returncode == 0, again.stdout + again.stderr
-    assert "sweep: 0 runs trained, 7 read from the cache" in again.stdout
+    assert "sweep: 0 runs trained, 7 read from the store or the cache" in again.stdout
     assert not list(only_out.iterdir()) and "started" not in again.stdout

@@ -12,7 +12,7 @@ from cclib._adamw import adamw_step
 from cclib._batches import merge_chunk_numpy, mixing_tables, sparse_chunk
 from cclib._chunk_kernel import merge_chunk
 from cclib._grads import grads_buckets, grads_dense, grads_sparse
-from cclib.parallel import shard_plan
+from cclib.fast import shard_plan
 from cclib.reference import train_reference
 from cclib.train import train
 

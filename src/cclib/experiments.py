@@ -29,23 +29,30 @@ from .mixing import Mixing
 from .paper_runs import expected_seconds
 from .runs import build_mixing, build_model, initial_model
 from .spec import RunSpec
-from .train import chainable, engine_for, plan_spec, run_plans
+from .parallel import chainable, run_plans
+from .train import engine_for, plan_spec
 
 #: Each engine's module; a run's key covers its own engine's module, not the other's.
 ENGINE_MODULES = {"fast": "fast", "general": "general"}
+
+
+#: Modules that decide where and when a run's tasks run, never what they compute: the tests hold
+#: a run's bits equal on 1 or 2 workers and on a Dask cluster (:mod:`cclib.parallel`).
+SCHEDULING = ("parallel",)
 
 
 def run_code(engine: str, package_dir: Path | None = None) -> str:
     """The fingerprint of the code that trains a run on ``engine`` ('fast' or 'general'):
     :mod:`cclib.runs` (the model and mixing from the spec) and :mod:`cclib.train` (the engine's
     choice and the plan) with every cclib module they import, the other engine's module left
-    out (:func:`cclib.cache.code_fingerprint`). Evaluation, baselines, bounds, analysis and
-    this module are not in it: editing them re-keys no trained run. package_dir: as for
+    out, and :data:`SCHEDULING` (:func:`cclib.cache.code_fingerprint`). Evaluation, baselines,
+    bounds, analysis, the scheduler and this module are not in it: editing them re-keys no
+    trained run. package_dir: as for
     :func:`cclib.cache.code_fingerprint`."""
     if engine not in ENGINE_MODULES:
         raise ValueError(f"engine must be one of {', '.join(map(repr, ENGINE_MODULES))}, got {engine!r}")
     others = [module for name, module in ENGINE_MODULES.items() if name != engine]
-    return cache.code_fingerprint(("runs", "train"), stop=others, package_dir=package_dir)
+    return cache.code_fingerprint(("runs", "train"), stop=[*others, *SCHEDULING], package_dir=package_dir)
 
 
 #: The code of a loss curve (:func:`cached_curve`) and of a semi-NMF fit (:func:`semi_nmf_fit`).
@@ -161,7 +168,7 @@ def trained_many(specs: Sequence[RunSpec], *, engine: str | None = None, device:
     (:mod:`cclib.parallel`: every core here, or a Dask cluster under
     ``joblib.parallel_config(backend="dask")``); runs on a GPU train in this process, one after
     another. A run started from another (``spec.init``) follows it shard by shard in the same
-    task when their shards line up (:func:`cclib.train.chainable`), else after it. Only this
+    task when their shards line up (:func:`cclib.parallel.chainable`), else after it. Only this
     process reads and writes the cache. engine, device: as for :func:`cclib.train.train` (defaults
     $CCLIB_ENGINE and $CCLIB_DEVICE); a run computed by another engine or on another kind of
     device is another entry. progress: one bar over the sweep's model-steps, with its ETA.
@@ -234,7 +241,8 @@ def trained_many(specs: Sequence[RunSpec], *, engine: str | None = None, device:
         def store(p, result):
             key = keys[p]
             entry = entries[key]
-            run = Trained(models[key], result.mixing, result.loss.numpy(), entry.spec, entry.compute, entry.code)
+            loss, trained_mixing = result
+            run = Trained(models[key], trained_mixing, loss.numpy(), entry.spec, entry.compute, entry.code)
             cache.save("trained", entry.config, run.arrays(), write, code=entry.code, info=record)
             done[key] = run
 

@@ -28,6 +28,7 @@ from ._batches import CHUNK_STEPS
 from ._threads import single_threaded
 from .data import BernoulliStream, OneActiveStream, targets
 from .mixing import Mixing
+from .models import set_parameters
 
 
 class _Inputs:
@@ -139,9 +140,12 @@ class GeneralPlan:
                 Mixing(self.mixing.pattern, torch.from_numpy(sigma), self.mixing.trainable_sigma))
 
 
-def _train_general_task(model, mixing, settings, importance, device, progress=False):
-    """Train a (possibly copied) model with the general engine; its parameters, loss history
-    and sigma as numpy arrays (they may cross a process boundary)."""
+def _train_general_task(model, mixing, settings, importance, device, progress=False, start=None):
+    """Train a (possibly copied) model with the general engine, from the parameters ``start`` if
+    given (the trained run it starts from); its parameters, loss history and sigma as numpy
+    arrays (they may cross a process boundary)."""
+    if start is not None:
+        set_parameters(model, start)
     loss, sigma = train_general(model, mixing, importance=importance, device=device, progress=progress,
                                 **settings)
     return [t.detach().cpu().numpy().copy() for t in model.parameters()], loss, sigma

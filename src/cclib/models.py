@@ -55,6 +55,14 @@ def fast_supported(model: nn.Module) -> str | None:
     return None
 
 
+def set_parameters(model: nn.Module, arrays) -> None:
+    """Copy ``arrays`` (numpy arrays or tensors, in the order of ``model.parameters()``) into the
+    model's parameters, in place."""
+    with torch.no_grad():
+        for param, value in zip(model.parameters(), arrays, strict=True):
+            param.copy_(torch.as_tensor(value))
+
+
 def check_protocol(model: object) -> None:
     """Raise a TypeError naming ``model`` and what it lacks if it does not follow the protocol."""
     if not isinstance(model, nn.Module):

@@ -1,13 +1,21 @@
-"""Parallel work by configuration: shards of runs on the active joblib backend.
+"""Where and when training tasks run: on the active joblib backend, in an order of our choosing.
 
-A run of K instances is cut into contiguous shards by :func:`shard_plan`, which looks only at K
-and the input kind, never at the machine. Each shard is trained on one thread by the same code
-wherever it runs: in this process, in a joblib/loky worker process on this machine, or on a Dask
-worker elsewhere. So the trained numbers do not depend on where or on how many workers they were
-computed (tests compare every bit for 1 and 2 workers and for a Dask cluster); only the wall time
-does.
+A run is cut into tasks by its engine (the fast engine's fixed shard rule,
+:func:`cclib.fast.shard_plan`, looks only at K and the input kind, never at the machine; the
+general engine's run is one task). Each task is trained on one thread by the same code wherever
+it runs: in this process, in a joblib/loky worker process on this machine, or on a Dask worker
+elsewhere. So the trained numbers do not depend on where, in which order or on how many workers
+they were computed (tests compare every bit for 1 and 2 workers and for a Dask cluster); only the
+wall time does. That is why this module is in no trained run's key (:mod:`cclib.cache`): it
+decides where and when, never what.
 
-Where the shards run is joblib's configuration, as for scikit-learn:
+* :func:`run_tasks`: any function over a list of tasks, longest first, each result reported as
+  it ends;
+* :func:`run_plans`: the tasks of many training plans together, with one progress bar; each run
+  reported the moment its last task ends, and a run started from another run's weights
+  following it task by task (:func:`chainable`).
+
+Where the tasks run is joblib's configuration, as for scikit-learn:
 
 * by default, loky worker processes on this machine, as many as $CCLIB_WORKERS (default: every
   core this process may use). loky starts workers that do not re-run the caller's ``__main__``
@@ -17,24 +25,19 @@ Where the shards run is joblib's configuration, as for scikit-learn:
 * ``with joblib.parallel_config(backend="dask"):`` with a ``dask.distributed.Client`` made
   before: the workers of that Dask cluster (``pip install -e ".[cluster]"``; README).
 
-The threading backend is refused: a shard sets torch's thread count, which is one setting for the
-whole process, so shards side by side in threads would change each other's arithmetic.
+The threading backend is refused: a task sets torch's thread count, which is one setting for the
+whole process, so tasks side by side in threads would change each other's arithmetic.
 """
 from __future__ import annotations
 
 import os
+import sys
 import time
 from typing import Callable, Sequence
 
 import joblib
 from joblib.parallel import get_active_backend
-
-from ._checks import check_choice
-
-MAX_SHARDS = 8
-#: A shard holds at least this many instances (or all of a smaller run): per instance, both the
-#: Bernoulli and the exactly-one-active step run ~1.4x faster on 8 instances than on 1.
-MIN_SHARD = 8
+from tqdm import tqdm
 
 
 def cpu_count() -> int:
@@ -57,20 +60,6 @@ def worker_count() -> int:
     if workers < 1:
         raise ValueError(f"CCLIB_WORKERS must be an integer in [1, inf], got {value!r}")
     return workers
-
-
-def shard_plan(n_instances: int, inputs: str) -> list[list[int]]:
-    """The instances of a K-instance run as contiguous shards of near-equal size: at most
-    MAX_SHARDS of them, of at least MIN_SHARD instances each (one shard when K is smaller).
-    ``inputs`` is part of the rule's signature so that it may differ by input kind; today it
-    does not."""
-    check_choice("inputs", inputs, ("bernoulli", "one_active"))
-    n_shards = max(1, min(MAX_SHARDS, n_instances // MIN_SHARD))
-    size, extra = divmod(n_instances, n_shards)
-    bounds = [0]
-    for s in range(n_shards):
-        bounds.append(bounds[-1] + size + (s < extra))
-    return [list(range(a, b)) for a, b in zip(bounds, bounds[1:])]
 
 
 def n_jobs(workers: int | None = None) -> int:
@@ -121,6 +110,128 @@ def run_tasks(fn: Callable, tasks: Sequence[tuple], costs: Sequence[float], work
         if on_done is not None:
             on_done(i, result, cpu)
     return results
+
+
+def chainable(first, then) -> bool:
+    """Whether plan ``then`` (a run that starts from the weights ``first`` trains) can follow
+    ``first`` task by task: both cut the instances into the same shards, so that each of
+    ``then``'s tasks needs only the same task of ``first``."""
+    return first.shards == then.shards and first.local == then.local
+
+
+def run_plans(plans: list, workers: int | None = None, progress: bool = False,
+              desc: str = "train", stats: dict | None = None,
+              speed: Sequence[float] | None = None, chains: Sequence[Sequence[int]] = (),
+              on_finish: Callable[[int, tuple], None] | None = None) -> list[tuple]:
+    """Run the tasks of many training plans (:class:`~cclib.fast.FastPlan`,
+    :class:`~cclib.general.GeneralPlan`) together: those that may run anywhere on the active
+    joblib backend, largest first (:func:`run_tasks`), then those that must run in this process (a
+    GPU's) one after another; one bar over all of their expected work, with the runs finished so
+    far and an ETA. Returns what each plan's ``finish`` returns, (loss history, mixing after
+    training), once its tasks' results are written into its model.
+
+    speed: each plan's expected seconds per model-step (default: equal), to start the longest
+    tasks first. chains: lists of plan indices [a, b, ...] in which each plan starts from the
+    weights the one before it trains (:func:`chainable` must hold for each pair): task t of a
+    chain trains task t of each of its plans in turn, in one worker, each from the parameters the
+    one before it returned (its ``start``), so that a run starts as soon as the shard it starts
+    from is trained. on_finish(p, result) is called in this process the moment plan p's last task
+    ends (``cclib.experiments`` stores each run there, so an interrupted sweep keeps every run
+    finished before it). stats, if given, receives the tasks' count, their CPU seconds
+    (``task_cpu_seconds``) and the wall seconds (``wall_seconds``)."""
+    chained = {p for chain in chains for p in chain}
+    chains = [list(chain) for chain in chains] + [[p] for p in range(len(plans)) if p not in chained]
+    for chain in chains:
+        for a, b in zip(chain, chain[1:]):
+            if not chainable(plans[a], plans[b]):
+                raise ValueError(f"plans {a} and {b} cannot be chained: their shards differ")
+    # one task per (chain, shard): the shard's task of each plan of the chain, in turn
+    units = [(chain, t) for chain in chains for t in range(len(plans[chain[0]].tasks))]
+    single = len(units) == 1  # then here, with the engine's own bar
+    anywhere = [u for u, (chain, _) in enumerate(units) if not (plans[chain[0]].local or single)]
+    here = [u for u, (chain, _) in enumerate(units) if plans[chain[0]].local or single]
+    results = [[None] * len(plan.tasks) for plan in plans]
+    finished_runs: list = [None] * len(plans)
+    left = [len(plan.tasks) for plan in plans]
+    work = [sum(plans[p].costs[t] * (1.0 if speed is None else speed[p]) for p in chain) for chain, t in units]
+    cpu, started = [0.0], time.perf_counter()
+    with _progress(sum(work), desc, progress) as bar:
+        def finished(u, outputs, seconds):
+            cpu[0] += seconds
+            chain, t = units[u]
+            for p, output in zip(chain, outputs):
+                results[p][t] = output
+                left[p] -= 1
+                if left[p] == 0:
+                    finished_runs[p] = plans[p].finish(results[p])
+                    results[p] = None  # the shards' arrays now live in the model
+                    if on_finish is not None:
+                        on_finish(p, finished_runs[p])
+            bar.set_postfix_str(f"{sum(n == 0 for n in left)}/{len(plans)} runs", refresh=False)
+            bar.update(work[u])
+
+        bar.set_postfix_str(f"0/{len(plans)} runs", refresh=False)
+        tasks = [_chain_task([plans[p].tasks[units[u][1]] for p in units[u][0]]) for u in anywhere]
+        run_tasks(_call, tasks, [work[u] for u in anywhere], workers,
+                  on_done=lambda i, output, seconds: finished(anywhere[i], output, seconds))
+        for u in here:
+            chain, t = units[u]
+            start = time.process_time()
+            show = progress and single and plans[chain[0]].engine == "general"  # the engine's own bar
+            outputs = _run_chain([plans[p].tasks[t] for p in chain], progress=show)
+            finished(u, outputs, time.process_time() - start)
+    if stats is not None:
+        stats.update(tasks=len(units), task_cpu_seconds=cpu[0], wall_seconds=time.perf_counter() - started)
+    return finished_runs
+
+
+def _chain_task(tasks: list) -> tuple:
+    """One (function, args) task that runs ``tasks`` in turn (:func:`_run_chain`)."""
+    return (_run_chain, (tasks,))
+
+
+def _run_chain(tasks: list, progress: bool = False) -> list:
+    """Run training tasks (function, args) in turn, each from the trained parameters of the one
+    before it: an engine's task takes them as ``start`` and returns its own first, (parameters,
+    loss, sigma). The outputs of all of them."""
+    outputs = []
+    for fn, args in tasks:
+        kwargs = dict(start=outputs[-1][0]) if outputs else {}
+        if progress:
+            kwargs["progress"] = True
+        outputs.append(fn(*args, **kwargs))
+    return outputs
+
+
+def _progress(total: float, desc: str, show: bool):
+    """The sweep's progress over its expected work: the share done, the runs finished, the time so
+    far and the ETA. On a terminal a bar redrawn every 10 s at most (an executed notebook keeps
+    each redraw); elsewhere (a log file, CI) one plain line a minute and one at the end."""
+    bar_format = "{desc}: {percentage:3.0f}%|{bar:20}| {postfix} [{elapsed}<{remaining}]"
+    if not show or sys.stderr.isatty() or "ipykernel" in sys.modules:
+        return tqdm(total=total, disable=not show, desc=desc, leave=False, mininterval=10, bar_format=bar_format)
+    return tqdm(total=total, desc=desc, file=_Lines(sys.stderr), mininterval=60, ascii=True,
+                bar_format="{desc}: {percentage:3.0f}% of the expected work{postfix}, {elapsed} elapsed, "
+                           "about {remaining} left")
+
+
+class _Lines:
+    """A file for tqdm that writes each redraw as a line of its own (no carriage returns)."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text: str) -> None:
+        text = text.replace("\r", "").strip()
+        if text:
+            self.stream.write(text + "\n")
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
+def _call(fn, args):
+    return fn(*args)
 
 
 def _indexed(i: int, fn: Callable, args: tuple) -> tuple[int, tuple[object, float]]:

@@ -12,7 +12,7 @@ import torch
 
 from ._types import Model
 from .mixing import Mixing, build, embedding_matrix, embedding_mixing, low_rank_mixing
-from .models import MLP, ResidualMLP
+from .models import MLP, ResidualMLP, set_parameters
 from .spec import CleanMixing, EmbeddingMixing, LowRankMixing, ResidualArch, RunSpec
 
 MIXING_SEED, EMBED_SEED = 10_000, 20_000
@@ -59,7 +59,5 @@ def initial_model(spec: RunSpec, start: Model | None = None) -> Model:
     trained model of the run it starts from (``spec.init``)."""
     model = build_model(spec)
     if start is not None:
-        with torch.no_grad():
-            for own, theirs in zip(model.parameters(), start.parameters()):
-                own.copy_(theirs)
+        set_parameters(model, [param.detach() for param in start.parameters()])
     return model

@@ -19,21 +19,19 @@ in the mean), each feature's error weighted by its importance if one is given.
 the call and the general one otherwise; ``engine='fast'`` refuses, with the reason, a call it
 does not support. A model is never trained as something else.
 
-A call becomes a plan of tasks (:func:`plan_training`); :func:`run_plans` runs the tasks of many
-plans together on the active joblib backend (:mod:`cclib.parallel`: every core by default, or a
-Dask cluster) and reports each run the moment its last task ends. The numbers do not depend on
-how many workers computed them. :func:`cclib.reference.train_reference` is the straightforward
+A call becomes a plan of tasks (:func:`plan_training`); :func:`cclib.parallel.run_plans` runs the
+tasks of many plans together on the active joblib backend (every core by default, or a Dask
+cluster) and reports each run the moment its last task ends. The numbers do not depend on where
+or on how many workers the tasks ran. :func:`cclib.reference.train_reference` is the straightforward
 version, kept for tests and benchmarks.
 """
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Sequence
 
 import torch
-from tqdm import tqdm
 
 from ._checks import check_choice, check_float, check_int, check_probabilities, check_seeds, resolve_device
 from ._types import Model, PerInstance, Seeds
@@ -42,7 +40,7 @@ from .fast import FastPlan
 from .general import GeneralPlan
 from .mixing import Mixing
 from .models import check_own_labels, check_protocol, fast_supported
-from .parallel import run_tasks
+from .parallel import run_plans
 from .spec import RunSpec
 
 INPUTS = ("bernoulli", "one_active")
@@ -157,7 +155,8 @@ def train(model: Model, mixing: Mixing, *, inputs: str = "bernoulli", p: PerInst
     plan = plan_training(model, mixing, inputs=inputs, p=p, steps=steps, batch_size=batch_size, lr=lr,
                          weight_decay=weight_decay, seeds=seeds, importance=importance, engine=engine,
                          device=device)
-    return run_plans([plan], workers=workers, progress=progress)[0]
+    loss, trained_mixing = run_plans([plan], workers=workers, progress=progress)[0]
+    return TrainResult(loss, plan.steps, trained_mixing, plan.engine)
 
 
 def plan_training(model: Model, mixing: Mixing, *, inputs: str = "bernoulli", p: PerInstance | None = None,
@@ -211,102 +210,3 @@ def plan_spec(spec: RunSpec, model: Model, mixing: Mixing, engine: str | None = 
                          steps=spec.steps, batch_size=optim.batch_size, lr=optim.lr,
                          weight_decay=optim.weight_decay, seeds=list(spec.seeds),
                          importance=spec.importance, engine=engine, device=device)
-
-
-def chainable(first, then) -> bool:
-    """Whether plan ``then`` (a run that starts from the weights ``first`` trains) can follow
-    ``first`` task by task: both cut the instances into the same shards, so that each of
-    ``then``'s tasks needs only the same task of ``first``."""
-    return first.shards == then.shards and first.local == then.local
-
-
-def run_plans(plans: list, workers: int | None = None, progress: bool = False,
-              desc: str = "train", stats: dict | None = None,
-              speed: Sequence[float] | None = None, chains: Sequence[Sequence[int]] = (),
-              on_finish: Callable[[int, TrainResult], None] | None = None) -> list[TrainResult]:
-    """Run the tasks of many training plans (:class:`~cclib.fast.FastPlan`,
-    :class:`~cclib.general.GeneralPlan`) together: those that may run anywhere on the active
-    joblib backend, largest first (:func:`cclib.parallel.run_tasks`), then those that must run in
-    this process (a GPU's) one after another; one bar over all of their expected work, with the
-    runs finished so far and an ETA. Returns each plan's TrainResult.
-
-    speed: each plan's expected seconds per model-step (default: equal), to start the longest
-    tasks first. chains: lists of plan indices [a, b, ...] in which each plan starts from the
-    weights the one before it trains (:func:`chainable` must hold for each pair; the caller
-    built each later plan's model from its own spec): task t of a chain trains task t of each
-    of its plans in turn, in one worker, so that a run starts as soon as the shard it starts from
-    is trained. on_finish(p, result) is called in this process the moment plan p's last task
-    ends (``cclib.experiments`` stores each run there, so an interrupted sweep keeps every run
-    finished before it). stats, if given, receives the tasks' count, their CPU seconds
-    (``task_cpu_seconds``) and the wall seconds (``wall_seconds``)."""
-    chained = {p for chain in chains for p in chain}
-    chains = [list(chain) for chain in chains] + [[p] for p in range(len(plans)) if p not in chained]
-    for chain in chains:
-        for a, b in zip(chain, chain[1:]):
-            if not chainable(plans[a], plans[b]):
-                raise ValueError(f"plans {a} and {b} cannot be chained: their shards differ")
-    # one task per (chain, shard): the shard's task of each plan of the chain, in turn
-    units = [(chain, t) for chain in chains for t in range(len(plans[chain[0]].tasks))]
-    single = len(units) == 1  # then here, with the engine's own bar
-    anywhere = [u for u, (chain, _) in enumerate(units) if not (plans[chain[0]].local or single)]
-    here = [u for u, (chain, _) in enumerate(units) if plans[chain[0]].local or single]
-    results = [[None] * len(plan.tasks) for plan in plans]
-    finished_runs: list = [None] * len(plans)
-    left = [len(plan.tasks) for plan in plans]
-    work = [sum(plans[p].costs[t] * (1.0 if speed is None else speed[p]) for p in chain) for chain, t in units]
-    cpu, started = [0.0], time.perf_counter()
-    # plain text bar over the expected work, redrawn every 10 s at most (an executed notebook keeps
-    # each redraw): the share done, the runs finished, the time so far and the ETA
-    with tqdm(total=sum(work), disable=not progress, desc=desc, leave=False, mininterval=10,
-              bar_format="{desc}: {percentage:3.0f}%|{bar:20}| {postfix} [{elapsed}<{remaining}]") as bar:
-        def finished(u, outputs, seconds):
-            cpu[0] += seconds
-            chain, t = units[u]
-            for p, output in zip(chain, outputs):
-                results[p][t] = output
-                left[p] -= 1
-                if left[p] == 0:
-                    loss, mixing = plans[p].finish(results[p])
-                    finished_runs[p] = TrainResult(loss, plans[p].steps, mixing, plans[p].engine)
-                    results[p] = None  # the shards' arrays now live in the model
-                    if on_finish is not None:
-                        on_finish(p, finished_runs[p])
-            bar.set_postfix_str(f"{sum(n == 0 for n in left)}/{len(plans)} runs", refresh=False)
-            bar.update(work[u])
-
-        bar.set_postfix_str(f"0/{len(plans)} runs", refresh=False)
-        tasks = [_chain_task([plans[p].tasks[units[u][1]] for p in units[u][0]]) for u in anywhere]
-        run_tasks(_call, tasks, [work[u] for u in anywhere], workers,
-                  on_done=lambda i, output, seconds: finished(anywhere[i], output, seconds))
-        for u in here:
-            chain, t = units[u]
-            start = time.process_time()
-            show = progress and single and plans[chain[0]].engine == "general"  # the engine's own bar
-            outputs = _run_chain([plans[p].tasks[t] for p in chain], progress=show)
-            finished(u, outputs, time.process_time() - start)
-    if stats is not None:
-        stats.update(tasks=len(units), task_cpu_seconds=cpu[0], wall_seconds=time.perf_counter() - started)
-    return finished_runs
-
-
-def _chain_task(tasks: list) -> tuple:
-    """One (function, args) task that runs ``tasks`` in turn (:func:`_run_chain`)."""
-    return (_run_chain, (tasks,))
-
-
-def _run_chain(tasks: list, progress: bool = False) -> list:
-    """Run training tasks (function, args) in turn, each starting from the parameters the one
-    before it trained (every task's first argument is its model, or its shard of the model);
-    the outputs of all of them."""
-    outputs = []
-    for fn, args in tasks:
-        if outputs:
-            with torch.no_grad():
-                for param, trained in zip(args[0].parameters(), outputs[-1][0]):
-                    param.copy_(torch.from_numpy(trained))
-        outputs.append(fn(*args, progress=progress) if progress else fn(*args))
-    return outputs
-
-
-def _call(fn, args):
-    return fn(*args)
