@@ -48,13 +48,15 @@ figures-quick: $(STAMP)  ## a small smoke run of every notebook
 # fails a figure notebook, so the registry is checked too. explore.ipynb, the notebook for one's
 # own variations, trains its own run and is checked on its own.
 NBVAL := $(PY) -m pytest --nbval-lax --nbval-cell-timeout=1800 -p no:cacheprovider
+NBVAL_FIGURES := CCLIB_CACHE_ONLY=1 CCLIB_WORKERS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+	$(NBVAL) -n auto --dist loadscope notebooks/fig*.ipynb
 test: $(STAMP)  ## the store checked, unit tests, a sampled reproduction, then nbval over every notebook
-	$(PY) paper-code/store.py check
-	$(PY) -m pytest tests -n auto
-	$(PY) paper-code/store.py sample
-	CCLIB_CACHE_ONLY=1 CCLIB_WORKERS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
-		$(NBVAL) -n auto --dist loadscope notebooks/fig*.ipynb
-	$(NBVAL) notebooks/explore.ipynb
+	$(PY) paper-code/stages.py --out paper-code/output/test_timings.json \
+		"store check=$(PY) paper-code/store.py check" \
+		"unit tests=$(PY) -m pytest tests -n auto" \
+		"sampled reproduction=$(PY) paper-code/store.py sample" \
+		"nbval, figures=$(NBVAL_FIGURES)" \
+		"nbval, explore=$(NBVAL) notebooks/explore.ipynb"
 
 unit: $(STAMP)  ## the unit tests alone, on every core
 	$(PY) -m pytest tests -n auto

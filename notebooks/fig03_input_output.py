@@ -80,14 +80,14 @@ cv = s.std(1) / s.mean(1)
 strong = (d > 0.8).sum(1)
 decided = strong + (d < 0.3).sum(1)
 claims = report.Claims(mode)
-claims.compare("sparse model: slopes well below 1", median.mean(), 0.9, report.seed_noise(median),
+claims.paper.compare("sparse model: slopes well below 1", median.mean(), 0.9, report.seed_noise(median),
                above=False, detail=f"median slope {median.mean():.2f} ± {report.seed_noise(median):.2f}")
-claims.compare("sparse model: features treated alike", cv.mean(), 0.3, report.seed_noise(cv), above=False,
+claims.paper.compare("sparse model: features treated alike", cv.mean(), 0.3, report.seed_noise(cv), above=False,
                detail=f"coefficient of variation {cv.mean():.2f} ± {report.seed_noise(cv):.2f}")
-claims.compare("dense model: about half the features at slope ~1", abs(strong.mean() - 50), 10,
+claims.paper.compare("dense model: about half the features at slope ~1", abs(strong.mean() - 50), 10,
                report.seed_noise(strong), above=False,
                detail=f"{strong.mean():.1f} ± {report.seed_noise(strong):.1f} features with slope > 0.8")
-claims.compare("dense model: barely responds to the rest", decided.mean(), 90, report.seed_noise(decided),
+claims.paper.compare("dense model: barely responds to the rest", decided.mean(), 90, report.seed_noise(decided),
                detail=f"{decided.mean():.1f} ± {report.seed_noise(decided):.1f} features above 0.8 or below 0.3")
 claims.table()
 

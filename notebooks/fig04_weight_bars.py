@@ -96,15 +96,15 @@ single = (dense.max(2) > 0.8).sum(1)
 rest = np.array([np.median(t[m.max(1) <= 0.8]) if (m.max(1) <= 0.8).any() else np.nan
                  for t, m in zip(diag_total["1"], dense)])
 claims = report.Claims(mode)
-claims.compare("sparse: each feature over many neurons", spread.mean(), 3, report.seed_noise(spread),
+claims.paper.compare("sparse: each feature over many neurons", spread.mean(), 3, report.seed_noise(spread),
                detail=f"median {spread.mean():.1f} ± {report.seed_noise(spread):.1f} neurons for 80%")
-claims.compare("sparse: total about 0.7", abs(total.mean() - 0.7), 0.05, report.seed_noise(total),
+claims.paper.compare("sparse: total about 0.7", abs(total.mean() - 0.7), 0.05, report.seed_noise(total),
                above=False, detail=f"median total {total.mean():.3f} ± {report.seed_noise(total):.3f}",
                expected="fails")
-claims.compare("dense: about 50 features on a single neuron", abs(single.mean() - 50), 10,
+claims.paper.compare("dense: about 50 features on a single neuron", abs(single.mean() - 50), 10,
                report.seed_noise(single), above=False,
                detail=f"{single.mean():.1f} ± {report.seed_noise(single):.1f} features with one neuron > 0.8")
-claims.compare("dense: the rest almost nothing", np.nanmean(rest), 0.2, report.seed_noise(rest), above=False,
+claims.paper.compare("dense: the rest almost nothing", np.nanmean(rest), 0.2, report.seed_noise(rest), above=False,
                detail=f"median total of the rest {np.nanmean(rest):.3f} ± {report.seed_noise(rest):.3f}")
 claims.table()
 

@@ -70,10 +70,10 @@ ax.plot(np.arange(window - 1, len(history)), running, color=plotting.COLORS["tra
         label=f"training loss, running mean over {window} steps")
 ax.axvline(switch, color="k", ls=":", label="mixing removed")
 plotting.naive_line(ax)
-plotting.naive_on_labels_line(ax, float(bounds.naive_loss_on(noisy_run.mixing)[0]), span=(0, switch))
+plotting.naive_on_labels_line(ax, float(bounds.naive_loss_on(noisy_run.mixing, noisy_run.model.d_mlp)[0]), span=(0, switch))
 ax.plot([switch], [on_clean], "o", color=plotting.COLORS["clean"], ms=6,
         label=f"noisy model scored on clean labels ({on_clean:.4f})")
-ax.set(yscale="log", xlabel="training step", ylabel="loss per feature $L / p$",
+ax.set(yscale="log", xlabel="training step", ylabel="loss per feature $L / p$ (running mean, log scale)",
        title="Fig. 6: noisy labels ($\\sigma$ = 0.02), then clean labels")
 ax.legend()
 plotting.save_figure(fig, out, "fig06")
@@ -86,11 +86,11 @@ plt.show()
 # %%
 naive = naive_loss()
 claims = report.Claims(mode)
-claims.compare("below naive before the switch", mean["before"], naive, se["before"], above=False, unit="se",
+claims.paper.compare("below naive before the switch", mean["before"], naive, se["before"], above=False, unit="se",
                detail=f"L/p {mean['before']:.4f} ± {se['before']:.4f} (last 500 steps)")
-claims.compare("at or above naive right after the switch", mean["after"], naive, se["after"], unit="se",
+claims.paper.compare("at or above naive right after the switch", mean["after"], naive, se["after"], unit="se",
                detail=f"L/p {mean['after']:.4f} ± {se['after']:.4f} (first 500 steps) vs naive {naive:.4f}")
-claims.compare("the noisy model, scored on clean labels, is above naive", on_clean, naive, on_clean_se,
+claims.ours.compare("the noisy model, scored on clean labels, is above naive", on_clean, naive, on_clean_se,
                unit="se", detail=f"L/p {on_clean:.4f} ± {on_clean_se:.4f} on clean labels, "
                                  f"{own:.4f} on its own (p_eval = {P})")
 claims.table()

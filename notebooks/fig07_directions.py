@@ -111,21 +111,21 @@ share = {k: np.array(v) for k, v in share.items()}
 for side, what in (("in", "read ($W_{in}$)"), ("out", "write ($W_{out}$)")):
     for basis in ("eig", "svd"):
         v = share[f"{basis}_{side}"]
-        claims.compare(f"{basis}: {what} directions mostly in the top-50 subspace (random: 0.5)", v.mean(), 0.5,
+        claims.paper.compare(f"{basis}: {what} directions mostly in the top-50 subspace (random: 0.5)", v.mean(), 0.5,
                        report.seed_noise(v), detail=f"share of squared norm {v.mean():.3f} ± {report.seed_noise(v):.3f}")
     d = share[f"svd_{side}"] - share[f"eig_{side}"]
-    claims.compare(f"{what}: slightly stronger in the SVD subspace", d.mean(), 0, report.seed_noise(d),
+    claims.paper.compare(f"{what}: slightly stronger in the SVD subspace", d.mean(), 0, report.seed_noise(d),
                    detail=f"SVD share minus eigenvector share {d.mean():+.3f} ± {report.seed_noise(d):.3f}")
-claims.add("footnote 8: no step in the spectrum of I + M at 50 (gap under 3x the median gap)",
+claims.paper.add("footnote 8: no step in the spectrum of I + M at 50 (gap under 3x the median gap)",
            max(gap_ratio) < 3, "gap(50, 51) / median gap per seed: " + ", ".join(f"{g:.2f}" for g in gap_ratio))
-claims.add("footnote 7: sorted 1 + eigenvalues of (M + M^T)/2 and singular values of I + M correlate > 0.95",
+claims.paper.add("footnote 7: sorted 1 + eigenvalues of (M + M^T)/2 and singular values of I + M correlate > 0.95",
            min(related) > 0.95, "correlation per seed: " + ", ".join(f"{c:.4f}" for c in related))
 for name, key in (("SVD", "cos_svd"), ("eigen", "cos_eig")):
     cos = np.stack([getattr(a, key) for a in aligned])            # (seeds, n)
     top, bottom = cos[:, :50].mean(1), cos[:, 50:].mean(1)
-    claims.compare(f"{name}: top 50 directions preserved", top.mean(), 0.8, report.seed_noise(top),
+    claims.paper.compare(f"{name}: top 50 directions preserved", top.mean(), 0.8, report.seed_noise(top),
                    detail=f"mean cosine {top.mean():.3f} ± {report.seed_noise(top):.3f}")
-    claims.compare(f"{name}: bottom 50 not preserved", bottom.mean(), 0.5, report.seed_noise(bottom),
+    claims.paper.compare(f"{name}: bottom 50 not preserved", bottom.mean(), 0.5, report.seed_noise(bottom),
                    above=False, detail=f"mean cosine {bottom.mean():.3f} ± {report.seed_noise(bottom):.3f}")
 claims.table()
 

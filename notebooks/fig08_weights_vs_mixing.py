@@ -123,17 +123,17 @@ out_mass = per_seed(lambda i: top_mass(w_outs[i]))
 dense = top_mass(np.random.default_rng(0).standard_normal(1_000_000))     # 0.259 for |N(0, 1)|
 n = report.seed_noise
 claims = report.Claims(mode)
-claims.compare("T and M strongly correlated", corr.mean(), 0.5, n(corr),
+claims.paper.compare("T and M strongly correlated", corr.mean(), 0.5, n(corr),
                detail=f"off-diagonal r = {corr.mean():.3f} ± {n(corr):.3f}")
-claims.compare("diagonal offset by a constant", lift.mean(), 0.1, n(lift),
+claims.paper.compare("diagonal offset by a constant", lift.mean(), 0.1, n(lift),
                detail=f"diagonal line above the off-diagonal one by {lift.mean():.3f} ± {n(lift):.3f} at M = 0")
-claims.compare("diagonal correlated at a higher slope", steeper.mean(), 0, n(steeper),
+claims.paper.compare("diagonal correlated at a higher slope", steeper.mean(), 0, n(steeper),
                detail=f"slopes: diagonal {np.mean([f.diag_slope for f in fits]):.2f}, off-diagonal "
                       f"{np.mean([f.offdiag_slope for f in fits]):.2f} (difference ± {n(steeper):.2f})")
-claims.compare("W_in mostly positive", pos_mass.mean(), 0.7, n(pos_mass),
+claims.paper.compare("W_in mostly positive", pos_mass.mean(), 0.7, n(pos_mass),
                detail=f"{pos_mass.mean():.1%} ± {n(pos_mass):.1%} of |W_in| mass positive")
 for name, mass in (("W_in sparse-looking", in_mass), ("W_out has a few large entries", out_mass)):
-    claims.compare(f"{name} (top 10% of entries hold more than in a dense Gaussian matrix)", mass.mean(), dense,
+    claims.paper.compare(f"{name} (top 10% of entries hold more than in a dense Gaussian matrix)", mass.mean(), dense,
                    n(mass), detail=f"top 10% of entries hold {mass.mean():.1%} ± {n(mass):.1%}; Gaussian {dense:.1%}")
 sweep = experiments.trained(paper_runs.sigma_sweep("asymmetric", "bernoulli", [seed], quick))
 sweep_sigmas = paper_runs.sweep_sigmas(quick)
@@ -141,7 +141,7 @@ chosen = [j for j, sg in enumerate(sweep_sigmas) if 0.02 - 1e-9 <= sg <= 0.08 + 
 slopes = np.array([analysis.entry_fit(sweep.model, sweep.mixing, instance=j).offdiag_slope for j in chosen])
 slope_sd = n(per_seed(lambda i: fits[i].offdiag_slope))
 print("off-diagonal slope against sigma:", {f"{sweep_sigmas[j]:.3f}": round(float(v), 3) for j, v in zip(chosen, slopes)})
-claims.compare("the fit depends on the noise scale (slope range over sigma 0.02-0.08)", np.ptp(slopes), 3 * slope_sd,
+claims.paper.compare("the fit depends on the noise scale (slope range over sigma 0.02-0.08)", np.ptp(slopes), 3 * slope_sd,
                slope_sd, detail=f"slopes from {slopes.min():.2f} to {slopes.max():.2f}; seed sd at sigma 0.03 "
                                 f"{slope_sd:.3f}")
 claims.table()

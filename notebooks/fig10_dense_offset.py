@@ -129,12 +129,12 @@ for j, k, p in dense:
     t_loss, t_se, h_loss, h_se = trained_p.loss[:, 0], trained_p.se[:, 0], hand_p.loss[:, 0], hand_p.se[:, 0]
     # the trained side's noise: the seeds' spread combined with the evaluation's standard error
     diff, se = h_loss[j] - t_loss.mean(), np.hypot(h_se[j], report.seed_noise(t_loss, t_se.mean()))
-    claims.compare(f"p = {k}: hand-coded matches or beats trained", diff, 0, se, above=False, unit="se",
+    claims.paper.compare(f"p = {k}: hand-coded matches or beats trained", diff, 0, se, above=False, unit="se",
                    detail=f"hand-coded {h_loss[j]:.4f} vs trained {t_loss.mean():.4f} (seeds {', '.join(f'{v:.4f}' for v in t_loss)}) at p_eval = {k} "
                           f"(difference {diff:+.4f} ± {se:.4f})", expected=False)
 for k, p in zip(keys[:3], PS[:3]):
     gain = naive - optimal_loss[k]
-    claims.add(f"p = {k}: no offset beats naive (by more than 0.1%)", gain <= 0.001 * naive,
+    claims.paper.add(f"p = {k}: no offset beats naive (by more than 0.1%)", gain <= 0.001 * naive,
                f"the best offset c* = {optimal_offset[k]:.2g} gains {gain:.1e} ({gain / naive:.2%} of naive)",
                expected=p < 0.1)
 claims.table()

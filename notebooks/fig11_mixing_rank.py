@@ -58,7 +58,8 @@ loss, sigma, eff, floor = [], [], [], []
 for rank, spec in paper_runs.rank_runs(seed, quick).items():  # in the order of RANKS
     run = experiments.trained(spec, progress=True)
     loss.append(evaluate.one_active_loss(run.model, run.mixing))
-    floor.append(bounds.rank_floor(run.mixing))  # Fig. 14's floor for the learned M
+    width = run.model.d_mlp
+    floor.append(bounds.rank_floor(run.mixing, width))  # Fig. 14's floor for the learned M
     sigma.append(run.mixing.sigma.abs().numpy())
     eff.append([analysis.effective_rank(g) for g in run.mixing.pattern])
 loss, sigma, eff, floor = np.array(loss), np.array(sigma), np.array(eff), np.array(floor)  # (ranks, seeds)
@@ -103,10 +104,10 @@ trend = "falls" if np.all(np.diff(low) <= 0) else "rises" if np.all(np.diff(low)
 print(f"finding: with a flat spectrum the loss {trend} as the rank grows")
 pooled = np.sqrt((sd**2).mean())
 claims = report.Claims(mode)
-claims.compare("the loss depends on the rank of M (spread over 3 pooled seed sd)", np.ptp(mean), 3 * pooled, pooled,
+claims.paper.compare("the loss depends on the rank of M (spread over 3 pooled seed sd)", np.ptp(mean), 3 * pooled, pooled,
                detail=f"spread across ranks {np.ptp(mean):.4f} vs pooled seed sd {pooled:.4f}")
 # Fig. 14's theorem: no model of width 50 goes below the floor (1e-6: float32 round-off, as there)
-claims.add("every trained model lies at or above its rank floor", bool((loss - floor).min() > -1e-6),
+claims.ours.add("every trained model lies at or above its rank floor", bool((loss - floor).min() > -1e-6),
            f"smallest loss - floor {(loss - floor).min():+.2g}; share of the gain over naive that the "
            f"floor allows which training takes: " + ", ".join(f"r = {r}: {(naive_loss() - m) / (naive_loss() - f):.0%}"
                                                     for r, m, f in zip(RANKS, mean, floor.mean(1))))
@@ -120,13 +121,14 @@ FIXED_SIGMAS, FIXED_RANKS = (0.01, 0.02, 0.03, 0.05, 0.08), (5, 10, 20, 50, 100)
 never_falls = True
 for spectrum in ("flat", "random"):
     for s_fixed in FIXED_SIGMAS:
-        row = [bounds.rank_floor(mixing.low_rank_mixing([s_fixed] * 3, r, seeds=seeds, spectrum=spectrum)).mean()
+        row = [bounds.rank_floor(mixing.low_rank_mixing([s_fixed] * 3, r, seeds=seeds, spectrum=spectrum),
+                               width).mean()
                for r in FIXED_RANKS]
         # 1e-6: ties at exactly 1/12 (the floor of a small rank at large sigma) differ by ~1e-8,
         # M's float32 round-off, as in the check against the floor above
         never_falls &= bool(np.all(np.diff(row) <= 1e-6))
         print(f"{spectrum:6} sigma {s_fixed:.2f}: floor by rank " + " ".join(f"{v:.4f}" for v in row))
-claims.add("the floor never falls as the rank falls (fixed rms sigma 0.01-0.08, both spectra)", never_falls,
+claims.ours.add("the floor never falls as the rank falls (fixed rms sigma 0.01-0.08, both spectra)", never_falls,
            "floor non-increasing in the rank at every sigma and spectrum" if never_falls else "a reversal found")
 claims.table()
 

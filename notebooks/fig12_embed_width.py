@@ -62,8 +62,7 @@ naive = naive_loss()
 # The residual model: one run per width, its instances the seeds. Its weights are
 # $d_{embed} \times 50$, so its cost grows with the width (about 80 CPU-seconds per seed at 10,000):
 # widths up to 1000 have three seeds, wider ones one, and their bars show only the evaluation's
-# standard error. (A width of 20,000 would cost ~170 CPU-seconds per seed more than the test
-# suite's time allows.) The MLPs on the same mixing matrices train as one run, an instance per
+# standard error. The MLPs on the same mixing matrices train as one run, an instance per
 # (width, seed). The mapping below reads Fig. 5's Bernoulli sweep from the cache (and trains it if
 # Fig. 5 has not run yet).
 
@@ -156,7 +155,7 @@ plt.show()
 # %%
 claims = report.Claims(mode)
 best = int(np.argmin(mean["residual"]))
-claims.compare("below the best width, the narrowest is above naive", mean["residual"][0], naive,
+claims.ours.compare("below the best width, the narrowest is above naive", mean["residual"][0], naive,
                sd["residual"][0], unit="sd",
                detail=f"L/p {mean['residual'][0]:.4f} ± {sd['residual'][0]:.4f} at width {WIDTHS[0]}")
 past = slice(best, None)
@@ -167,22 +166,22 @@ if len(x) >= 3:
     slope, slope_se = fit[0][0], float(np.sqrt(fit[1][0, 0]))
 else:  # quick mode's three widths
     slope, slope_se = float(advantage[-1] - advantage[0]), 1.0
-claims.compare("past the best width, the advantage over naive shrinks with width", slope, 0.0, slope_se,
+claims.ours.compare("past the best width, the advantage over naive shrinks with width", slope, 0.0, slope_se,
                above=False, unit="se",
                detail=f"slope {slope:+.4f} ± {slope_se:.4f} per decade; advantage {advantage[0]:.4f} at "
                       f"{WIDTHS[best]}, {advantage[-1]:.4f} at {WIDTHS[-1]}")
 combined = np.sqrt((sd["residual"] ** 2 + sd["mlp"] ** 2) / n_seeds)
 z = (mean["residual"] - mean["mlp"]) / combined
-claims.add("the residual model and the MLP on its mixing agree at every width (|z| < 3)",
+claims.ours.add("the residual model and the MLP on its mixing agree at every width (|z| < 3)",
            bool(np.all(np.abs(z) < 3)), expected=False,
            detail="z by width: " + ", ".join(f"{w}: {v:+.1f}" for w, v in zip(WIDTHS, z)))
 err_mapped = float(np.nanmean(np.abs(mean["residual"] - mapped)))
 err_naive = float(np.mean(np.abs(mean["residual"] - naive)[inside]))
-claims.add("Fig. 5b, mapped through the off-diagonal std, predicts the loss better than naive does",
+claims.ours.add("Fig. 5b, mapped through the off-diagonal std, predicts the loss better than naive does",
            err_mapped < err_naive,
            detail=f"mean |residual - mapped| {err_mapped:.4f} over {int(inside.sum())} widths, "
                   f"|residual - naive| {err_naive:.4f}")
-claims.add("the best width lies between 300 and 3000 (Braun et al. used 1000)",
+claims.ours.add("the best width lies between 300 and 3000 (Braun et al. used 1000)",
            300 <= WIDTHS[best] <= 3000, detail=f"lowest mean loss at width {WIDTHS[best]}: "
                                                 f"{mean['residual'][best]:.4f}")
 claims.table()

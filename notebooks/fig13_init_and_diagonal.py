@@ -90,7 +90,7 @@ plt.show()
 # %%
 claims = report.Claims(mode)
 for key in names:
-    claims.compare(f"{names[key]}: beats naive", loss[key].mean(), naive_loss(), report.seed_noise(loss[key]),
+    claims.ours.compare(f"{names[key]}: beats naive", loss[key].mean(), naive_loss(), report.seed_noise(loss[key]),
                    above=False, detail=f"L/p {loss[key].mean():.4f} ± {report.seed_noise(loss[key]):.4f}")
 claims.table()
 effects = {}
@@ -127,12 +127,12 @@ embed = experiments.loss_curve(experiments.trained(paper_runs.mixing_kinds(seed,
 kept, zero = at_ends["published", True], at_ends["published", False]
 closer = np.abs(kept[:, 0] - embed[:, 0].mean()) - np.abs(zero[:, 0] - embed[:, 0].mean())    # per seed
 sem = lambda v: report.seed_noise(v) / np.sqrt(len(v))
-claims.compare("footnote 6: a zero diagonal brings the loss at p_eval = 0.001 closer to embedding-like M",
+claims.paper.compare("footnote 6: a zero diagonal brings the loss at p_eval = 0.001 closer to embedding-like M",
                closer.mean(), 0, sem(closer), unit="se",
                detail=f"L/p kept {kept[:, 0].mean():.4f}, zero {zero[:, 0].mean():.4f}, embedding-like "
                       f"{embed[:, 0].mean():.4f}", expected="inconclusive")
 rise = zero[:, 1] - kept[:, 1]
-claims.compare("footnote 6: a zero diagonal raises the loss at p_eval = 1", rise.mean(), 0, sem(rise), unit="se",
+claims.paper.compare("footnote 6: a zero diagonal raises the loss at p_eval = 1", rise.mean(), 0, sem(rise), unit="se",
                detail=f"L/p kept {kept[:, 1].mean():.4f}, zero {zero[:, 1].mean():.4f} (difference "
                       f"{rise.mean():+.5f} ± {sem(rise):.5f}); embedding-like {embed[:, 1].mean():.4f}",
                expected="inconclusive")

@@ -285,8 +285,12 @@ def run(args) -> int:
     print_table(args.out, results)
     if args.inplace and args.notebooks == ROOT / "notebooks":
         import findings
+        if not args.only and swept is not None and swept["trained"] == 0 and all(r["ok"] for r in results):
+            # every figure from the store: README's time for make figures
+            findings.record("figures", dict(seconds=round(total), notebooks=len(results), trained=0,
+                                            notebooks_seconds=round(timings["notebooks_seconds"])))
         findings.main([])
-        print("README.md's findings table regenerated from paper-code/results/")
+        print("the generated blocks of README.md and docs/ regenerated from paper-code/results/")
     sweep_part = "" if swept is None else f"sweep {swept['seconds']:.0f} s, then "
     print(f"all figures: {total:.0f} s ({sweep_part}notebooks with {args.jobs} jobs); peak memory of "
           f"one process {peak:.2f} GB; index: {args.out / 'index.html'}")
@@ -361,7 +365,7 @@ def print_table(out: Path, results) -> None:
         data = json.loads(path.read_text())
         for claim in data["claims"]:
             unexpected = "" if claim["verdict"] == claim["expected"] else f"  (expected {claim['expected']})"
-            print(f"  {fig}  {_verdict_label(claim, data['mode'])}  {claim['name']}{unexpected}")
+            print(f"  {fig}  {_verdict_label(claim, data['mode'])}  [{claim.get('source', '?')}] {claim['name']}{unexpected}")
 
 
 def _caption(notebook: Path) -> tuple[str, str]:
@@ -445,8 +449,10 @@ def write_index(out: Path, notebooks: Path, seconds: dict, failed=()) -> Path:
             cls = claim["verdict"] if data["mode"] == "paper" else "quick"
             margin = "" if quick or claim.get("margin") is None else \
                 f" (margin {format_margin(claim['margin'])} {claim['margin_unit']})"
+            whose = {"paper": "the paper's claim", "ours": "our claim"}.get(claim.get("source"), "")
             parts.append(f"<li class='{cls}'>{html.escape(_verdict_label(claim, data['mode']))}: "
-                         f"{html.escape(claim['name'])}{html.escape(margin)}</li>")
+                         f"{html.escape(claim['name'])}{html.escape(margin)}"
+                         + (f" <span class='quick'>({whose})</span>" if whose else "") + "</li>")
         parts.append("</ul><table>")
         for key, value in [] if quick else _scalars(data):
             parts.append(f"<tr><td>{html.escape(key)}</td><td>{html.escape(value)}</td></tr>")

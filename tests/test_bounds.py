@@ -10,10 +10,10 @@ from cclib.models import MLP
 
 def test_floor_at_m_zero_is_the_naive_loss():
     clean = mixing.clean(n_instances=2)
-    assert np.allclose(bounds.rank_floor(clean), 1 / 12, rtol=0, atol=1e-15)
+    assert np.allclose(bounds.rank_floor(clean, 50), 1 / 12, rtol=0, atol=1e-15)
     assert np.allclose(bounds.rank_floor(clean, 50, output_bias=True), 49 / 600, rtol=0, atol=1e-15)
     assert np.allclose(bounds.rank_floor(clean, 30), 70 / 600, rtol=0, atol=1e-15)
-    assert np.allclose(bounds.positive_half_loss(clean), 1 / 12, rtol=0, atol=1e-15)
+    assert np.allclose(bounds.positive_half_loss(clean, 50), 1 / 12, rtol=0, atol=1e-15)
 
 
 def test_targets_are_the_labels_of_the_one_active_inputs():
@@ -53,25 +53,25 @@ def test_floor_is_the_best_rank_d_fit():
 
 def test_no_model_or_baseline_below_the_floor():
     m = mixing.random_mixing([0.0, 0.02, 0.05], 100, seeds=[0, 1, 2])
-    floor = bounds.rank_floor(m)
+    floor = bounds.rank_floor(m, 50)
     torch.manual_seed(0)
     models = [MLP(3, 100, 50), baselines.naive(n_instances=3), baselines.svd_baseline(m),
               baselines.semi_nmf(m, max_iter=200).model]
     for model in models:
         assert np.all(evaluate.one_active_loss(model, m) >= floor - 1e-7)
     # the positive half is the loss of one rank-d output matrix, so it is never below the floor
-    assert np.all(bounds.positive_half_loss(m) >= floor)
+    assert np.all(bounds.positive_half_loss(m, 50) >= floor)
 
 
 def test_naive_loss_on_noisy_labels_matches_the_evaluator():
     for zero_diagonal in (True, False):
         m = mixing.random_mixing([0.02, 0.05], 100, seeds=[0, 1], zero_diagonal=zero_diagonal)
-        exact = bounds.naive_loss_on(m)
+        exact = bounds.naive_loss_on(m, 50)
         naive = baselines.naive(n_instances=2)
         assert np.allclose(evaluate.one_active_loss(naive, m), exact, rtol=1e-5)
         curve = evaluate.loss_curve(naive, m, [0.01, 0.5], samples_per_k=2048)
         assert np.all(np.abs(curve.loss - exact[:, None]) < 4 * curve.se + 1e-6)
-    assert bounds.naive_loss_on(mixing.clean())[0] == pytest.approx(1 / 12)
+    assert bounds.naive_loss_on(mixing.clean(), 50)[0] == pytest.approx(1 / 12)
 
 
 def test_bad_width_is_refused():

@@ -93,23 +93,23 @@ def test_notebook_parameters_are_checked(tmp_path):
 
 def test_claims_fail_loudly_only_when_unexpected(capsys):
     claims = report.Claims("paper")
-    claims.add("a", True)
-    claims.add("b", False, expected=False)
+    claims.paper.add("a", True)
+    claims.paper.add("b", False, expected=False)
     claims.finish()
-    claims.add("c", False, detail="L/p 0.09")
+    claims.ours.add("c", False, detail="L/p 0.09")
     with pytest.raises(AssertionError, match="c: fails, expected holds \\(L/p 0.09\\)"):
         claims.finish()
     quick = report.Claims("quick")
-    quick.add("c", False)
+    quick.ours.add("c", False)
     quick.finish()  # quick runs only report, and say so
     assert "verdicts are not meaningful" in capsys.readouterr().out
 
 
 def test_a_claim_within_its_noise_of_the_threshold_is_inconclusive(capsys):
     claims = report.Claims("paper")
-    assert claims.compare("below naive", 0.0700, 0.0833, 0.001, above=False) == "holds"   # 13.3 sd
-    assert claims.compare("close call", 0.0820, 0.0833, 0.001, above=False) == "inconclusive"  # 1.3
-    assert claims.compare("above", 0.0700, 0.0833, 0.001, above=True) == "fails"          # -13.3
+    assert claims.paper.compare("below naive", 0.0700, 0.0833, 0.001, above=False) == "holds"   # 13.3 sd
+    assert claims.paper.compare("close call", 0.0820, 0.0833, 0.001, above=False) == "inconclusive"  # 1.3
+    assert claims.ours.compare("above", 0.0700, 0.0833, 0.001, above=True) == "fails"          # -13.3
     margins = [row["margin"] for row in claims.as_list()]
     assert margins == pytest.approx([13.3, 1.3, -13.3])
     with pytest.raises(AssertionError, match="close call: inconclusive"):
@@ -118,9 +118,12 @@ def test_a_claim_within_its_noise_of_the_threshold_is_inconclusive(capsys):
     claims.table()   # the numbers, for an unchecked cell: every verdict with its margin
     assert "margin +1.3 sd" in capsys.readouterr().out
     with pytest.raises(ValueError, match="noise must be a number > 0"):
-        claims.compare("no noise", 1.0, 0.0, 0.0)
+        claims.paper.compare("no noise", 1.0, 0.0, 0.0)
     with pytest.raises(ValueError, match="expected must be one of"):
-        claims.add("typo", True, expected="hold")
+        claims.paper.add("typo", True, expected="hold")
+    with pytest.raises(TypeError, match="say whose claim it is"):
+        claims.add("nobody's", True)
+    assert [row["source"] for row in claims.as_list()] == ["paper", "paper", "ours"]
 
 
 def _hammer(folder, seed):

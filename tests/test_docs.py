@@ -1,4 +1,5 @@
-"""Every Python block of the README runs as it stands, in a fresh process and an empty cache."""
+"""Every Python block of the README and docs/usage.md runs as it stands, in a fresh process and an
+empty cache; the README stays short and its generated parts current."""
 import os
 import re
 import subprocess
@@ -7,21 +8,36 @@ from pathlib import Path
 
 import pytest
 
-README = Path(__file__).resolve().parent.parent / "README.md"
-BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = [ROOT / "README.md", ROOT / "docs" / "usage.md"]
+BLOCKS = [(page.name, block) for page in PAGES
+          for block in re.findall(r"```python\n(.*?)```", page.read_text(), flags=re.S)]
 
 
-def test_the_readme_has_its_examples():
-    assert len(BLOCKS) >= 6   # ten lines, GELU, importance, own module, device, save and load
+def test_the_pages_have_their_examples():
+    names = [name for name, _ in BLOCKS]
+    # ten lines; GELU, importance, own module, device, save and load, a sweep
+    assert names.count("README.md") >= 1 and names.count("usage.md") >= 6
+
+
+def test_the_readme_reads_in_five_minutes():
+    assert len((ROOT / "README.md").read_bytes()) < 10_000
+
+
+def test_every_link_to_a_page_of_the_project_leads_somewhere():
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for target in re.findall(r"\]\(([^)#:]+)\)", page.read_text()):
+            assert (page.parent / target).exists(), f"{page.name} links to {target}, which does not exist"
 
 
 @pytest.mark.parametrize("index", range(len(BLOCKS)))
-def test_readme_block_runs(index, tmp_path):
+def test_block_runs(index, tmp_path):
+    name, block = BLOCKS[index]
     env = dict(os.environ, CCLIB_CACHE=str(tmp_path / "cache"))
     env.pop("CCLIB_ENGINE", None)
     env.pop("CCLIB_DEVICE", None)
-    done = subprocess.run([sys.executable, "-c", BLOCKS[index]], cwd=tmp_path, env=env,
+    done = subprocess.run([sys.executable, "-c", block], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, f"README block {index}:\n{BLOCKS[index]}\n{done.stderr[-3000:]}"
-    if "run.compute" in BLOCKS[index]:
+    assert done.returncode == 0, f"{name} block {index}:\n{block}\n{done.stderr[-3000:]}"
+    if "run.compute" in block:
         assert "'engine': 'general'" in done.stdout

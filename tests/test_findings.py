@@ -1,4 +1,5 @@
-"""The README's Findings table is what paper-code/findings.py makes of the committed results."""
+"""The generated parts of the README and docs/ are what paper-code/findings.py makes of the committed
+results, the benchmark and the store."""
 import json
 import subprocess
 import sys
@@ -9,7 +10,7 @@ sys.path.insert(0, str(ROOT / "paper-code"))
 import findings  # noqa: E402
 
 
-def test_readme_table_is_generated_from_the_committed_results():
+def test_generated_blocks_are_current():
     assert sorted(p.stem for p in findings.RESULTS.glob("fig*.json")), "no committed results"
     done = subprocess.run([sys.executable, str(ROOT / "paper-code" / "findings.py"), "--check"],
                           capture_output=True, text=True)
@@ -18,12 +19,12 @@ def test_readme_table_is_generated_from_the_committed_results():
 
 def test_every_claim_of_every_result_is_a_row(tmp_path):
     data = dict(figure="fig99", provenance=dict(git_commit="abc"), claims=[
-        dict(name="a | b", verdict="holds", expected="holds", margin=3.14, margin_unit="sd", detail="x"),
-        dict(name="c", verdict="fails", expected="fails", margin=None, margin_unit="", detail="y")])
+        dict(name="a | b", source="paper", verdict="holds", expected="holds", margin=3.14, margin_unit="sd", detail="x"),
+        dict(name="c", source="ours", verdict="fails", expected="fails", margin=None, margin_unit="", detail="y")])
     (tmp_path / "fig99.json").write_text(json.dumps(data))
     table = findings.render(tmp_path)
-    assert "| fig99 | a \\| b | HOLDS | +3.1 sd | x |" in table
-    assert "| fig99 | c | FAILS (recorded) |  | y |" in table
+    assert "| fig99 | the paper's | a \\| b | HOLDS | +3.1 sd | x |" in table
+    assert "| fig99 | ours | c | FAILS (recorded) |  | y |" in table
     readme = f"intro\n{findings.START}\nold\n{findings.END}\nrest\n"
     assert findings.with_table(readme, "new") == f"intro\n{findings.START}\nnew\n{findings.END}\nrest\n"
 
@@ -50,3 +51,11 @@ def test_cost_table_comes_only_from_a_cold_run_of_todays_registry(tmp_path):
     timings["sweep"]["trained"] = 3                                       # a warm run: nothing to share out
     (tmp_path / "timings.json").write_text(json.dumps(timings))
     assert findings.costs(tmp_path) is None
+
+
+def test_counts_are_read_from_the_results_and_the_registry():
+    from cclib import paper_runs
+    sentence = findings.counts()
+    n_claims = sum(len(json.loads(p.read_text())["claims"]) for p in findings.RESULTS.glob("fig*.json"))
+    assert sentence.startswith(f"{n_claims} claims in {len(list(findings.RESULTS.glob('fig*.json')))} figures")
+    assert f"all {len(paper_runs.registry())} runs of the registry" in findings.store_summary()

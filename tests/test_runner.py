@@ -25,7 +25,7 @@ deadline = time.time() + 60
 while os.path.exists("SLOW-{fig}") and time.time() < deadline:
     time.sleep(0.1)
 claims = report.Claims(mode)
-claims.add("it ran", True, "yes")
+claims.ours.add("it ran", True, "yes")
 claims.finish()
 report.write_json(out, "{fig}", mode, seed, claims, answer=42)
 '''
@@ -97,7 +97,7 @@ def test_run_stage_index_and_interrupt(tmp_path):
     assert index.claims == ["holds (quick: not meaningful): it ran"] * 2
     data = json.loads((out / "fig02.json").read_text())
     assert data["answer"] == 42 and data["provenance"]["torch"] and data["provenance"]["cpu"]
-    assert data["claims"] == [dict(name="it ran", verdict="holds", holds=True, expected="holds",
+    assert data["claims"] == [dict(name="it ran", source="ours", verdict="holds", holds=True, expected="holds",
                                    margin=None, margin_unit="", detail="yes")]
     assert "fig02  holds (quick: not meaningful)  it ran" in done.stdout
     assert all(p.stat().st_mode & 0o044 == 0o044 for p in out.iterdir() if p.is_file())

@@ -97,11 +97,29 @@ def test_compare_is_exact_first_then_within_the_seed_spread(tmp_path):
         moved.loss = moved.loss + shift * spread
         result = store.compare(run, moved)
         assert not result["identical"] and result["ok"] == ok
+    # one seed: never judged without a spread to judge by; with a stand-in's spread, as above
     one = experiments.trained(_spec([0], steps=50), folder=tmp_path)
     moved = experiments.load_run(one.save(tmp_path / "one"))
-    moved.loss = moved.loss * (1 + 2 * store.ONE_SEED_RELATIVE)
+    moved.loss = moved.loss + 1e-9
     result = store.compare(one, moved)
-    assert result["spread"] is None and not result["ok"]
+    assert result["spread"] is None and result["allowed"] is None and not result["ok"]
+    assert store.compare(one, moved, spread=1e-7)["ok"] and not store.compare(one, moved, spread=1e-9)["ok"]
+
+
+def test_a_one_seed_run_of_the_sample_borrows_the_spread_of_its_own_setting():
+    runs = paper_runs.registry()
+    for name in paper_runs.REPRODUCE_SAMPLE:
+        spec = runs[name]
+        if spec.n_instances > 1:
+            continue
+        assert name in store.SPREAD_OF, f"{name} has one seed and no stand-in for its spread"
+        ref = runs[store.SPREAD_OF[name]]
+        assert ref.n_instances >= 3 and ref.model == spec.model
+        assert ref.mixing.kind == spec.mixing.kind and ref.inputs.kind == spec.inputs.kind
+        def labels(s):
+            return s.mixing.kind, getattr(s.mixing, "sigma", (0.0,))[0], getattr(s.mixing, "zero_diagonal", None)
+        assert labels(ref) == labels(spec)
+        assert set(ref.inputs.p) == set(spec.inputs.p) and set(ref.steps) == set(spec.steps)
 
 
 def test_a_grid_has_no_seed_spread(tmp_path):

@@ -14,31 +14,52 @@ from scipy import stats
 
 from ._types import Model, Numbers
 from .mixing import Mixing
+from .models import check_protocol, fast_supported
 
 
-def _weights(model):
+def _weights(model, reader: str = "this analysis"):
+    """The (K, n, d) and (K, d, n) weights of the equivalent bias-free ReLU MLP, float64; any model
+    they do not describe exactly (another activation, biases, a subclass, your own module) is
+    refused with the reason, never read as something else."""
+    reason = fast_supported(model)
+    if reason is not None:
+        raise ValueError(f"{reader} reads the weights of a bias-free ReLU MLP (cclib's MLP or ResidualMLP); "
+                         f"refused here: {reason}")
     w_in, w_out = model.effective_weights()
     return w_in.detach().double(), w_out.detach().double()
 
 
 def linear_map(model: Model) -> torch.Tensor:
-    """T = (W_in W_out)^T, (K, n, n): the model without its ReLU, column convention."""
-    w_in, w_out = _weights(model)
+    """T = (W_in W_out)^T, (K, n, n): the model without its ReLU, column convention. cclib's
+    bias-free ReLU models only (any other is refused)."""
+    w_in, w_out = _weights(model, "linear_map")
     return (w_in @ w_out).transpose(1, 2)
 
 
 def feature_contributions(model: Model) -> torch.Tensor:
-    """``W_in[i, k] * W_out[k, i]`` (K, n, d): what neuron k adds to feature i's own output."""
-    w_in, w_out = _weights(model)
+    """``W_in[i, k] * W_out[k, i]`` (K, n, d): what neuron k adds to feature i's own output.
+    cclib's bias-free ReLU models only (any other is refused)."""
+    w_in, w_out = _weights(model, "feature_contributions")
     return w_in * w_out.transpose(1, 2)
 
 
 def responses(model: Model, values: Numbers) -> torch.Tensor:
-    """Output i when input i is ``v`` and all others 0, for each v in ``values``: (K, n, V)."""
-    w_in, w_out = _weights(model)
-    v = torch.as_tensor(values, dtype=torch.float64)
-    h = w_in[:, :, None, :] * v[None, None, :, None]                 # (K, n, V, d)
-    return (torch.relu(h) * w_out.transpose(1, 2)[:, :, None, :]).sum(-1)
+    """Output i when input i is ``v`` and all others 0, for each v in ``values``: (K, n, V). For
+    cclib's bias-free ReLU models from the weights in float64; for any other model that follows
+    the protocol of :mod:`cclib.models`, through ``model(x)`` (its activation, its biases)."""
+    v = torch.as_tensor(values, dtype=torch.float64).flatten()
+    if fast_supported(model) is None:
+        w_in, w_out = _weights(model)
+        h = w_in[:, :, None, :] * v[None, None, :, None]                 # (K, n, V, d)
+        return (torch.relu(h) * w_out.transpose(1, 2)[:, :, None, :]).sum(-1)
+    check_protocol(model)
+    k, n = model.n_instances, model.n_features
+    dtype = next(iter(model.parameters()), torch.zeros(())).dtype
+    eye = torch.eye(n, dtype=dtype)
+    with torch.no_grad():
+        out = [torch.diagonal(model((float(value) * eye).expand(k, n, n)), dim1=1, dim2=2).double()
+               for value in v]                                            # each (K, n)
+    return torch.stack(out, 2)
 
 
 def _unit_columns(a: torch.Tensor) -> torch.Tensor:
@@ -78,7 +99,7 @@ def alignment(model: Model, mixing: Mixing, instance: int = 0) -> Alignment:
     def cos_cols(a, b):
         return (_unit_columns(a) * _unit_columns(b)).sum(0)
 
-    w_in, w_out = _weights(model)
+    w_in, w_out = _weights(model, "alignment")
     read = _unit_columns(w_in[instance])                    # (n, d): neuron k reads column k
     write = _unit_columns(w_out[instance].T)                 # (n, d): neuron k writes column k
     return Alignment(
@@ -159,12 +180,7 @@ class RegimeMeasures:
 def regime_measures(model: Model) -> RegimeMeasures:
     """:class:`RegimeMeasures` of every instance of ``model``: cclib's ReLU models without biases
     only (the slopes are read from the weights); any other model is refused."""
-    from .models import fast_supported
-
-    reason = fast_supported(model)
-    if reason is not None:
-        raise ValueError(f"regime_measures reads slopes from a bias-free ReLU model's weights, not {reason}")
-    w_in, w_out = _weights(model)
+    w_in, w_out = _weights(model, "regime_measures")
     slope = responses(model, [1.0])[:, :, 0].numpy()                      # (K, n)
     d, n = w_in.shape[2], w_in.shape[1]
     ignored = np.argsort(slope, axis=1)[:, : n - d]                        # the n - d lowest slopes

@@ -82,15 +82,17 @@ def one_active_loss(model: Model, mixing: Mixing, samples: int = 1 << 16, seed: 
     """Loss per feature for exactly-one-active inputs, (K,).
 
     With p = 1/n, L / p = E[sum of squared errors]. For cclib's ReLU models without biases it is
-    exact: the mean over buckets of err_b * E[v^2], E[v^2] = 1/3 for v ~ U[-1, 1]. Any other model
-    is not homogeneous in v, so the expectation is sampled: ``samples`` draws (seed: default
-    :func:`default_seed`), standard error about sd / sqrt(samples).
+    exact: the mean over buckets of err_b * E[v^2], E[v^2] = 1/3 for v ~ U[-1, 1], computed on the
+    CPU. Any other model is not homogeneous in v, so the expectation is sampled on ``device``:
+    ``samples`` draws (seed: default :func:`default_seed`), standard error about
+    sd / sqrt(samples).
     """
     _check_pair(model, mixing)
+    check_int("samples", samples, low=32)
+    resolve_device(device)  # refused here on every path, though the exact form needs no device
     if fast_supported(model) is None:
         return (one_active_errors(model, mixing).mean(1) / 3.0).double().numpy()
     seed = default_seed() if seed is None else seed
-    check_int("samples", samples, low=32)
     mean, _ = conditional_errors(model, mixing, [1], samples // 16, seed, device)
     return mean[:, 0].numpy()
 

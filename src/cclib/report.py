@@ -30,6 +30,10 @@ DECISIVE_MARGIN = 2.0
 #: gives alike, would otherwise make them astronomical).
 MARGIN_CAP = 1000.0
 VERDICTS = ("holds", "fails", "inconclusive")
+#: Whose claim a claim is: the paper's (stated in its text, figures or footnotes) or ours (a
+#: question this project asks beyond it, or a stricter form of the paper's that the paper does
+#: not state).
+SOURCES = ("paper", "ours")
 
 
 class Claims:
@@ -46,27 +50,52 @@ class Claims:
     prints the verdicts alone (the cell nbval checks) and, at paper settings, fails loudly if a
     verdict differs from the one recorded as ``expected``. In quick mode verdicts are printed
     as not meaningful and never fail.
+
+    Every claim says whose it is: ``claims.paper.compare(...)`` for a claim of the paper,
+    ``claims.ours.add(...)`` for one of this project (:data:`SOURCES`; ``claims.of(source)`` picks
+    by name). The verdicts, the JSON and the index print it beside each claim.
     """
 
     def __init__(self, mode: str):
         self.mode = mode
         self.rows: list[dict] = []
 
-    def _record(self, name: str, verdict: str, margin, unit: str, detail: str, expected) -> str:
+    def of(self, source: str) -> "_Whose":
+        """The claims of ``source`` ('paper' or 'ours'): ``add`` and ``compare`` as below."""
+        check_choice("source", source, SOURCES)
+        return _Whose(self, source)
+
+    @property
+    def paper(self) -> "_Whose":
+        """The paper's claims: ``claims.paper.add(...)``, ``claims.paper.compare(...)``."""
+        return self.of("paper")
+
+    @property
+    def ours(self) -> "_Whose":
+        """This project's claims: ``claims.ours.add(...)``, ``claims.ours.compare(...)``."""
+        return self.of("ours")
+
+    def _record(self, name: str, verdict: str, margin, unit: str, detail: str, expected, source) -> str:
+        if source is None:
+            raise TypeError("say whose claim it is: claims.paper.add / claims.paper.compare for the paper's, "
+                            "claims.ours.add / claims.ours.compare for ours")
+        check_choice("source", source, SOURCES)
         if isinstance(expected, bool):
             expected = "holds" if expected else "fails"
         check_choice("expected", expected, VERDICTS)
-        self.rows.append(dict(name=name, verdict=verdict, holds={"holds": True, "fails": False}.get(verdict),
+        self.rows.append(dict(name=name, source=source, verdict=verdict,
+                              holds={"holds": True, "fails": False}.get(verdict),
                               expected=expected, margin=margin, margin_unit=unit, detail=detail))
         return verdict
 
-    def add(self, name: str, holds: bool, detail: str = "", expected: bool | str = True) -> str:
+    def add(self, name: str, holds: bool, detail: str = "", expected: bool | str = True, *,
+            source: str | None = None) -> str:
         """A claim decided exactly (no noise scale). expected: True/'holds', False/'fails'
         (a claim of the paper that we find does not reproduce) or 'inconclusive'."""
-        return self._record(name, "holds" if bool(holds) else "fails", None, "", detail, expected)
+        return self._record(name, "holds" if bool(holds) else "fails", None, "", detail, expected, source)
 
     def compare(self, name: str, value: float, threshold: float, noise: float, *, above: bool = True,
-                unit: str = "sd", detail: str = "", expected: bool | str = True) -> str:
+                unit: str = "sd", detail: str = "", expected: bool | str = True, source: str | None = None) -> str:
         """The claim "value > threshold" (above=True) or "value < threshold", judged by its margin
         (value - threshold) / noise, sign flipped for above=False. noise > 0, in the value's
         units (a seed sd, a standard error); unit names it for the reader."""
@@ -77,11 +106,11 @@ class Claims:
         margin = max(-MARGIN_CAP, min(MARGIN_CAP, margin))
         verdict = ("holds" if margin >= DECISIVE_MARGIN else
                    "fails" if margin <= -DECISIVE_MARGIN else "inconclusive")
-        return self._record(name, verdict, margin, unit, detail, expected)
+        return self._record(name, verdict, margin, unit, detail, expected, source)
 
     def as_list(self) -> list[dict]:
-        """One dict per claim: name, verdict, holds (None if inconclusive), expected, margin,
-        margin_unit, detail (what the figure's JSON stores)."""
+        """One dict per claim: name, source ('paper' or 'ours'), verdict, holds (None if
+        inconclusive), expected, margin, margin_unit, detail (what the figure's JSON stores)."""
         return [dict(row) for row in self.rows]
 
     def _header(self) -> None:
@@ -93,18 +122,32 @@ class Claims:
         self._header()
         for row in self.rows:
             margin = "" if row["margin"] is None else f"margin {format_margin(row['margin'])} {row['margin_unit']}; "
-            print(f"{row['verdict'].upper():<12} {row['name']}: {margin}{row['detail']}")
+            print(f"{row['verdict'].upper():<12} [{row['source']}] {row['name']}: {margin}{row['detail']}")
 
     def finish(self) -> None:
         """The verdicts alone; at paper settings, AssertionError on an unexpected one."""
         self._header()
         for row in self.rows:
-            note = "" if row["expected"] == "holds" else f"  [recorded: the paper's claim {row['expected']}]"
-            print(f"{row['verdict'].upper():<12} {row['name']}{note}")
+            whose = "the paper's claim" if row["source"] == "paper" else "our claim"
+            note = "" if row["expected"] == "holds" else f"  [recorded: {whose} {row['expected']}]"
+            print(f"{row['verdict'].upper():<12} [{row['source']}] {row['name']}{note}")
         broken = [f"{r['name']}: {r['verdict']}, expected {r['expected']} ({r['detail']})"
                   for r in self.rows if r["verdict"] != r["expected"]]
         if broken and self.mode == "paper":
             raise AssertionError("claims with an unexpected verdict at paper settings:\n" + "\n".join(broken))
+
+
+class _Whose:
+    """The claims of one source: :meth:`Claims.add` and :meth:`Claims.compare` with it filled in."""
+
+    def __init__(self, claims: Claims, source: str):
+        self._claims, self.source = claims, source
+
+    def add(self, *args, **kwargs) -> str:
+        return self._claims.add(*args, source=self.source, **kwargs)
+
+    def compare(self, *args, **kwargs) -> str:
+        return self._claims.compare(*args, source=self.source, **kwargs)
 
 
 def format_margin(margin: float) -> str:

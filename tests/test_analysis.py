@@ -1,0 +1,76 @@
+"""The analysis functions compute what the model computes, or refuse it with the reason."""
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from cclib import analysis, bounds, evaluate, mixing
+from cclib.models import MLP
+
+
+class Custom(nn.Module):
+    """A module that follows the protocol but is not cclib's MLP."""
+
+    def __init__(self):
+        super().__init__()
+        self.n_instances, self.n_features = 1, 100
+        g = torch.Generator().manual_seed(0)
+        self.W = nn.Parameter(torch.randn(1, 100, 100, generator=g) * 0.1)
+
+    def forward(self, x):
+        return torch.tanh(x @ self.W)
+
+
+def _direct(model, values):
+    """Output i at input v e_i, by calling the model once per (i, v)."""
+    out = torch.zeros(model.n_instances, model.n_features, len(values), dtype=torch.float64)
+    with torch.no_grad():
+        for j, v in enumerate(values):
+            for i in range(model.n_features):
+                x = torch.zeros(model.n_instances, 1, model.n_features)
+                x[:, 0, i] = v
+                out[:, i, j] = model(x)[:, 0, i].double()
+    return out
+
+
+@pytest.mark.parametrize("model", [MLP(2, 100, 50, seeds=[0, 1]), MLP(1, 100, 50, activation="gelu"),
+                                   MLP(1, 100, 50, bias=True), Custom()], ids=["relu", "gelu", "bias", "custom"])
+def test_responses_are_what_the_model_outputs(model):
+    if getattr(model, "bias", False):
+        with torch.no_grad():
+            for name, param in model.named_parameters():
+                if name.startswith("b_"):
+                    param.uniform_(-0.3, 0.3)  # biases that matter
+    values = [-1.0, -0.25, 0.5, 1.0]
+    assert torch.allclose(analysis.responses(model, values), _direct(model, values), atol=1e-5)
+
+
+@pytest.mark.parametrize("model", [MLP(1, 100, 50, activation="gelu"), MLP(1, 100, 50, bias=True), Custom()],
+                         ids=["gelu", "bias", "custom"])
+def test_the_weight_readers_refuse_what_they_would_read_wrongly(model):
+    mix = mixing.random_mixing(0.02)
+    for call, name in [(lambda: analysis.linear_map(model), "linear_map"),
+                       (lambda: analysis.feature_contributions(model), "feature_contributions"),
+                       (lambda: analysis.entry_fit(model, mix), "linear_map"),
+                       (lambda: analysis.alignment(model, mix), "linear_map"),
+                       (lambda: analysis.regime_measures(model), "regime_measures")]:
+        with pytest.raises(ValueError, match=f"{name} reads the weights of a bias-free ReLU MLP"):
+            call()
+
+
+def test_the_floors_take_the_width_they_bound():
+    mix = mixing.clean(100)
+    with pytest.raises(TypeError, match="d_mlp"):
+        bounds.rank_floor(mix)
+    with pytest.raises(TypeError, match="d_mlp"):
+        bounds.naive_loss_on(mix)
+    # the width is the model's: n = 200, d = 100 gives (n - d) / (6n), not the d = 50 floor
+    wide = mixing.clean(200)
+    assert bounds.rank_floor(wide, 100)[0] == pytest.approx(100 / 1200)
+
+
+def test_the_exact_one_active_path_refuses_a_bad_device_too():
+    model, mix = MLP(1), mixing.random_mixing(0.02)
+    with pytest.raises(ValueError, match="device must be a torch device"):
+        evaluate.one_active_loss(model, mix, device="banana")
+    assert np.isfinite(evaluate.one_active_loss(model, mix, device="cpu")).all()
