@@ -157,7 +157,8 @@ def commands() -> str:
          "to check the store, after `make store`",
          time_of("reproduce", lambda m: f"{m['trained']} runs, {m['notebooks']} notebooks")),
     ]
-    lines = ["| command | what it does | when to run it | time on the project's 2-core machine |",
+    machines = sorted({f"{m['cpu']}, {m['cores']} cores" for m in measured.values()})
+    lines = [f"| command | what it does | when to run it | time ({'; '.join(machines) or 'not measured'}) |",
              "|---|---|---|---|"]
     lines += [f"| `{c}` | {what} | {when} | {t} |" for c, what, when, t in rows]
     return "\n".join(lines)
