@@ -95,11 +95,12 @@ def test_run_stage_index_and_interrupt(tmp_path):
     assert all((out / src).exists() for src in index.images) and len(index.images) == 2
     # a smoke run's verdicts are shown as such, never as a plain HOLDS or FAILS
     assert index.claims == ["holds (quick: not meaningful): it ran"] * 2
+    assert (out / "index.html").read_text().count("(our claim)") == 2   # whose claim, beside each
     data = json.loads((out / "fig02.json").read_text())
     assert data["answer"] == 42 and data["provenance"]["torch"] and data["provenance"]["cpu"]
     assert data["claims"] == [dict(name="it ran", source="ours", verdict="holds", holds=True, expected="holds",
                                    margin=None, margin_unit="", detail="yes")]
-    assert "fig02  holds (quick: not meaningful)  it ran" in done.stdout
+    assert "fig02  holds (quick: not meaningful)  [ours] it ran" in done.stdout
     assert all(p.stat().st_mode & 0o044 == 0o044 for p in out.iterdir() if p.is_file())
 
     # a run of one figure keeps the others in the index
