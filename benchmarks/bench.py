@@ -160,7 +160,8 @@ def bench_eval() -> dict:
 
 
 def bench_figures() -> dict:
-    """`make figures` at paper settings, from an empty cache and then with it warm."""
+    """`make figures` at paper settings, as on a fresh clone (the store's runs, an empty local
+    cache for the curves and fits), and then again with that cache warm."""
     out = {}
     with tempfile.TemporaryDirectory() as cache_dir, tempfile.TemporaryDirectory() as out_dir:
         env = dict(os.environ, CCLIB_CACHE=cache_dir)

@@ -67,7 +67,7 @@ xd = np.linspace(np.diag(m).min(), np.diag(m).max(), 10)
 ax.plot(xd, fit.diag_slope * xd + fit.diag_intercept, "--", color=plotting.COLORS["snmf"], lw=1.2,
         label=f"diagonal fit: {fit.diag_slope:.2f} M + {fit.diag_intercept:.2f} (r = {fit.diag_corr:.2f})")
 ax.set(xlabel="$M_{ij}$", ylabel="$T_{ij} = (W_{in} W_{out})_{ji}$", title="entries of T against M")
-ax.legend(fontsize="x-small", loc="lower right")
+ax.legend(fontsize="x-small", loc="upper left")
 lim = np.abs(w_in).max()
 for ax, w, title in ((axes[1], w_in, "$W_{in}$ (feature x neuron)"),
                      (axes[2], w_out.T, "$W_{out}^T$ (feature x neuron)")):
@@ -111,16 +111,10 @@ steeper = per_seed(lambda i: fits[i].diag_slope - fits[i].offdiag_slope)
 pos_mass = per_seed(lambda i: np.clip(w_ins[i], 0, None).sum() / np.abs(w_ins[i]).sum())
 
 
-def top_mass(w):
-    """The share of the absolute mass of ``w`` held by its largest 10% of entries."""
-    a = np.sort(np.abs(w).ravel())[::-1]
-    return a[: a.size // 10].sum() / a.sum()
-
-
 w_outs = run.model.W_out.detach().numpy()
-in_mass = per_seed(lambda i: top_mass(w_ins[i]))
-out_mass = per_seed(lambda i: top_mass(w_outs[i]))
-dense = top_mass(np.random.default_rng(0).standard_normal(1_000_000))     # 0.259 for |N(0, 1)|
+in_mass = per_seed(lambda i: analysis.top_mass(w_ins[i]))
+out_mass = per_seed(lambda i: analysis.top_mass(w_outs[i]))
+dense = analysis.top_mass(np.random.default_rng(0).standard_normal(1_000_000))     # 0.259 for |N(0, 1)|
 n = report.seed_noise
 claims = report.Claims(mode)
 claims.paper.compare("T and M strongly correlated", corr.mean(), 0.5, n(corr),

@@ -19,15 +19,16 @@
 # With exactly one active input $x = v e_i$, $v \sim U[-1, 1]$, there are only $2n$ cases: feature
 # $i$ with $v > 0$, whose label is $v$ times row $i$ of $I + M^T$, and with $v < 0$, whose label
 # is $|v|$ times row $i$ of $-M^T$. Stack these rows into the $2n \times n$ matrix
-# $T = [I + M^T;\ -M^T]$. Whatever its activation and hidden biases, a hidden layer of width $d$
+# $Y = [I + M^T;\ -M^T]$ (the labels; not the model's linear map, which Figs. 7 and 8 call $T$).
+# Whatever its activation and hidden biases, a hidden layer of width $d$
 # writes every output as a combination of the $d$ rows of $W_{out}$, so each output lies in one
 # subspace $S$ of dimension at most $d$ ($d + 1$ with an output bias), and case $b$ costs at least
-# $v^2$ times the squared distance of $T_b$ from $S$. With $E[v^2] = 1/3$ and the $2n$ cases equally
+# $v^2$ times the squared distance of $Y_b$ from $S$. With $E[v^2] = 1/3$ and the $2n$ cases equally
 # likely, the loss per feature obeys
 #
-# $$L / p \;\geq\; \min_{\dim S \leq d} \frac{\|T - T P_S\|_F^2}{6n} \;=\; \frac{1}{6n}\sum_{i > d} s_i(T)^2$$
+# $$L / p \;\geq\; \min_{\dim S \leq d} \frac{\|Y - Y P_S\|_F^2}{6n} \;=\; \frac{1}{6n}\sum_{i > d} s_i(Y)^2$$
 #
-# by Eckart–Young (`cclib.bounds.rank_floor`). At $M = 0$, $T = [I;\ 0]$ has $n$ unit singular
+# by Eckart–Young (`cclib.bounds.rank_floor`). At $M = 0$, $Y = [I;\ 0]$ has $n$ unit singular
 # values and the floor is $(n - d)/(6n) = 1/12$, the naive loss: **on clean one-active inputs no
 # model of this shape beats naive**, the paper's central claim proved in that limit. With a
 # random $M$ the floor drops below naive, reaches a minimum and rises again.

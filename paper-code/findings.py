@@ -197,6 +197,10 @@ BENCH_ROWS = [
     ("eval_curve_seconds", "one loss curve, 100 p_eval from 1e-3 to 1", " s", ("<=", 2)),
     ("eval_curve_reference_seconds", "the same curve by plain Monte Carlo", " s", None),
     ("eval_curve_max_rel_se", "largest relative standard error on that curve", "", ("<=", 0.003)),
+    ("figures_paper_seconds", "`make figures`, paper settings, as on a fresh clone (the store's runs, no "
+     "curve cached)", " s", ("<=", 600)),
+    ("figures_cached_seconds", "`make figures` again, every curve cached", " s", ("<=", 30)),
+    ("peak_rss_gb", "peak memory of one process", " GB", ("<=", 4)),
 ]
 
 

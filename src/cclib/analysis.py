@@ -152,6 +152,14 @@ def top_energy_share(matrix: torch.Tensor | np.ndarray, k: int) -> np.ndarray:
     return (s2[..., :k].sum(-1) / s2.sum(-1)).numpy()
 
 
+def top_mass(weights: torch.Tensor | np.ndarray, share: float = 0.1) -> float:
+    """The share of the absolute mass of ``weights`` held by its largest ``share`` of entries (a
+    heavy-tail or sparsity reading, Figs. 8 and 9): 0.259 for the largest 10% of a dense Gaussian
+    matrix's entries, 1 for a matrix with at most that share of nonzero entries."""
+    a = np.sort(np.abs(np.asarray(weights, dtype=np.float64)).ravel())[::-1]
+    return float(a[: int(np.floor(a.size * share + 1e-9))].sum() / a.sum())
+
+
 def subspace_energy(vectors: torch.Tensor | np.ndarray, basis: torch.Tensor | np.ndarray) -> float:
     """The share of the squared norm of ``vectors``' columns (m, c) that lies in the span of
     ``basis``'s orthonormal columns (m, k): ||B^T X||_F^2 / ||X||_F^2. A random k-dimensional

@@ -1,17 +1,17 @@
 """Exact lower bounds on the loss, and the constructions held against them.
 
 For exactly-one-active inputs x = v e_i (v ~ U[-1, 1]) the labels are v (e_i + M^T[i]) for v > 0
-and |v| (-M^T[i]) for v < 0: the 2n rows of :func:`one_active_targets`, T = [I + M^T; -M^T], each
+and |v| (-M^T[i]) for v < 0: the 2n rows of :func:`one_active_targets`, Y = [I + M^T; -M^T], each
 scaled by |v|. A model whose outputs lie in a subspace of dimension r (any hidden layer of width
 d: every output is a combination of W_out's d rows, whatever the activation and hidden biases;
 r = d + 1 with an output bias) answers case b with some vector o_b(v) of that subspace, and its
-error is at least the distance of |v| T_b from the subspace. Averaged over the 2n cases with
+error is at least the distance of |v| Y_b from the subspace. Averaged over the 2n cases with
 E[v^2] = 1/3, the loss per feature (:func:`cclib.evaluate.one_active_loss`) is at least
 
-    L / p  >=  min over subspaces S of dim r of ||T - T P_S||_F^2 / (6 n)
-           =   (sum of s_i(T)^2 for i > r) / (6 n)          (Eckart-Young)
+    L / p  >=  min over subspaces S of dim r of ||Y - Y P_S||_F^2 / (6 n)
+           =   (sum of s_i(Y)^2 for i > r) / (6 n)          (Eckart-Young)
 
-:func:`rank_floor`. At M = 0, T = [I; 0] has n unit singular values and the floor is
+:func:`rank_floor`. At M = 0, Y = [I; 0] has n unit singular values and the floor is
 (n - d) / (6 n), the naive model's loss: no model of this shape beats naive on clean one-active
 inputs.
 """
