@@ -117,10 +117,10 @@ def record(command: str, numbers: dict) -> None:
     except (OSError, ValueError):
         data = {}
     made = provenance()
-    data[command] = {**numbers, "cpu": made["cpu"], "cores": made["cores"], "git_commit": made["git_commit"]}
+    data[command] = {"cpu": made["cpu"], "cores": made["cores"], "git_commit": made["git_commit"], **numbers}
     COMMANDS.parent.mkdir(exist_ok=True)
     tmp = COMMANDS.with_name(".commands.json.tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    tmp.write_text(json.dumps(data, indent=1) + "\n")
     tmp.replace(COMMANDS)
 
 
@@ -148,7 +148,7 @@ def commands() -> str:
         ("make test", "fails at once if the store lacks a registry run; unit tests; retrains "
          "`paper_runs.REPRODUCE_SAMPLE` cold and compares it with the store; nbval over every notebook",
          "after any change (CI runs it)",
-         time_of("test", lambda m: ", ".join(f"{k} {_minutes(v)}" for k, v in m["stages"].items()))),
+         time_of("test", lambda m: "stages: " + ", ".join(f"{k} {_minutes(v)}" for k, v in m["stages"].items()))),
         ("make store", "trains exactly the registry runs the store lacks under the current keys, into "
          "`data/store/`", "after adding runs or changing code that trains",
          time_of("store", lambda m: f"all {m['trained']} runs, cores busy {100 * m['core_use']:.0f}% of it")),
@@ -244,7 +244,10 @@ def main(argv) -> int:
         if not timings.get("ok"):
             print("findings.py: that make test failed; its times are not recorded", file=sys.stderr)
             return 1
-        record("test", dict(seconds=timings["total_seconds"], stages=timings["stages"]))
+        measured = dict(seconds=timings["total_seconds"], stages=timings["stages"])
+        if timings.get("git_commit"):  # the commit the tests ran on, which may be another checkout's
+            measured["git_commit"] = timings["git_commit"]
+        record("test", measured)
         argv = []
     stale = []
     for path, blocks in _blocks().items():

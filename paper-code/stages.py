@@ -4,7 +4,7 @@
         "unit tests=.venv/bin/python -m pytest tests -n auto" "nbval=..."
 
 Each stage is NAME=COMMAND (a shell command). The exit status is the failing stage's, or 0. The
-timings go to --out as JSON ({"stages": {name: seconds}, "total_seconds", "ok"}) and to stdout as
+timings go to --out as JSON ({"stages": {name: seconds}, "total_seconds", "ok", "git_commit"}) and to stdout as
 one line; `make test` runs its stages this way, so that every run says what each stage cost.
 """
 from __future__ import annotations
@@ -40,7 +40,9 @@ def main(argv) -> int:
     total = round(time.time() - started, 1)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(dict(stages=timings, total_seconds=total, ok=status == 0), indent=1) + "\n")
+    commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True).stdout.strip()
+    out.write_text(json.dumps(dict(stages=timings, total_seconds=total, ok=status == 0, git_commit=commit or None),
+                              indent=1) + "\n")
     print("== " + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in timings.items())
           + f"; total {total:.0f} s", flush=True)
     return status
