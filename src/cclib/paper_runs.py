@@ -272,8 +272,8 @@ def registry(seed: int = 0, quick: bool = False, figures: Sequence[str] | None =
 #: The registry runs that ``make test`` retrains cold and compares with the store
 #: (:func:`cclib.store.compare`), each with the path of the paper's runs it takes; together every
 #: path: sparse and dense Bernoulli batches, exactly one active input, the residual model, the
-#: embedding-like mixing, a run started from another run's weights, a trained sigma. About 290
-#: CPU-seconds, under 4 minutes on two cores (sparsity_p1 alone is 3.6 minutes of one core).
+#: embedding-like mixing, a run started from another run's weights, a trained sigma. Retrained in
+#: 109-112 s on the project's two cores (measured), its longest run, sparsity_p1, on one of them.
 REPRODUCE_SAMPLE = {
     "sparsity_p1": "dense Bernoulli batches (p = 1), random asymmetric M with zero diagonal",
     "transplant_noisy": "sparse Bernoulli batches (p = 0.01), random asymmetric M",
