@@ -33,7 +33,9 @@ def test_tasks_run_in_two_worker_processes_and_report_each_as_it_ends():
     finished = []
     pids = run_tasks(_pid_after, [(1.0,)] * 4, costs=[1, 4, 2, 3], workers=2,
                      on_done=lambda i, result, cpu: finished.append(i))
-    assert len(set(pids)) == 2 and os.getpid() not in pids
+    # in worker processes, not this one, more than one of them; loky may replace a worker between
+    # two tasks (its memory-leak guard restarts a worker that grew, seen on CI), so not exactly two
+    assert len(set(pids)) >= 2 and os.getpid() not in pids
     assert sorted(finished) == [0, 1, 2, 3]
 
 
