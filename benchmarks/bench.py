@@ -9,7 +9,7 @@
 The general engine (autograd through model(x), all instances in one batch) is timed against the
 same reference. The straightforward implementation is cclib.reference.train_reference (one model at a time, a dense
 uniform draw for every input cell, dense products, autograd, torch.optim.AdamW) and
-cclib.evaluate.monte_carlo_loss (fixed-size Monte Carlo, 1M samples per p_eval point). Prints a
+cclib.reference.monte_carlo_loss (fixed-size Monte Carlo, 1M samples per p_eval point). Prints a
 table and writes benchmarks/results.json.
 """
 from __future__ import annotations
@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cclib import evaluate, mixing
+from cclib import evaluate, mixing, reference
 from cclib.parallel import cpu_count, worker_count
 from cclib.models import MLP
 from cclib.reference import train_reference
@@ -87,7 +87,8 @@ def bench_general(inputs: str, instances: int = 16) -> dict:
 def bench_chunk_kernel(instances: int = 8, repeats: int = 20) -> dict:
     """The compiled sparse-batch merge against its numpy version on one chunk (16 steps) of
     `instances` instances at p = 0.01: milliseconds per chunk and the ratio."""
-    from cclib._batches import CHUNK_STEPS, merge_chunk_numpy, mixing_tables
+    from cclib._batches import CHUNK_STEPS, mixing_tables
+    from cclib.reference import merge_chunk_numpy
     from cclib._chunk_kernel import merge_chunk
     from cclib.data import BernoulliStream
     n, b = 100, 2048
@@ -153,7 +154,7 @@ def bench_eval() -> dict:
     curve = evaluate.loss_curve(model, mix, grid)
     seconds = time.perf_counter() - t0
     t0 = time.perf_counter()
-    evaluate.monte_carlo_loss(model, mix, 0.01, n_samples=1_000_000)
+    reference.monte_carlo_loss(model, mix, 0.01, n_samples=1_000_000)
     per_point = time.perf_counter() - t0
     return {"seconds": seconds, "max_rel_se": float((curve.se / curve.loss).max()),
             "reference_seconds": per_point * len(grid)}

@@ -19,7 +19,7 @@ def test_floor_at_m_zero_is_the_naive_loss():
 def test_targets_are_the_labels_of_the_one_active_inputs():
     m = mixing.random_mixing(0.05, 20, seeds=[3])
     t = bounds.one_active_targets(m)
-    from cclib.data import labels
+    from cclib.task import labels
     x = torch.cat([torch.eye(20), -torch.eye(20)])[None].double()
     assert torch.allclose(labels(x, m.matrix().double()), t, atol=1e-12)
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from cclib import evaluate, experiments, mixing
+from cclib import evaluate, experiments, mixing, reference
 from cclib.data import OneActiveStream
 from cclib.models import MLP
 from cclib.spec import RunSpec
@@ -98,7 +98,7 @@ def test_a_custom_module_trains_and_evaluates():
     assert result.engine == "general"
     assert np.nanmean(result.loss[-20:].numpy()) < np.nanmean(result.loss[:20].numpy())
     curve = evaluate.loss_curve(model, mix, [0.05, 0.5], 256)
-    mc, se = evaluate.monte_carlo_loss(model, mix, 0.5, n_samples=40_000, seed=1)
+    mc, se = reference.monte_carlo_loss(model, mix, 0.5, n_samples=40_000, seed=1)
     assert np.all(np.abs(curve.loss[:, 1] - mc) < 4 * np.hypot(se, curve.se[:, 1]))
     # its bias enters the all-zero input's error: e_0 > 0 and the curve counts it
     assert np.all(evaluate.zero_input_error(model, mix) > 0)
@@ -236,5 +236,5 @@ def test_the_residual_model_trains_the_same_in_both_engines_on_its_own_labels():
         evaluate.one_active_loss(models[0], foreign)   # the closed form would score another task
     # the full residual computation scores the same as its folded MLP on the mixing
     exact = evaluate.loss_curve(models[0], models[0].mixing(), [0.01, 0.3], 512)
-    mc, se = evaluate.monte_carlo_loss(models[0], models[0].mixing(), 0.3, n_samples=100_000, seed=2)
+    mc, se = reference.monte_carlo_loss(models[0], models[0].mixing(), 0.3, n_samples=100_000, seed=2)
     assert np.all(np.abs(exact.loss[:, 1] - mc) < 4 * np.hypot(se, exact.se[:, 1]))

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from cclib import baselines, evaluate, mixing
+from cclib import baselines, evaluate, mixing, reference
 from cclib.data import sample_one_active
 from cclib.models import MLP
 
@@ -11,7 +11,7 @@ def test_naive_is_one_twelfth_exactly_and_by_sampling():
     model, clean = baselines.naive(), mixing.clean()
     assert evaluate.one_active_loss(model, clean)[0] == pytest.approx(1 / 12, rel=1e-6)
     assert baselines.naive_loss() == pytest.approx(1 / 12)
-    mean, se = evaluate.monte_carlo_loss(model, clean, 0.05, n_samples=200_000, seed=1)
+    mean, se = reference.monte_carlo_loss(model, clean, 0.05, n_samples=200_000, seed=1)
     assert abs(mean[0] - 1 / 12) < 3 * se[0]
     curve = evaluate.loss_curve(model, clean, [0.001, 0.1, 1.0], samples_per_k=2048)
     assert np.all(np.abs(curve.loss[0] - 1 / 12) < 3 * curve.se[0] + 1e-9)
@@ -41,7 +41,7 @@ def test_stratified_curve_matches_plain_monte_carlo():
     mix = mixing.random_mixing([0.03, 0.03], seeds=[0, 1], symmetric=True)
     for p in (0.003, 0.05, 0.4):
         fast = evaluate.loss_curve(model, mix, [p], samples_per_k=2048, seed=5)
-        mc, mc_se = evaluate.monte_carlo_loss(model, mix, p, n_samples=300_000, seed=6)
+        mc, mc_se = reference.monte_carlo_loss(model, mix, p, n_samples=300_000, seed=6)
         se = np.sqrt(fast.se[:, 0] ** 2 + mc_se**2)
         assert np.all(np.abs(fast.loss[:, 0] - mc) < 3 * se), (p, fast.loss[:, 0], mc, se)
 

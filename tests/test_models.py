@@ -2,7 +2,8 @@ import pytest
 import torch
 
 from cclib import mixing
-from cclib.data import labels, sample_bernoulli
+from cclib.data import sample_bernoulli
+from cclib.task import labels
 from cclib.models import MLP, ResidualMLP
 
 

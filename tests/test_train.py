@@ -4,27 +4,29 @@ import numpy as np
 import pytest
 import torch
 
-from cclib import evaluate, mixing
+from cclib import evaluate, mixing, task
 from cclib.baselines import naive_loss
-from cclib.data import BernoulliStream, labels, sample_bernoulli, sample_one_active
+from cclib.data import BernoulliStream, sample_bernoulli, sample_one_active
 from cclib.models import MLP, ResidualMLP
 from cclib._adamw import adamw_step
-from cclib._batches import merge_chunk_numpy, mixing_tables, sparse_chunk
+from cclib._batches import mixing_tables, sparse_chunk
 from cclib._chunk_kernel import merge_chunk
 from cclib._grads import grads_buckets, grads_dense, grads_sparse
 from cclib.fast import shard_plan
-from cclib.reference import train_reference
+from cclib.reference import merge_chunk_numpy, train_reference
 from cclib.train import train
 
 
 def _autograd(model, mix, x, batch_size):
-    """Reference loss and gradients (w.r.t. W_in, W_out, sigma) on a dense batch x (K, B, n)."""
-    w_in, w_out = (t.detach().clone().requires_grad_() for t in model.effective_weights())
+    """Reference loss and gradients (w.r.t. W_in, W_out, sigma) on a dense batch x (K, B, n): autograd
+    of the task's one loss (cclib.task.loss) through the equivalent MLP. x may hold only the
+    batch's non-empty samples (B < batch_size): the empty ones add 0 to the sum over the batch."""
+    plain = MLP.from_weights(*model.effective_weights())
     sigma = mix.sigma.clone().requires_grad_()
     m = sigma.abs()[:, None, None] * mix.pattern
-    loss = (torch.relu(x @ w_in) @ w_out - labels(x, m)).square().sum((1, 2)) / (batch_size * x.shape[-1])
+    loss = task.loss(plain(x), task.labels(x, m)) * (x.shape[1] / batch_size)
     loss.sum().backward()
-    return loss.detach(), w_in.grad, w_out.grad, sigma.grad
+    return loss.detach(), plain.W_in.grad, plain.W_out.grad, sigma.grad
 
 
 def _bucket_weights(x):

@@ -1,5 +1,5 @@
 """The optimiser: AdamW on one flat (K, P) buffer that holds every trainable number of K
-instances, and the cosine learning-rate schedule both engines follow.
+instances (the learning-rate schedule is :func:`cclib.task.cosine_lr`).
 
 The update is torch.optim.AdamW's (betas (0.9, 0.999), eps 1e-8, decoupled weight decay). With
 one learning-rate schedule for all instances and many parameters, torch's fused kernel does it
@@ -50,11 +50,3 @@ class FlatAdamW:
             self.fused.step()
         else:
             adamw_step(self.flat, self.grad, self.exp_avg, self.exp_avg_sq, lr, self.weight_decay, step)
-
-
-def cosine_lr(lr: float, step: float | torch.Tensor, total: float | torch.Tensor) -> torch.Tensor:
-    """Learning rate at 0-based ``step`` of ``total``: lr * (1 + cos(pi step / total)) / 2, and 0
-    from step ``total`` on. step and total: numbers or broadcastable tensors; float64 result."""
-    step = torch.as_tensor(step, dtype=torch.float64)
-    total = torch.as_tensor(total, dtype=torch.float64)
-    return torch.where(step < total, lr * 0.5 * (1 + torch.cos(math.pi * step / total)), 0.0)

@@ -6,10 +6,11 @@ and the range it allows, so a bad call fails before anything is built or written
 from __future__ import annotations
 
 import math
-import os
 from typing import Iterable, Sequence
 
 import torch
+
+from . import _env
 
 
 def check_int(name: str, value: object, low: int = 1, high: int | None = None) -> int:
@@ -99,7 +100,7 @@ def check_shape(name: str, tensor: torch.Tensor, shape: Sequence[int | None]) ->
 def resolve_device(device: str | torch.device | None = None) -> torch.device:
     """The torch device to compute on: ``device``, else $CCLIB_DEVICE, else 'cpu'. A device that
     torch does not know or that this machine lacks is refused with a ValueError naming it."""
-    name = device if device is not None else os.environ.get("CCLIB_DEVICE") or "cpu"
+    name = device if device is not None else _env.get("CCLIB_DEVICE") or "cpu"
     try:
         dev = torch.device(name)
     except (RuntimeError, TypeError) as err:

@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from ._batches import SparseBatch
+from .task import one_active_labels
 
 BUCKET_GROUP = 16  # instances per block in the exactly-one-active step
 #: (loss (K,), grad_w_in (K, n, d), grad_w_out (K, d, n), grad_sigma_abs (K,) or None)
@@ -130,13 +131,8 @@ def grads_sparse(w_in: Tensor, w_out: Tensor, gt: Tensor | None, sigma_abs: Tens
 
 
 def one_active_targets(gt: Tensor | None, sigma_abs: Tensor, n: int) -> Tensor:
-    """Label per unit |v| for each (feature, sign) bucket, (K or 1, 2n, n): rows i < n are
-    e_i + M^T[i] (v > 0), rows n + i are -M^T[i] (v < 0)."""
-    target = torch.zeros(1, 2 * n, n)
-    target[0, :n] = torch.eye(n)
-    if gt is None:
-        return target
-    return target + sigma_abs[:, None, None] * torch.cat([gt, -gt], 1)
+    """:func:`cclib.task.one_active_labels` of M^T = sigma G^T, (K or 1, 2n, n) float32."""
+    return one_active_labels(None if gt is None else sigma_abs[:, None, None] * gt, n)
 
 
 def grads_buckets(w_in: Tensor, w_out: Tensor, gt: Tensor | None, sigma_abs: Tensor,

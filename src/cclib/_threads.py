@@ -12,15 +12,16 @@ and see that the conclusions do not hang on the last digits (it is part of the c
 from __future__ import annotations
 
 import functools
-import os
 from typing import Callable
 
 import torch
 
+from . import _env
+
 
 def compute_threads() -> int:
     """Threads cclib computes on: $CCLIB_THREADS, else 1."""
-    return int(os.environ.get("CCLIB_THREADS", "1"))
+    return int(_env.get("CCLIB_THREADS") or "1")
 
 
 def single_threaded(fn: Callable) -> Callable:

@@ -1,13 +1,10 @@
-"""Names for the types that public signatures share."""
+"""Names for the types that public signatures share (the model protocol is :class:`cclib.task.Model`)."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence, Union
+from typing import Sequence, Union
 
 import numpy as np
 import torch
-
-if TYPE_CHECKING:
-    from .models import MLP, ResidualMLP
 
 #: One seed s for all instances (meaning s, s+1, ...) or one seed per instance.
 Seeds = Union[int, Sequence[int]]
@@ -15,5 +12,3 @@ Seeds = Union[int, Sequence[int]]
 PerInstance = Union[float, Sequence[float]]
 #: Numbers given as a scalar, a sequence, a numpy array or a tensor.
 Numbers = Union[float, Sequence[float], np.ndarray, torch.Tensor]
-#: Either architecture; both expose effective_weights() and pullback().
-Model = Union["MLP", "ResidualMLP"]

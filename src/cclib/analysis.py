@@ -12,9 +12,10 @@ import numpy as np
 import torch
 from scipy import stats
 
-from ._types import Model, Numbers
+from ._types import Numbers
 from .mixing import Mixing
 from .models import check_protocol, fast_supported
+from .task import Model
 
 
 def _weights(model, reader: str = "this analysis"):

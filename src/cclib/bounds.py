@@ -22,14 +22,14 @@ import torch
 
 from ._checks import check_int
 from .mixing import Mixing
+from .task import one_active_labels
 
 
 def one_active_targets(mixing: Mixing) -> torch.Tensor:
-    """The labels of the 2n one-active cases per unit |v|, (K, 2n, n), float64: row i is the label
-    of +e_i (I + M^T), row n + i that of -e_i (-M^T)."""
-    gt = mixing.matrix().double().transpose(1, 2)
-    eye = torch.eye(mixing.n_features, dtype=torch.float64).expand_as(gt)
-    return torch.cat([eye + gt, -gt], 1)
+    """The labels of the 2n one-active cases per unit |v|, (K, 2n, n), float64
+    (:func:`cclib.task.one_active_labels`): row i is the label of +e_i (I + M^T), row n + i that
+    of -e_i (-M^T)."""
+    return one_active_labels(mixing.matrix().double().transpose(1, 2), mixing.n_features, torch.float64)
 
 
 def _tail_energy(matrix: torch.Tensor, rank: int) -> np.ndarray:

@@ -39,6 +39,8 @@ from typing import Callable, Iterable
 import numpy as np
 import torch
 
+from . import _env
+
 def _syntax(source: bytes) -> str:
     """The module's syntax tree without docstrings, as text: comments, docstrings and formatting
     do not change it; any change to what runs does."""
@@ -132,8 +134,8 @@ def default_dir() -> Path:
     """$CCLIB_CACHE if set; else the ``data/`` folder of the enclosing cclib checkout (found from
     the working directory upwards); else ~/.cache/cclib. A folder other than a checkout's
     ``data/`` is named on stderr the first time it is used."""
-    if os.environ.get("CCLIB_CACHE"):
-        return _announce(Path(os.environ["CCLIB_CACHE"]), "$CCLIB_CACHE")
+    if _env.get("CCLIB_CACHE"):
+        return _announce(Path(_env.get("CCLIB_CACHE")), "$CCLIB_CACHE")
     for parent in [Path.cwd(), *Path.cwd().parents]:
         if (parent / "pyproject.toml").exists() and (parent / "src" / "cclib").is_dir():
             return parent / "data"
@@ -154,8 +156,8 @@ def store_dir() -> Path | None:
     """The store of the paper's trained runs: $CCLIB_STORE if set, else ``data/store`` of the cclib
     checkout this package was installed from (the store belongs to the code it was keyed on);
     None for a package installed without its checkout."""
-    if os.environ.get("CCLIB_STORE"):
-        return Path(os.environ["CCLIB_STORE"])
+    if _env.get("CCLIB_STORE"):
+        return Path(_env.get("CCLIB_STORE"))
     root = Path(__file__).resolve().parents[2]
     if (root / "pyproject.toml").exists() and (root / "src" / "cclib").is_dir():
         return root / "data" / "store"
@@ -171,7 +173,7 @@ def config_key(config: dict, code: str) -> str:
 
     if not (isinstance(code, str) and code):
         raise TypeError(f"code must be a code fingerprint (cclib.cache.code_fingerprint), got {code!r}")
-    device = (os.environ.get("CCLIB_DEVICE") or "cpu").split(":")[0]
+    device = (_env.get("CCLIB_DEVICE") or "cpu").split(":")[0]
     text = json.dumps({"config": config, "code": code, "threads": compute_threads(), "device": device},
                       sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:20]

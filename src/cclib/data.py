@@ -1,12 +1,12 @@
-"""Inputs and labels.
+"""Inputs (the labels and the loss are in :mod:`cclib.task`).
 
 Two kinds of sampler live here:
 
 * plain dense samplers (:func:`sample_bernoulli`, :func:`sample_one_active`), one uniform number per
   input cell, used by the reference trainer, the tests and anyone who wants a batch to look at;
-* per-instance *streams* used by the fast trainer. A stream draws many steps at once from its own
-  generator, so an instance's data depend only on its own seed and probability, never on which
-  other instances share a run.
+* per-instance *streams* (:func:`streams`), which both engines train on. A stream draws many
+  steps at once from its own generator, so an instance's data depend only on its own seed and
+  probability, never on which other instances share a run.
 
 Feature values are uniform on [-1, 1] when active and exactly 0 otherwise.
 """
@@ -16,6 +16,8 @@ import math
 
 import numpy as np
 import torch
+from jaxtyping import Float
+from torch import Tensor
 
 from ._checks import check_float, check_int
 
@@ -26,7 +28,7 @@ DENSE_SAMPLING_P = 0.1
 
 
 def sample_bernoulli(batch_size: int, n_features: int, p: float,
-                     generator: torch.Generator | None = None) -> torch.Tensor:
+                     generator: torch.Generator | None = None) -> Float[Tensor, "batch n"]:
     """(batch, n): each cell active with probability p, active values ~ U[-1, 1]."""
     check_int("batch_size", batch_size)
     check_int("n_features", n_features)
@@ -37,7 +39,7 @@ def sample_bernoulli(batch_size: int, n_features: int, p: float,
 
 
 def sample_one_active(batch_size: int, n_features: int,
-                      generator: torch.Generator | None = None) -> torch.Tensor:
+                      generator: torch.Generator | None = None) -> Float[Tensor, "batch n"]:
     """(batch, n): exactly one feature per row, chosen uniformly, with value ~ U[-1, 1]."""
     check_int("batch_size", batch_size)
     n = check_int("n_features", n_features)
@@ -46,20 +48,6 @@ def sample_one_active(batch_size: int, n_features: int,
     x = torch.zeros(batch_size, n)
     x[torch.arange(batch_size), idx] = vals
     return x
-
-
-def labels(x: torch.Tensor, mixing_matrix: torch.Tensor | None) -> torch.Tensor:
-    """y = ReLU(x) + x @ M^T. x: (K, batch, n); M: (K, n, n) or None for the clean task."""
-    y = torch.relu(x)
-    if mixing_matrix is not None:
-        y = y + x @ mixing_matrix.transpose(-1, -2)
-    return y
-
-
-def targets(model: torch.nn.Module, x: torch.Tensor, mixing_matrix: torch.Tensor | None) -> torch.Tensor:
-    """What ``model(x)`` is trained to output: ``model.labels(x)`` if the model has labels of its
-    own, else :func:`labels` (ReLU(x) + x M^T; M (K, n, n), or None for M = 0)."""
-    return model.labels(x) if hasattr(model, "labels") else labels(x, mixing_matrix)
 
 
 def steps_for(p: float, n_features: int = 100, non_empty_batches: int = 10_000) -> int:
@@ -149,3 +137,11 @@ class OneActiveStream:
         value = torch.where(bucket < n_features, magnitude, -magnitude)
         x = torch.zeros(*draws.shape, n_features)
         return x.scatter_(-1, (bucket % n_features)[..., None], value[..., None])
+
+
+def streams(inputs: str, probs: list, batch_size: int, n_features: int, seeds: list[int]) -> list:
+    """One stream per instance: :class:`BernoulliStream` (p of ``probs``) or, for inputs
+    'one_active', :class:`OneActiveStream`, each from its own seed."""
+    if inputs == "bernoulli":
+        return [BernoulliStream(q, batch_size, n_features, s) for q, s in zip(probs, seeds)]
+    return [OneActiveStream(batch_size, n_features, s) for s in seeds]

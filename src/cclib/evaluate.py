@@ -1,11 +1,14 @@
 """Expected loss of trained (or hand-built) models.
 
 Losses are reported as *loss per feature* L / p, where L is the mean squared error over
-features of one sample, averaged over the input distribution (all-zero samples included).
+features of one sample, averaged over the input distribution (all-zero samples included). Every
+function takes ``kind``: 'mse' (default, the paper's) or another loss of :mod:`cclib.task`
+('l4': the mean fourth power of the error), e.g. a run's own ``spec.loss.kind``; uniform
+importance.
 
 Bernoulli(p) inputs are evaluated by stratifying on the number k of active features,
 K ~ Binomial(n, p). Given k, the active set is uniform and the values are U[-1, 1] whatever p is,
-so ``e_k = E[sum of squared errors | k]`` is estimated once and reused for every p_eval:
+so ``e_k = E[sum of errors e(out - y) | k]`` is estimated once and reused for every p_eval:
 
     L(p) = (1 / n) * sum_k P(K = k; n, p) * e_k
 
@@ -21,19 +24,18 @@ moved there for the computation and the results come back as numpy arrays.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 import torch
 
-from ._checks import check_int, check_probabilities, resolve_device
+from . import _env
+from ._checks import check_choice, check_int, check_probabilities, resolve_device
 from ._threads import single_threaded
-from ._types import Model, Numbers
-from .bounds import one_active_targets
-from .data import targets
+from ._types import Numbers
 from .mixing import Mixing
+from .task import LOSSES, VALUE_MOMENT_DIVISOR, Model, error, one_active_labels, targets
 from .models import check_own_labels, check_protocol, fast_supported
 
 
@@ -51,7 +53,7 @@ def _weights(model):
     return w_in.detach().float(), w_out.detach().float()
 
 
-def _check_pair(model, mixing):
+def check_pair(model, mixing):
     check_protocol(model)
     if not isinstance(mixing, Mixing):
         raise TypeError(f"mixing must be a cclib.mixing.Mixing, got {type(mixing).__name__}")
@@ -63,37 +65,40 @@ def _check_pair(model, mixing):
 
 @single_threaded
 @torch.no_grad()
-def one_active_errors(model: Model, mixing: Mixing) -> torch.Tensor:
-    """Squared error per unit |v|^2 for each (feature, sign) bucket, (K, 2n): bucket i is input
-    +e_i, bucket n + i is input -e_i. Exact for positively homogeneous models only (cclib's ReLU
-    models without biases); refused for any other."""
-    _check_pair(model, mixing)
+def one_active_errors(model: Model, mixing: Mixing, kind: str = "mse") -> torch.Tensor:
+    """Summed error per unit |v|^q (q = 2 for 'mse', 4 for 'l4') for each (feature, sign) bucket,
+    (K, 2n): bucket i is input +e_i, bucket n + i is input -e_i. Exact for positively homogeneous
+    models only (cclib's ReLU models without biases); refused for any other."""
+    check_pair(model, mixing)
+    check_choice("kind", kind, LOSSES)
     reason = fast_supported(model)
     if reason is not None:
         raise ValueError(f"one_active_errors needs a positively homogeneous model without biases, "
                          f"not {reason}; use one_active_loss, which samples such models")
     w_in, w_out = _weights(model)
     a = torch.relu(torch.cat([w_in, -w_in], 1))
-    return (a @ w_out - one_active_targets(mixing).to(w_out.dtype)).square().sum(2)
+    labels = one_active_labels(mixing.matrix().double().transpose(1, 2), model.n_features, torch.float64)
+    return error(a @ w_out - labels.to(w_out.dtype), kind).sum(2)
 
 
 def one_active_loss(model: Model, mixing: Mixing, samples: int = 1 << 16, seed: int | None = None,
-                    device: str | None = None) -> np.ndarray:
+                    device: str | None = None, kind: str = "mse") -> np.ndarray:
     """Loss per feature for exactly-one-active inputs, (K,).
 
-    With p = 1/n, L / p = E[sum of squared errors]. For cclib's ReLU models without biases it is
-    exact: the mean over buckets of err_b * E[v^2], E[v^2] = 1/3 for v ~ U[-1, 1], computed on the
-    CPU. Any other model is not homogeneous in v, so the expectation is sampled on ``device``:
+    With p = 1/n, L / p = E[sum of errors]. For cclib's ReLU models without biases it is
+    exact: the mean over buckets of err_b * E[|v|^q], E[v^2] = 1/3 and E[v^4] = 1/5 for
+    v ~ U[-1, 1], computed on the CPU. Any other model is not homogeneous in v, so the expectation is sampled on ``device``:
     ``samples`` draws (seed: default :func:`default_seed`), standard error about
     sd / sqrt(samples).
     """
-    _check_pair(model, mixing)
+    check_pair(model, mixing)
     check_int("samples", samples, low=32)
+    check_choice("kind", kind, LOSSES)
     resolve_device(device)  # refused here on every path, though the exact form needs no device
     if fast_supported(model) is None:
-        return (one_active_errors(model, mixing).mean(1) / 3.0).double().numpy()
+        return (one_active_errors(model, mixing, kind).mean(1) / VALUE_MOMENT_DIVISOR[kind]).double().numpy()
     seed = default_seed() if seed is None else seed
-    mean, _ = conditional_errors(model, mixing, [1], samples // 16, seed, device)
+    mean, _ = conditional_errors(model, mixing, [1], samples // 16, seed, device, kind)
     return mean[:, 0].numpy()
 
 
@@ -119,16 +124,17 @@ def _on_device(model, device):
     return resolve_device(device), next(iter(model.parameters()), torch.zeros(())).device
 
 
-def zero_input_error(model: Model, mixing: Mixing, device: str | None = None) -> np.ndarray:
-    """e_0 = the summed squared error on the all-zero input, |model(0)|^2, (K,): 0 for models
+def zero_input_error(model: Model, mixing: Mixing, device: str | None = None, kind: str = "mse") -> np.ndarray:
+    """e_0 = the summed error on the all-zero input (|model(0)|^2 for 'mse'), (K,): 0 for models
     without biases."""
-    _check_pair(model, mixing)
+    check_pair(model, mixing)
+    check_choice("kind", kind, LOSSES)
     dev, home = _on_device(model, device)
     try:
         with torch.no_grad():
             x = torch.zeros(model.n_instances, 1, model.n_features, device=dev)
             out = model.to(dev)(x) - targets(model, x, None)
-        return out.square().sum((1, 2)).double().cpu().numpy()
+        return error(out, kind).sum((1, 2)).double().cpu().numpy()
     finally:
         model.to(home)
 
@@ -136,12 +142,13 @@ def zero_input_error(model: Model, mixing: Mixing, device: str | None = None) ->
 @single_threaded
 @torch.no_grad()
 def conditional_errors(model: Model, mixing: Mixing, ks: Sequence[int], samples_per_k: int = 4096,
-                       seed: int = 0, device: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+                       seed: int = 0, device: str | None = None, kind: str = "mse") -> tuple[np.ndarray, np.ndarray]:
     """Monte-Carlo ``e_k`` for each k >= 1 in ``ks``: returns (mean (K, len(ks)), var (K, len(ks)))
-    of the per-sample summed squared error, from :func:`samples_for` draws per k."""
-    _check_pair(model, mixing)
+    of the per-sample summed error, from :func:`samples_for` draws per k."""
+    check_pair(model, mixing)
+    check_choice("kind", kind, LOSSES)
     if fast_supported(model) is not None:
-        return _conditional_errors_general(model, mixing, ks, samples_per_k, seed, device)
+        return _conditional_errors_general(model, mixing, ks, samples_per_k, seed, device, kind)
     dev, _ = _on_device(model, device)
     w_in, w_out = (w.to(dev) for w in _weights(model))
     mt = mixing.matrix().transpose(1, 2).float().to(dev)
@@ -158,7 +165,7 @@ def conditional_errors(model: Model, mixing: Mixing, ks: Sequence[int], samples_
             hi = min(n_inst, lo + group)
             out = torch.relu(x @ w_in[lo:hi]) @ w_out[lo:hi]
             err = torch.baddbmm(out - relu_x, x.expand(hi - lo, -1, -1), mt[lo:hi], alpha=-1.0)
-            per_sample = err.square().sum(2).double()
+            per_sample = error(err, kind).sum(2).double()
             means[lo:hi, j] = per_sample.mean(1).cpu()
             variances[lo:hi, j] = per_sample.var(1).cpu()
     return means, variances
@@ -166,7 +173,7 @@ def conditional_errors(model: Model, mixing: Mixing, ks: Sequence[int], samples_
 
 @single_threaded
 @torch.no_grad()
-def _conditional_errors_general(model, mixing, ks, samples_per_k, seed, device):
+def _conditional_errors_general(model, mixing, ks, samples_per_k, seed, device, kind):
     """:func:`conditional_errors` through ``model(x)``: the same draws, all K instances per pass."""
     dev, home = _on_device(model, device)
     m = mixing.matrix().float().to(dev)
@@ -184,7 +191,7 @@ def _conditional_errors_general(model, mixing, ks, samples_per_k, seed, device):
             for lo in range(0, n_samples, step):
                 xs = x[lo:lo + step].expand(n_inst, -1, -1)
                 err = model(xs) - targets(model, xs, m)
-                per_sample[:, lo:lo + step] = err.square().sum(2).double()
+                per_sample[:, lo:lo + step] = error(err, kind).sum(2).double()
             means[:, j] = per_sample.mean(1).cpu()
             variances[:, j] = per_sample.var(1).cpu()
     finally:
@@ -205,33 +212,34 @@ def default_seed() -> int:
 
     Setting it re-draws every Monte-Carlo estimate, a way to check that a conclusion does not
     hang on one draw (the numbers then move within their standard errors)."""
-    return int(os.environ.get("CCLIB_EVAL_SEED", "0"))
+    return int(_env.get("CCLIB_EVAL_SEED") or "0")
 
 
 def loss_curve(model: Model, mixing: Mixing, p_eval: Numbers, samples_per_k: int = 4096,
-               seed: int | None = None, device: str | None = None) -> LossCurve:
+               seed: int | None = None, device: str | None = None, kind: str = "mse") -> LossCurve:
     """Expected loss per feature at each p in ``p_eval`` for Bernoulli inputs, (K, P), with SE.
 
     p_eval: floats in (0, 1]. samples_per_k: Monte-Carlo draws per stratum k >= 2 (k = 1 exact
     where the model allows, see the module docstring). seed: the draws' seed (default
-    :func:`default_seed`).
+    :func:`default_seed`). kind: the loss (module docstring).
     """
     seed = default_seed() if seed is None else seed
-    _check_pair(model, mixing)
+    check_pair(model, mixing)
+    check_choice("kind", kind, LOSSES)
     p_eval = check_probabilities("p_eval", p_eval).numpy()
     check_int("samples_per_k", samples_per_k, low=2)
     n = model.n_features
     from scipy.stats import binom
     ks = strata_needed(p_eval, n)
     if fast_supported(model) is None:
-        e1 = one_active_loss(model, mixing)                      # E[sum sq err | k = 1], (K,)
+        e1 = one_active_loss(model, mixing, kind=kind)           # E[sum of errors | k = 1], (K,)
         total = e1[:, None] * binom.pmf(1, n, p_eval)[None, :]
     else:  # e_0 exactly, e_1 sampled with the others
-        total = zero_input_error(model, mixing, device)[:, None] * binom.pmf(0, n, p_eval)[None, :]
+        total = zero_input_error(model, mixing, device, kind)[:, None] * binom.pmf(0, n, p_eval)[None, :]
         ks = np.concatenate([[1], ks])
     var = np.zeros_like(total)
     if ks.size:
-        mean_k, var_k = conditional_errors(model, mixing, ks, samples_per_k, seed, device)
+        mean_k, var_k = conditional_errors(model, mixing, ks, samples_per_k, seed, device, kind)
         pmf = binom.pmf(ks[:, None], n, p_eval[None, :])         # (S, P)
         total = total + mean_k.numpy() @ pmf
         counts = np.array([samples_for(k, samples_per_k) for k in ks], dtype=float)
@@ -241,46 +249,14 @@ def loss_curve(model: Model, mixing: Mixing, p_eval: Numbers, samples_per_k: int
 
 
 def expected_loss(model: Model, mixing: Mixing, p: float, samples_per_k: int = 4096,
-                  seed: int | None = None, device: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+                  seed: int | None = None, device: str | None = None, kind: str = "mse") -> tuple[np.ndarray, np.ndarray]:
     """Loss per feature at one p: (loss (K,), se (K,))."""
     if isinstance(p, (str, bytes, bool)) or not isinstance(p, (int, float, np.floating)):
         raise TypeError(f"p must be a number in (0, 1], got {p!r} ({type(p).__name__})")
-    curve = loss_curve(model, mixing, [p], samples_per_k, seed, device)
+    curve = loss_curve(model, mixing, [p], samples_per_k, seed, device, kind)
     return curve.loss[:, 0], curve.se[:, 0]
 
 
 def p_grid(points: int = 100, low: float = 1e-3, high: float = 1.0) -> np.ndarray:
     """The paper's evaluation grid: ``points`` log-spaced p from ``low`` to ``high``."""
     return np.geomspace(low, high, points)
-
-
-@single_threaded
-@torch.no_grad()
-def monte_carlo_loss(model: Model, mixing: Mixing, p: float, n_samples: int = 1_000_000,
-                     seed: int = 0, batch: int = 65_536) -> tuple[np.ndarray, np.ndarray]:
-    """Plain Monte-Carlo loss per feature at p from fresh Bernoulli samples: (mean (K,), se (K,)).
-
-    The straightforward estimator (the paper's), kept to check :func:`loss_curve`; any model,
-    through ``model(x)``.
-    """
-    _check_pair(model, mixing)
-    p = float(check_probabilities("p", p)[0])
-    m = mixing.matrix().float()
-    n, k = model.n_features, model.n_instances
-    gen = torch.Generator().manual_seed(int(seed))
-    sums = torch.zeros(k, dtype=torch.float64)
-    sq = torch.zeros_like(sums)
-    done = 0
-    while done < n_samples:
-        b = min(batch, n_samples - done)
-        active = torch.rand(b, n, generator=gen) < p
-        x = (torch.rand(b, n, generator=gen) * 2 - 1) * active
-        xs = x.expand(k, -1, -1)
-        err = model(xs) - targets(model, xs, m)
-        per = err.square().sum(2).double() / (n * p)
-        sums += per.sum(1)
-        sq += per.square().sum(1)
-        done += b
-    mean = sums / n_samples
-    var = sq / n_samples - mean**2
-    return mean.numpy(), (var * n_samples / (n_samples - 1) / n_samples).sqrt().numpy()

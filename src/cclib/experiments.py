@@ -21,16 +21,18 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from . import cache
-from ._checks import check_int
-from ._types import Model, Numbers
+from . import _env, cache
+from ._checks import check_choice, check_int, resolve_device
+from ._types import Numbers
 from .evaluate import LossCurve
 from .mixing import Mixing
+from .models import set_parameters
 from .paper_runs import expected_seconds
-from .runs import build_mixing, build_model, initial_model
-from .spec import RunSpec
 from .parallel import chainable, run_plans
-from .train import engine_for, plan_spec
+from .runs import build_mixing, build_model
+from .spec import RunSpec
+from .task import LOSSES, Model
+from .train import choose_engine, make_plan, procedure_of
 
 #: Each engine's module; a run's key covers its own engine's module, not the other's.
 ENGINE_MODULES = {"fast": "fast", "general": "general"}
@@ -118,20 +120,22 @@ def load_run(folder: str | Path) -> Trained:
     return from_arrays(RunSpec.model_validate(info["spec"]), info["compute"], info["code"], arrays)
 
 
-def from_arrays(spec: RunSpec, compute: dict, code: str, arrays: dict[str, np.ndarray]) -> Trained:
-    """The run of ``spec`` whose numbers are ``arrays`` (:meth:`Trained.arrays`)."""
-    model = build_model(spec)
+def from_arrays(spec: RunSpec, compute: dict, code: str, arrays: dict[str, np.ndarray],
+                model: Model | None = None, mixing: Mixing | None = None) -> Trained:
+    """The run of ``spec`` whose numbers are ``arrays`` (:meth:`Trained.arrays`), written into
+    ``model`` and ``mixing`` if given (the spec's, built by :mod:`cclib.runs`), else into new ones."""
+    model = build_model(spec) if model is None else model
     with torch.no_grad():
         for name, param in model.named_parameters():
             param.copy_(torch.from_numpy(np.asarray(arrays[f"param.{name}"])))
-    mixing = build_mixing(spec)
+    mixing = build_mixing(spec) if mixing is None else mixing
     mixing = Mixing(mixing.pattern, torch.from_numpy(np.asarray(arrays["sigma"])), mixing.trainable_sigma)
     return Trained(model, mixing, arrays["loss"], spec, compute, code)
 
 
 def compute_context(spec: RunSpec, engine: str | None = None, device: str | None = None) -> dict:
-    """How ``spec`` would be trained: the engine and the device kind (:func:`cclib.train.engine_for`)."""
-    return engine_for(spec, build_model(spec), engine, device)
+    """How ``spec`` would be trained: the engine and the device kind (:class:`RunKey`)."""
+    return RunKey(spec, engine, device).compute
 
 
 def trained(spec: RunSpec, *, engine: str | None = None, device: str | None = None,
@@ -142,12 +146,17 @@ def trained(spec: RunSpec, *, engine: str | None = None, device: str | None = No
 
 
 class RunKey:
-    """A run asked of :func:`trained_many`: its spec, how it is computed, its code and key."""
+    """A run asked of :func:`trained_many`: its spec, its untrained model and mixing and its
+    procedure (each built once, here), the engine and device it is computed on (chosen once,
+    here), its code and its key."""
 
     def __init__(self, spec: RunSpec, engine: str | None, device: str | None):
         self.spec = spec
-        self.compute = compute_context(spec, engine, device)
-        self.code = run_code(self.compute["engine"])
+        self.model, self.mixing, self.procedure = build_model(spec), build_mixing(spec), procedure_of(spec)
+        self.device = resolve_device(device)
+        self.engine = choose_engine(engine, self.model, self.device, self.procedure)
+        self.compute = dict(engine=self.engine, device=self.device.type)
+        self.code = run_code(self.engine)
         self.config = dict(spec=spec.canonical(), compute=self.compute)
         self.key = cache.config_key(self.config, self.code)
 
@@ -204,23 +213,24 @@ def trained_many(specs: Sequence[RunSpec], *, engine: str | None = None, device:
             arrays = cache.load("trained", entry.config, place, code=entry.code,
                                 discard=place == write)
             if arrays is not None:
-                done[key] = from_arrays(entry.spec, entry.compute, entry.code, arrays)
+                done[key] = from_arrays(entry.spec, entry.compute, entry.code, arrays, entry.model, entry.mixing)
                 break
     missing = [key for key in entries if key not in done]
     counts = dict(runs=len(entries), cached=len(done), trained=0, tasks=0, task_cpu_seconds=0.0,
                   wall_seconds=0.0)
-    if missing and os.environ.get("CCLIB_CACHE_ONLY", "") not in ("", "0"):
+    if missing and (_env.get("CCLIB_CACHE_ONLY") or "0") != "0":
         raise RuntimeError(f"CCLIB_CACHE_ONLY is set and {len(missing)} run(s) are not stored "
                            f"(read from {', '.join(map(str, reads))}), e.g. "
                            f"{entries[missing[0]].spec.canonical()}")
     while missing:
         # a wave: every run whose start is done, each followed by the runs that start from it
         # (a chain) where their shards line up
-        plans, models, chains = {}, {}, []
+        plans, chains = {}, []
         for key in [k for k in missing if starts.get(k) is None or starts[k] in done]:
-            start = done[starts[key]].model if key in starts else None
-            models[key] = initial_model(entries[key].spec, start)
-            plans[key] = plan_spec(entries[key].spec, models[key], build_mixing(entries[key].spec), engine, device)
+            entry = entries[key]
+            if key in starts:  # it starts from the trained weights of another run
+                set_parameters(entry.model, [param.detach() for param in done[starts[key]].model.parameters()])
+            plans[key] = make_plan(entry.model, entry.mixing, entry.procedure, entry.engine, entry.device)
             chains.append([key])
         grown = True
         while grown:
@@ -229,11 +239,10 @@ def trained_many(specs: Sequence[RunSpec], *, engine: str | None = None, device:
                 after = [k for k in missing if k not in plans and starts.get(k) == chain[-1]]
                 if not after:
                     continue
-                spec = entries[after[0]].spec
-                model = build_model(spec)  # its start's weights arrive shard by shard (run_plans)
-                plan = plan_spec(spec, model, build_mixing(spec), engine, device)
+                entry = entries[after[0]]  # its start's weights arrive shard by shard (run_plans)
+                plan = make_plan(entry.model, entry.mixing, entry.procedure, entry.engine, entry.device)
                 if chainable(plans[chain[-1]], plan):
-                    models[after[0]], plans[after[0]] = model, plan
+                    plans[after[0]] = plan
                     chain.append(after[0])
                     grown = True
         keys = list(plans)
@@ -242,7 +251,7 @@ def trained_many(specs: Sequence[RunSpec], *, engine: str | None = None, device:
             key = keys[p]
             entry = entries[key]
             loss, trained_mixing = result
-            run = Trained(models[key], trained_mixing, loss.numpy(), entry.spec, entry.compute, entry.code)
+            run = Trained(entry.model, trained_mixing, loss.numpy(), entry.spec, entry.compute, entry.code)
             cache.save("trained", entry.config, run.arrays(), write, code=entry.code, info=record)
             done[key] = run
 
@@ -261,19 +270,20 @@ def trained_many(specs: Sequence[RunSpec], *, engine: str | None = None, device:
 
 
 def cached_curve(what: dict, model: Model, mixing: Mixing, p_eval: Numbers, samples_per_k: int = 4096,
-                 seed: int | None = None, folder: Path | None = None) -> LossCurve:
+                 seed: int | None = None, folder: Path | None = None, kind: str = "mse") -> LossCurve:
     """:func:`cclib.evaluate.loss_curve` of any model, cached under ``what`` (a JSON-able dict
     that names the model, e.g. its run's :meth:`Trained.key`), the evaluation's settings and the
     evaluator's code (:data:`CURVE_CODE`; the default device, on which it computes, is in every
-    key: :func:`cclib.cache.config_key`)."""
+    key: :func:`cclib.cache.config_key`). kind: the loss it reports, 'mse' or 'l4'."""
     from .evaluate import default_seed, loss_curve as evaluate_curve
 
     seed = default_seed() if seed is None else seed
+    check_choice("kind", kind, LOSSES)
     key = dict(what, p_eval=[float(p) for p in np.asarray(p_eval)], samples_per_k=int(samples_per_k),
-               seed=int(seed))
+               seed=int(seed), **({} if kind == "mse" else {"kind": kind}))
 
     def compute():
-        c = evaluate_curve(model, mixing, p_eval, samples_per_k, seed)
+        c = evaluate_curve(model, mixing, p_eval, samples_per_k, seed, kind=kind)
         return dict(p_eval=c.p_eval, loss=c.loss, se=c.se)
 
     arrays = cache.cached("curve", key, compute, folder, code=cache.code_fingerprint(CURVE_CODE))
@@ -281,9 +291,11 @@ def cached_curve(what: dict, model: Model, mixing: Mixing, p_eval: Numbers, samp
 
 
 def loss_curve(run: Trained, p_eval: Numbers, samples_per_k: int = 4096, seed: int | None = None,
-               folder: Path | None = None) -> LossCurve:
-    """:func:`cclib.evaluate.loss_curve` of a trained run, cached under the run's key."""
-    return cached_curve(dict(run=run.key()), run.model, run.mixing, p_eval, samples_per_k, seed, folder)
+               folder: Path | None = None, kind: str = "mse") -> LossCurve:
+    """:func:`cclib.evaluate.loss_curve` of a trained run, cached under the run's key. kind: 'mse'
+    (default, the paper's measure, whatever the run trained on) or 'l4'; ``run.spec.loss.kind``
+    is the loss it trained on."""
+    return cached_curve(dict(run=run.key()), run.model, run.mixing, p_eval, samples_per_k, seed, folder, kind)
 
 
 def semi_nmf_fit(spec: RunSpec, orientation: str = "label", solver: str = "mu", iters: int = 2000,

@@ -21,14 +21,15 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._adamw import FlatAdamW, cosine_lr
+from ._adamw import FlatAdamW
 from ._batches import CHUNK_STEPS, SparseBatch, draw_batches, mixing_tables
 from ._checks import check_choice
 from ._grads import grads_buckets, grads_dense, grads_sparse, one_active_targets
 from ._threads import single_threaded
-from .data import BernoulliStream, OneActiveStream
+from .data import streams
 from .mixing import Mixing
 from .models import set_parameters
+from .task import Procedure, cosine_lr
 
 
 MAX_SHARDS = 8
@@ -60,13 +61,14 @@ class FastPlan:
     engine = "fast"
     local = False
 
-    def __init__(self, model, mixing: Mixing, settings: dict):
-        probs, steps, seeds = settings["probs"], settings["steps"], settings["seeds"]
+    def __init__(self, model, mixing: Mixing, procedure: Procedure):
+        if procedure.loss != "mse" or procedure.importance is not None:
+            raise ValueError("the fast engine trains the uniform MSE only (cclib.train chooses the general "
+                             f"engine for loss {procedure.loss!r} or an importance weight)")
+        steps = list(procedure.steps)
         self.model, self.mixing, self.steps = model, mixing, steps
-        self.shards = shard_plan(model.n_instances, settings["inputs"])
-        shared = {key: settings[key] for key in ("inputs", "batch_size", "lr", "weight_decay")}
-        self.tasks = [(_train_shard, (model.select(index), mixing.select(index), [probs[i] for i in index],
-                                      [steps[i] for i in index], [seeds[i] for i in index], shared))
+        self.shards = shard_plan(model.n_instances, procedure.inputs)
+        self.tasks = [(_train_shard, (model.select(index), mixing.select(index), procedure.select(index)))
                       for index in self.shards]
         self.costs = [max(steps[i] for i in index) * len(index) for index in self.shards]
 
@@ -86,19 +88,16 @@ class FastPlan:
 
 
 @single_threaded
-def _train_shard(model, mixing: Mixing, probs: list, steps: list[int], seeds: list[int],
-                 settings: dict, start: list[np.ndarray] | None = None) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+def _train_shard(model, mixing: Mixing, procedure: Procedure,
+                 start: list[np.ndarray] | None = None) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
     """Train one shard of instances, from the parameters ``start`` if given (the trained shard of
     the run it starts from); returns its trained parameters, its (max steps, K) loss history and
     its sigma (K,), as numpy arrays (they may cross a process boundary)."""
     if start is not None:
         set_parameters(model, start)
-    inputs, batch_size = settings["inputs"], settings["batch_size"]
+    inputs, batch_size, steps = procedure.inputs, procedure.batch_size, list(procedure.steps)
     k, n = model.n_instances, model.n_features
-    if inputs == "bernoulli":
-        streams = [BernoulliStream(q, batch_size, n, s) for q, s in zip(probs, seeds)]
-    else:
-        streams = [OneActiveStream(batch_size, n, s) for s in seeds]
+    sources = streams(inputs, list(procedure.probs), batch_size, n, list(procedure.seeds))
 
     # One flat (K, P) buffer holds every trainable number; views give each parameter its shape.
     params = [t.detach() for t in model.parameters()]
@@ -110,7 +109,7 @@ def _train_shard(model, mixing: Mixing, probs: list, steps: list[int], seeds: li
     sigma_view = flat[:, -1] if train_sigma else mixing.sigma.abs()
     grad = torch.zeros_like(flat)
     grad_views = [grad[:, a:b] for a, b in zip(offsets, offsets[1:])]
-    optimizer = FlatAdamW(flat, grad, lr=settings["lr"], weight_decay=settings["weight_decay"],
+    optimizer = FlatAdamW(flat, grad, lr=procedure.lr, weight_decay=procedure.weight_decay,
                           one_schedule=len(set(steps)) == 1)
 
     gt = mixing.pattern.transpose(1, 2).contiguous().float()
@@ -129,8 +128,8 @@ def _train_shard(model, mixing: Mixing, probs: list, steps: list[int], seeds: li
     for t0 in range(0, total, CHUNK_STEPS):
         # Streams always draw whole chunks (the tail of the last one is unused), so an
         # instance's numbers never depend on how long the other instances run.
-        batches = draw_batches(streams, inputs, batch_size, n, tables)[:total - t0]
-        lrs = cosine_lr(settings["lr"], torch.arange(t0, t0 + len(batches), dtype=torch.float64)[:, None],
+        batches = draw_batches(sources, inputs, batch_size, n, tables)[:total - t0]
+        lrs = cosine_lr(procedure.lr, torch.arange(t0, t0 + len(batches), dtype=torch.float64)[:, None],
                         steps_t).float()[:, :, None]                           # (steps, K, 1)
         for i, batch in enumerate(batches):
             sigma_abs = sigma_view.abs()

@@ -5,7 +5,8 @@ Each step, for all K instances in one batched computation:
     x  = the step's inputs, (K, batch, n), from each instance's own stream
     y  = ReLU(x) + x M^T                      (M = |sigma| G, sigma trained if asked;
                                                model.labels(x) for a model with labels of its own)
-    L_k = mean over batch and features of importance_j (model(x) - y)_kbj^2
+    L_k = task.loss(model(x), y, importance, kind)   (mean of importance_j e(model(x) - y)_kbj,
+                                                      e(r) = r^2 or r^4: cclib.task)
     grads = autograd of sum_k L_k;  AdamW with instance k's cosine learning rate
 
 It reads the same per-instance streams as the fast engine (:mod:`cclib.data`), drawn in the same
@@ -23,55 +24,32 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from ._adamw import adamw_step, cosine_lr
-from ._batches import CHUNK_STEPS
+from . import task
+from ._adamw import adamw_step
+from ._batches import CHUNK_STEPS, dense_chunk
 from ._threads import single_threaded
-from .data import BernoulliStream, OneActiveStream, targets
+from .data import OneActiveStream, streams
 from .mixing import Mixing
 from .models import set_parameters
+from .task import Procedure
 
 
-class _Inputs:
-    """Each step's dense (K, batch, n) inputs from K streams, drawn CHUNK_STEPS at a time."""
-
-    def __init__(self, inputs: str, probs: list, batch_size: int, n: int, seeds: list[int]):
-        self.inputs, self.batch_size, self.n = inputs, batch_size, n
-        if inputs == "bernoulli":
-            self.streams = [BernoulliStream(q, batch_size, n, s) for q, s in zip(probs, seeds)]
+def _inputs(sources: list, inputs: str, batch_size: int, n: int):
+    """Each chunk of CHUNK_STEPS steps in turn, as an iterator of dense (K, batch, n) inputs, one
+    per step: the fast engine's draws (:func:`cclib._batches.dense_chunk`), written out."""
+    while True:
+        if inputs == "one_active":
+            draws = torch.stack([s.next_draws(CHUNK_STEPS) for s in sources], 1)  # (c, K, b)
+            yield (OneActiveStream.samples(step, n) for step in draws)
         else:
-            self.streams = [OneActiveStream(batch_size, n, s) for s in seeds]
-
-    def chunk(self):
-        """Yield the next CHUNK_STEPS steps' inputs, one (K, batch, n) tensor at a time."""
-        b, n = self.batch_size, self.n
-        if self.inputs == "one_active":
-            draws = torch.stack([s.next_draws(CHUNK_STEPS) for s in self.streams], 1)  # (c, K, b)
-            for step in draws:
-                yield OneActiveStream.samples(step, n)
-            return
-        parts = [s.next_chunk(CHUNK_STEPS) for s in self.streams]
-        cells = b * n
-        bounds = [None if part[0] == "dense" else
-                  torch.searchsorted(part[1], torch.arange(CHUNK_STEPS + 1) * cells).tolist()
-                  for part in parts]
-        for i in range(CHUNK_STEPS):
-            x = torch.zeros(len(parts), cells)
-            for k, (part, bound) in enumerate(zip(parts, bounds)):
-                if part[0] == "dense":
-                    x[k] = part[1][i].reshape(-1)
-                else:
-                    lo, hi = bound[i], bound[i + 1]
-                    x[k, part[1][lo:hi] - i * cells] = part[2][lo:hi]
-            yield x.view(len(parts), b, n)
+            yield iter(dense_chunk([s.next_chunk(CHUNK_STEPS) for s in sources], CHUNK_STEPS, batch_size, n))
 
 
 @single_threaded
-def train_general(model: nn.Module, mixing: Mixing, *, inputs: str, probs: list, steps: list[int],
-                  batch_size: int, lr: float, weight_decay: float, seeds: list[int],
-                  importance: torch.Tensor | None, device: torch.device,
+def train_general(model: nn.Module, mixing: Mixing, procedure: Procedure, device: torch.device,
                   progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Train ``model`` in place (it ends on the device it started on); arguments as validated by
-    :func:`cclib.train.train`. Returns the (max steps, K) loss history and sigma (K,)."""
+    """Train ``model`` in place by ``procedure`` on ``device`` (the model ends on the device it
+    started on). Returns the (max steps, K) loss history and sigma (K,)."""
     k, n = model.n_instances, model.n_features
     home = next(model.parameters()).device
     model.to(device)
@@ -82,31 +60,30 @@ def train_general(model: nn.Module, mixing: Mixing, *, inputs: str, probs: list,
     if train_sigma:
         params.append(sigma.requires_grad_())
     clean = not train_sigma and not torch.any(sigma != 0)
-    weight = None if importance is None else importance.float().to(device)
+    weight = None if procedure.importance is None else procedure.importance.float().to(device)
+    steps, lr = list(procedure.steps), procedure.lr
     moments = [(torch.zeros_like(p).reshape(k, -1), torch.zeros_like(p).reshape(k, -1)) for p in params]
     total = max(steps)
     steps_t = torch.tensor(steps, dtype=torch.float64)
     history = torch.full((total, k), float("nan"))
-    data = _Inputs(inputs, probs, batch_size, n, seeds)
+    chunks = _inputs(streams(procedure.inputs, list(procedure.probs), procedure.batch_size, n, list(procedure.seeds)),
+                     procedure.inputs, procedure.batch_size, n)
     try:
         with tqdm(total=total, disable=not progress, desc="train (general)", unit="step",
                   leave=False, mininterval=10) as bar:
             for t0 in range(0, total, CHUNK_STEPS):
-                for i, x in enumerate(data.chunk()):
+                for i, x in enumerate(next(chunks)):
                     t = t0 + i
                     if t >= total:
                         break
                     x = x.to(device)
-                    y = targets(model, x, None if clean else sigma.abs()[:, None, None] * pattern)
-                    err = (model(x) - y).square()
-                    if weight is not None:
-                        err = err * weight
-                    loss = err.mean((1, 2))
+                    y = task.targets(model, x, None if clean else sigma.abs()[:, None, None] * pattern)
+                    loss = task.loss(model(x), y, weight, procedure.loss)
                     grads = torch.autograd.grad(loss.sum(), params)
-                    lrs = cosine_lr(lr, t, steps_t).float().to(device)[:, None]      # (K, 1)
+                    lrs = task.cosine_lr(lr, t, steps_t).float().to(device)[:, None]      # (K, 1)
                     with torch.no_grad():
                         for p, g, (m1, m2) in zip(params, grads, moments):
-                            adamw_step(p.view(k, -1), g.reshape(k, -1), m1, m2, lrs, weight_decay, t + 1)
+                            adamw_step(p.view(k, -1), g.reshape(k, -1), m1, m2, lrs, procedure.weight_decay, t + 1)
                     history[t] = loss.detach().cpu()
                 bar.update(min(CHUNK_STEPS, total - t0))
     finally:
@@ -122,11 +99,11 @@ class GeneralPlan:
 
     engine = "general"
 
-    def __init__(self, model, mixing: Mixing, settings: dict, importance, device: torch.device):
-        self.model, self.mixing, self.steps = model, mixing, settings["steps"]
+    def __init__(self, model, mixing: Mixing, procedure: Procedure, device: torch.device):
+        self.model, self.mixing, self.steps = model, mixing, list(procedure.steps)
         self.local = device.type != "cpu"
         self.shards = [list(range(model.n_instances))]  # one task: the whole run
-        self.tasks = [(_train_general_task, (model, mixing, settings, importance, device))]
+        self.tasks = [(_train_general_task, (model, mixing, procedure, device))]
         self.costs = [max(self.steps) * model.n_instances]
 
     def finish(self, results: list) -> tuple[torch.Tensor, Mixing]:
@@ -140,12 +117,11 @@ class GeneralPlan:
                 Mixing(self.mixing.pattern, torch.from_numpy(sigma), self.mixing.trainable_sigma))
 
 
-def _train_general_task(model, mixing, settings, importance, device, progress=False, start=None):
+def _train_general_task(model, mixing, procedure, device, progress=False, start=None):
     """Train a (possibly copied) model with the general engine, from the parameters ``start`` if
     given (the trained run it starts from); its parameters, loss history and sigma as numpy
     arrays (they may cross a process boundary)."""
     if start is not None:
         set_parameters(model, start)
-    loss, sigma = train_general(model, mixing, importance=importance, device=device, progress=progress,
-                                **settings)
+    loss, sigma = train_general(model, mixing, procedure, device, progress)
     return [t.detach().cpu().numpy().copy() for t in model.parameters()], loss, sigma

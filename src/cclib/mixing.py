@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from jaxtyping import Float
+from torch import Tensor
 
 from ._checks import check_choice, check_int, check_numbers, check_seeds
 from ._threads import single_threaded
@@ -25,8 +27,8 @@ class Mixing:
     sigma: (K,) magnitudes; optimised with the weights when ``trainable_sigma`` is true.
     """
 
-    pattern: torch.Tensor
-    sigma: torch.Tensor
+    pattern: Float[Tensor, "K n n"]
+    sigma: Float[Tensor, " K"]
     trainable_sigma: bool = False
 
     def __post_init__(self):
@@ -49,7 +51,7 @@ class Mixing:
         """n, the number of features."""
         return self.pattern.shape[1]
 
-    def matrix(self) -> torch.Tensor:
+    def matrix(self) -> Float[Tensor, "K n n"]:
         """M, (K, n, n)."""
         return self.sigma.abs()[:, None, None] * self.pattern
 
@@ -93,7 +95,7 @@ def random_mixing(sigma: PerInstance, n_features: int = 100, seeds: Seeds = 0, *
 
 
 @single_threaded  # a multi-threaded product or QR would change the last bits
-def embedding_matrix(n_features: int = 100, d_embed: int = 1000, seeds: Seeds = 0) -> torch.Tensor:
+def embedding_matrix(n_features: int = 100, d_embed: int = 1000, seeds: Seeds = 0) -> Float[Tensor, "K n d_embed"]:
     """Fixed embeddings W_E with random unit-norm rows, (K, n_features, d_embed)."""
     n = check_int("n_features", n_features)
     d = check_int("d_embed", d_embed)
@@ -107,7 +109,7 @@ def embedding_matrix(n_features: int = 100, d_embed: int = 1000, seeds: Seeds = 
 
 
 @single_threaded  # a multi-threaded product or QR would change the last bits
-def embedding_mixing(w_embed: torch.Tensor, sign: int = -1) -> Mixing:
+def embedding_mixing(w_embed: Float[Tensor, "K n d_embed"], sign: int = -1) -> Mixing:
     """The mixing a residual stream with embedding ``W_E`` (K, n, D) induces: ``sign (W_E W_E^T - I)``.
 
     sign = -1 is what the original residual model's MLP actually sees (labels x + ReLU(x) minus the

@@ -29,7 +29,8 @@ import math
 from typing import TYPE_CHECKING, Sequence
 
 import torch
-from torch import nn
+from jaxtyping import Float
+from torch import Tensor, nn
 
 from ._checks import check_choice, check_float, check_int, check_seeds, check_shape
 
@@ -151,7 +152,7 @@ class MLP(nn.Module):
             self.b_out = nn.Parameter(torch.zeros(k, n))
 
     @classmethod
-    def from_weights(cls, w_in: torch.Tensor, w_out: torch.Tensor) -> "MLP":
+    def from_weights(cls, w_in: Float[Tensor, "K n d"], w_out: Float[Tensor, "K d n"]) -> "MLP":
         """Wrap given weights, (K, n, d) and (K, d, n) (or unbatched (n, d), (d, n))."""
         if w_in.dim() == 2:
             w_in, w_out = w_in[None], w_out[None]
@@ -179,7 +180,7 @@ class MLP(nn.Module):
         """d, the number of neurons."""
         return self.W_in.shape[2]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: Float[Tensor, "K B n"]) -> Float[Tensor, "K B n"]:
         """x: (K, batch, n) -> (K, batch, n)."""
         check_input(self, x)
         if not self.bias:
@@ -187,13 +188,13 @@ class MLP(nn.Module):
         hidden = ACTIVATIONS[self.activation](torch.baddbmm(self.b_in[:, None], x, self.W_in))
         return torch.baddbmm(self.b_out[:, None], hidden, self.W_out)
 
-    def effective_weights(self, params: Sequence[torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def effective_weights(self, params: Sequence[Tensor] | None = None) -> tuple[Float[Tensor, "K n d"], Float[Tensor, "K d n"]]:
         """(W_in, W_out) of the equivalent simplified MLP: here the weights themselves."""
         w_in, w_out = params if params is not None else (self.W_in, self.W_out)
         return w_in, w_out
 
-    def pullback(self, params: Sequence[torch.Tensor] | None, grad_w_in: torch.Tensor,
-                 grad_w_out: torch.Tensor) -> list[torch.Tensor]:
+    def pullback(self, params: Sequence[Tensor] | None, grad_w_in: Float[Tensor, "K n d"],
+                 grad_w_out: Float[Tensor, "K d n"]) -> list[Tensor]:
         """Gradients w.r.t. (W_in, W_out) from those w.r.t. the effective weights."""
         return [grad_w_in, grad_w_out]
 
@@ -241,25 +242,25 @@ class ResidualMLP(nn.Module):
         """d, the number of neurons."""
         return self.W_in.shape[2]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: Float[Tensor, "K B n"]) -> Float[Tensor, "K B n"]:
         """x: (K, batch, n) -> (K, batch, n), the full residual computation."""
         check_input(self, x)
         r = x @ self.W_E
         r = r + torch.relu(r @ self.W_in) @ self.W_out
         return r @ self.W_E.transpose(1, 2)
 
-    def labels(self, x: torch.Tensor) -> torch.Tensor:
+    def labels(self, x: Float[Tensor, "K B n"]) -> Float[Tensor, "K B n"]:
         """Its own labels, x + ReLU(x): what ``forward`` is trained to output. Its MLP block then
         learns ReLU(x) + x M^T with M = :meth:`mixing`, the task of the simplified model."""
         return x + torch.relu(x)
 
-    def effective_weights(self, params: Sequence[torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def effective_weights(self, params: Sequence[Tensor] | None = None) -> tuple[Float[Tensor, "K n d"], Float[Tensor, "K d n"]]:
         """Folded weights (W_E @ W_in, W_out @ W_U): the MLP part seen from feature space."""
         w_in, w_out = params if params is not None else (self.W_in, self.W_out)
         return self.W_E @ w_in, w_out @ self.W_E.transpose(1, 2)
 
-    def pullback(self, params: Sequence[torch.Tensor] | None, grad_w_in: torch.Tensor,
-                 grad_w_out: torch.Tensor) -> list[torch.Tensor]:
+    def pullback(self, params: Sequence[Tensor] | None, grad_w_in: Float[Tensor, "K n d"],
+                 grad_w_out: Float[Tensor, "K d n"]) -> list[Tensor]:
         """Chain rule through the fixed embedding: (W_E^T g_in, g_out W_E)."""
         return [self.W_E.transpose(1, 2) @ grad_w_in, grad_w_out @ self.W_E]
 

@@ -39,6 +39,8 @@ import joblib
 from joblib.parallel import get_active_backend
 from tqdm import tqdm
 
+from . import _env
+
 
 def cpu_count() -> int:
     """Cores this process may run on."""
@@ -50,8 +52,8 @@ def cpu_count() -> int:
 
 def worker_count() -> int:
     """Local worker processes to train on: $CCLIB_WORKERS, else :func:`cpu_count`."""
-    value = os.environ.get("CCLIB_WORKERS")
-    if value is None or value == "":
+    value = _env.get("CCLIB_WORKERS")
+    if value is None:
         return cpu_count()
     try:
         workers = int(value)

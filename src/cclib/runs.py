@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import torch
 
-from ._types import Model
 from .mixing import Mixing, build, embedding_matrix, embedding_mixing, low_rank_mixing
-from .models import MLP, ResidualMLP, set_parameters
+from .models import MLP, ResidualMLP
 from .spec import CleanMixing, EmbeddingMixing, LowRankMixing, ResidualArch, RunSpec
+from .task import Model
 
 MIXING_SEED, EMBED_SEED = 10_000, 20_000
 
@@ -52,12 +52,3 @@ def build_model(spec: RunSpec) -> Model:
                            arch.init_bounds)
     return MLP(len(seeds), arch.n_features, arch.d_mlp, seeds, arch.init_bounds,
                activation=arch.activation, bias=arch.bias, out_init_scale=arch.out_init_scale)
-
-
-def initial_model(spec: RunSpec, start: Model | None = None) -> Model:
-    """The model of ``spec`` before training: its initial weights, or those of ``start``, the
-    trained model of the run it starts from (``spec.init``)."""
-    model = build_model(spec)
-    if start is not None:
-        set_parameters(model, [param.detach() for param in start.parameters()])
-    return model

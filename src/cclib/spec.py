@@ -22,11 +22,7 @@ from typing import Annotated, Literal, Optional, Union
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .data import steps_for
-
-#: Steps of a run whose ``optim.steps`` is left out, for exactly-one-active inputs (for Bernoulli
-#: inputs the default is :func:`cclib.data.steps_for`: 10,000 non-empty batches).
-ONE_ACTIVE_STEPS = 10_000
+from .task import default_steps
 
 # strict: a string such as "0.02" is refused, not parsed; an int is a valid float
 # sigma is a standard deviation (of the entries of M): non-negative
@@ -148,9 +144,16 @@ class OneActive(_Frozen):
 InputSpec = Annotated[Union[Bernoulli, OneActive], Field(discriminator="kind")]
 
 
+class Loss(_Frozen):
+    """The training loss (:func:`cclib.task.loss`): the mean over batch and features of
+    importance x e(output - label), e(r) = r^2 for 'mse' (the paper's), r^4 for 'l4'."""
+
+    kind: Literal["mse", "l4"] = "mse"
+
+
 class Optim(_Frozen):
     """AdamW (betas (0.9, 0.999), eps 1e-8) with a cosine schedule to zero over each instance's
-    steps; loss = mean over batch and features of importance x squared error."""
+    steps."""
 
     steps: Union[None, Count, tuple[Count, ...]] = None
     batch_size: Count = 2048
@@ -169,7 +172,7 @@ class RunSpec(_Frozen):
     model: :class:`MLPArch` (default; a dict without ``kind`` means it) or :class:`ResidualArch`. mixing: one of the mixing kinds
     (default clean); must be left out for the residual model. inputs: :class:`Bernoulli` or
     :class:`OneActive`. importance: per-feature loss weights (n_features non-negative floats),
-    None for uniform. optim: :class:`Optim`. init: another spec (same K and architecture) whose
+    None for uniform. loss: :class:`Loss` (default MSE). optim: :class:`Optim`. init: another spec (same K and architecture) whose
     trained weights this run starts from.
     """
 
@@ -178,6 +181,7 @@ class RunSpec(_Frozen):
     mixing: Optional[MixingSpec] = None
     inputs: InputSpec
     importance: Optional[tuple[Annotated[float, Field(strict=True, ge=0.0, allow_inf_nan=False)], ...]] = None
+    loss: Loss = Loss()
     optim: Optim = Optim()
     init: Optional["RunSpec"] = None
 
@@ -207,10 +211,8 @@ class RunSpec(_Frozen):
         _broadcast(self, "mixing", "sigma", k)
         _broadcast(self, "mixing", "d_embed", k)
         if self.optim.steps is None:
-            if isinstance(self.inputs, Bernoulli):
-                steps = tuple(steps_for(p, n) for p in self.inputs.p)
-            else:
-                steps = (ONE_ACTIVE_STEPS,) * k
+            probs = self.inputs.p if isinstance(self.inputs, Bernoulli) else (None,) * k
+            steps = tuple(default_steps(self.inputs.kind, list(probs), n))
             object.__setattr__(self, "optim", self.optim.model_copy(update={"steps": steps}))
         _broadcast(self, "optim", "steps", k)
         _refuse_twins(self)
@@ -235,13 +237,22 @@ class RunSpec(_Frozen):
         return sum(self.optim.steps)
 
     def canonical(self) -> dict:
-        """The JSON-able form the cache key hashes (every default filled in)."""
-        return json.loads(self.model_dump_json())
+        """The JSON-able form the cache key hashes (every default filled in, except the default
+        loss, which is left out so that the specs written before it existed keep their keys)."""
+        return _without_default_loss(json.loads(self.model_dump_json()))
 
     def replace(self, **fields) -> "RunSpec":
         """A new, validated spec with top-level ``fields`` replaced (nested parts as dicts or
         objects). The others keep their stored values: steps, for instance, stay as they are."""
         return RunSpec(**{**{name: getattr(self, name) for name in type(self).model_fields}, **fields})
+
+
+def _without_default_loss(form: dict) -> dict:
+    if form.get("loss") == Loss().model_dump():
+        del form["loss"]
+    if form.get("init") is not None:
+        _without_default_loss(form["init"])
+    return form
 
 
 def _broadcast(spec: RunSpec, part: str, field: str, k: int) -> None:

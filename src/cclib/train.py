@@ -1,18 +1,20 @@
 """Training: one procedure, two engines.
 
-The procedure (the published code's): AdamW (lr 3e-3, weight decay 1e-2, betas (0.9, 0.999),
-eps 1e-8), cosine annealing of the learning rate to zero over each instance's own number of
-steps, batch 2048, loss = mean squared error over batch and features (all-zero samples included
-in the mean), each feature's error weighted by its importance if one is given.
+The procedure (the published code's, :class:`cclib.task.Procedure`): AdamW (lr 3e-3, weight
+decay 1e-2, betas (0.9, 0.999), eps 1e-8), cosine annealing of the learning rate to zero over
+each instance's own number of steps, batch 2048, loss = mean squared error over batch and
+features (all-zero samples included in the mean; :func:`cclib.task.loss`, which also has 'l4'),
+each feature's error weighted by its importance if one is given.
 
-:func:`train` checks a call, chooses the engine and hands the run to it:
+:func:`train` (or :mod:`cclib.experiments` for a spec) checks a call once, builds its
+:class:`~cclib.task.Procedure`, chooses the engine once and hands both to it:
 
 * the **general** engine (:mod:`cclib.general`) is the definition: autograd through
   ``model(x)``, any model that follows the protocol of :mod:`cclib.models`, any activation,
   biases, importance weights, any torch device;
 * the **fast** engine (:mod:`cclib.fast`) is a checked optimisation of it for the cases it
   supports: cclib's own :class:`~cclib.models.MLP` (ReLU, no biases) and
-  :class:`~cclib.models.ResidualMLP`, uniform importance, on the CPU. It reads the same data
+  :class:`~cclib.models.ResidualMLP`, uniform importance, the MSE, on the CPU. It reads the same data
   streams, and the tests hold its weights to the general engine's up to float rounding.
 
 ``engine='auto'`` (the default, or $CCLIB_ENGINE) takes the fast engine exactly when it supports
@@ -27,23 +29,22 @@ version, kept for tests and benchmarks.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Sequence
 
 import torch
 
+from . import _env
 from ._checks import check_choice, check_float, check_int, check_probabilities, check_seeds, resolve_device
-from ._types import Model, PerInstance, Seeds
-from .data import steps_for
+from ._types import PerInstance, Seeds
 from .fast import FastPlan
 from .general import GeneralPlan
 from .mixing import Mixing
 from .models import check_own_labels, check_protocol, fast_supported
 from .parallel import run_plans
 from .spec import RunSpec
+from .task import INPUTS, LOSSES, Model, Procedure, default_steps
 
-INPUTS = ("bernoulli", "one_active")
 ENGINES = ("auto", "fast", "general")
 
 
@@ -110,19 +111,29 @@ def check_importance(importance, n: int) -> torch.Tensor | None:
     if not torch.any(w > 0):
         raise ValueError("importance must have at least one positive weight: with all weights 0 the loss "
                          "is exactly 0 and nothing is trained")
+    return importance_weights(w)
+
+
+def importance_weights(importance) -> torch.Tensor | None:
+    """Checked per-feature weights as the engines take them: float32 (n,), None for uniform
+    (also for all ones)."""
+    if importance is None:
+        return None
+    w = torch.as_tensor(importance, dtype=torch.float64).flatten()
     return None if torch.all(w == 1) else w.float()
 
 
-def choose_engine(engine: str | None, model, device: torch.device, importance) -> str:
+def choose_engine(engine: str | None, model: Model, device: torch.device, procedure: Procedure) -> str:
     """'fast' or 'general' for a call (see the module docstring); engine None means $CCLIB_ENGINE,
     else 'auto'."""
-    engine = check_choice("engine", engine if engine is not None else
-                          os.environ.get("CCLIB_ENGINE") or "auto", ENGINES)
+    engine = check_choice("engine", engine if engine is not None else _env.get("CCLIB_ENGINE") or "auto", ENGINES)
     reason = fast_supported(model)
     if reason is None and device.type != "cpu":
         reason = f"device {str(device)!r} (the fast engine runs on the CPU)"
-    if reason is None and importance is not None:
+    if reason is None and procedure.importance is not None:
         reason = "a non-uniform importance weight"
+    if reason is None and procedure.loss != "mse":
+        reason = f"loss {procedure.loss!r} (the fast engine's gradients are the MSE's)"
     if engine == "fast" and reason is not None:
         raise ValueError(f"engine='fast' cannot train this exactly: {reason}. Use engine='general' "
                          "(or 'auto', which chooses it)")
@@ -131,20 +142,29 @@ def choose_engine(engine: str | None, model, device: torch.device, importance) -
     return engine
 
 
+def make_plan(model: Model, mixing: Mixing, procedure: Procedure, engine: str, device: torch.device):
+    """The plan of tasks (:class:`FastPlan` or :class:`GeneralPlan`) that trains ``model`` by
+    ``procedure`` on the engine already chosen (:func:`choose_engine`); nothing is trained yet."""
+    if engine == "general":
+        return GeneralPlan(model, mixing, procedure, device)
+    return FastPlan(model, mixing, procedure)
+
+
 def train(model: Model, mixing: Mixing, *, inputs: str = "bernoulli", p: PerInstance | None = None,
           steps: int | Sequence[int] | None = None, batch_size: int = 2048, lr: float = 3e-3,
           weight_decay: float = 1e-2, seeds: Seeds = 0, importance: Sequence[float] | None = None,
-          progress: bool = False, workers: int | None = None, engine: str | None = None,
+          loss: str = "mse", progress: bool = False, workers: int | None = None, engine: str | None = None,
           device: str | torch.device | None = None) -> TrainResult:
     """Train the K instances of ``model`` (in place) on labels ReLU(x) + x M^T.
 
-    model: any module that follows the protocol of :mod:`cclib.models`. inputs: 'bernoulli'
+    model: any module that follows the protocol (:class:`cclib.task.Model`). inputs: 'bernoulli'
     (p: float or K floats in (0, 1]) or 'one_active' (p must be None). steps: int or K ints;
     default: 10,000 non-empty batches for Bernoulli (:func:`steps_for`), 10,000 for one-active.
     seeds: the data seed of each instance (int s means s, s+1, ...). importance: n non-negative
-    per-feature loss weights (default uniform). engine: 'auto', 'fast' or 'general' (default
-    $CCLIB_ENGINE, else 'auto'; see the module docstring). device: a torch device (default
-    $CCLIB_DEVICE, else 'cpu'); the model ends where it started.
+    per-feature loss weights (default uniform). loss: 'mse' (default) or 'l4'
+    (:func:`cclib.task.loss`). engine: 'auto', 'fast' or 'general' (default $CCLIB_ENGINE, else
+    'auto'; see the module docstring). device: a torch device (default $CCLIB_DEVICE, else
+    'cpu'); the model ends where it started.
     workers: worker processes the fast engine's shards run on (default: the active
     ``joblib.parallel_config``, else $CCLIB_WORKERS, else every core; :mod:`cclib.parallel`); the
     result does not depend on it. An instance's data and schedule depend only on its own seed and
@@ -153,60 +173,43 @@ def train(model: Model, mixing: Mixing, *, inputs: str = "bernoulli", p: PerInst
     """
     workers = None if workers is None else check_int("workers", workers)
     plan = plan_training(model, mixing, inputs=inputs, p=p, steps=steps, batch_size=batch_size, lr=lr,
-                         weight_decay=weight_decay, seeds=seeds, importance=importance, engine=engine,
-                         device=device)
-    loss, trained_mixing = run_plans([plan], workers=workers, progress=progress)[0]
-    return TrainResult(loss, plan.steps, trained_mixing, plan.engine)
+                         weight_decay=weight_decay, seeds=seeds, importance=importance, loss=loss,
+                         engine=engine, device=device)
+    history, trained_mixing = run_plans([plan], workers=workers, progress=progress)[0]
+    return TrainResult(history, plan.steps, trained_mixing, plan.engine)
 
 
 def plan_training(model: Model, mixing: Mixing, *, inputs: str = "bernoulli", p: PerInstance | None = None,
                   steps: int | Sequence[int] | None = None, batch_size: int = 2048, lr: float = 3e-3,
                   weight_decay: float = 1e-2, seeds: Seeds = 0, importance: Sequence[float] | None = None,
-                  engine: str | None = None, device: str | torch.device | None = None):
-    """The arguments of :func:`train` checked and turned into a plan of tasks for :func:`run_plans`
-    (a :class:`FastPlan` or a :class:`GeneralPlan`); nothing is trained yet."""
+                  loss: str = "mse", engine: str | None = None, device: str | torch.device | None = None):
+    """The arguments of :func:`train` checked (here, once) and turned into a plan of tasks for
+    :func:`run_plans`; nothing is trained yet."""
     check_choice("inputs", inputs, INPUTS)
+    check_choice("loss", loss, LOSSES)
     validate_common(model, mixing, batch_size, lr, weight_decay)
     k, n = model.n_instances, model.n_features
     seeds = check_seeds("seeds", seeds, k)
     weight = check_importance(importance, n)
-    device = resolve_device(device)
-    engine = choose_engine(engine, model, device, weight)
     if inputs == "bernoulli":
         if p is None:
             raise ValueError("p must be given for inputs='bernoulli': a float or K floats in (0, 1]")
         probs = check_probabilities("p", p, k).tolist()
-        steps = resolve_steps(steps, [steps_for(q, n) for q in probs], k)
     else:
         if p is not None:
             raise ValueError(f"p must be None for inputs='one_active' (p is 1/n_features), got {p!r}")
         probs = [None] * k
-        steps = resolve_steps(steps, [10_000] * k, k)
-
-    settings = dict(inputs=inputs, probs=probs, steps=steps, seeds=seeds, batch_size=batch_size,
-                    lr=lr, weight_decay=weight_decay)
-    if engine == "general":
-        return GeneralPlan(model, mixing, settings, weight, device)
-    return FastPlan(model, mixing, settings)
+    steps = resolve_steps(steps, default_steps(inputs, probs, n), k)
+    procedure = Procedure(inputs, tuple(probs), tuple(steps), tuple(seeds), batch_size, lr, weight_decay,
+                          weight, loss)
+    device = resolve_device(device)
+    return make_plan(model, mixing, procedure, choose_engine(engine, model, device, procedure), device)
 
 
-def engine_for(spec: RunSpec, model: Model, engine: str | None = None,
-               device: str | torch.device | None = None) -> dict:
-    """How ``spec`` (whose untrained model is ``model``) is trained: the engine :func:`choose_engine`
-    picks and the device kind, ``dict(engine=..., device=...)`` (both part of a trained run's key:
-    they change the numbers' last digits)."""
-    dev = resolve_device(device)
-    weight = check_importance(spec.importance, spec.model.n_features)
-    return dict(engine=choose_engine(engine, model, dev, weight), device=dev.type)
-
-
-def plan_spec(spec: RunSpec, model: Model, mixing: Mixing, engine: str | None = None,
-              device: str | torch.device | None = None):
-    """:func:`plan_training` with the settings of ``spec``, for its model and mixing (built by
-    :mod:`cclib.runs`)."""
-    optim = spec.optim
-    return plan_training(model, mixing, inputs=spec.inputs.kind,
-                         p=list(spec.inputs.p) if spec.inputs.kind == "bernoulli" else None,
-                         steps=spec.steps, batch_size=optim.batch_size, lr=optim.lr,
-                         weight_decay=optim.weight_decay, seeds=list(spec.seeds),
-                         importance=spec.importance, engine=engine, device=device)
+def procedure_of(spec: RunSpec) -> Procedure:
+    """The :class:`Procedure` of a spec (validated when it was built; nothing is checked again)."""
+    optim, bernoulli = spec.optim, spec.inputs.kind == "bernoulli"
+    return Procedure(inputs=spec.inputs.kind, probs=tuple(spec.inputs.p) if bernoulli else (None,) * spec.n_instances,
+                     steps=tuple(spec.steps), seeds=tuple(spec.seeds), batch_size=optim.batch_size, lr=optim.lr,
+                     weight_decay=optim.weight_decay, importance=importance_weights(spec.importance),
+                     loss=spec.loss.kind)
