@@ -24,3 +24,15 @@ def test_bad_parameter_stops_the_first_cell(tmp_path, parameters, message):
     failing = [i for i, c in enumerate(code) if any(o.get("output_type") == "error" for o in c.get("outputs", []))]
     injected = [i for i, c in enumerate(code) if "injected-parameters" in c.metadata.get("tags", [])]
     assert failing == [injected[0] + 1]
+
+
+def test_the_common_preamble_follows_the_mode(tmp_path):
+    from cclib import notebook
+
+    quick = notebook.setup("quick", 3, tmp_path / "out")
+    assert quick.quick and quick.seeds == [3] and len(quick.p_eval) == 20 and quick.samples == 512
+    paper = notebook.setup("paper", 0, tmp_path / "out")
+    assert not paper.quick and paper.seeds == [0, 1, 2] and len(paper.p_eval) == 100 and paper.samples == 4096
+    assert paper.out.is_dir()
+    with pytest.raises(ValueError, match="mode must be one of"):
+        notebook.setup("fast", 0, tmp_path)

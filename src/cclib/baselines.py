@@ -183,3 +183,117 @@ def naive_offset_optimum(p: Numbers, n_features: int = 100,
     mean_s2 = d * (mean_r2 - mean_r**2) + mean_s**2
     best = mean_s * mean_r / mean_s2
     return best, naive_offset_loss(best, p, n_features, d_mlp)
+
+
+# --- baselines under another loss (cclib.task: 'mse' or 'l4'), clean or mixed labels ------------
+
+class LinearMap(torch.nn.Module):
+    """x -> x A B with A (K, n, d) and B (K, d, n): a rank-d *linear* map, K instances, following
+    the model protocol (:class:`cclib.task.Model`). A ReLU model that computes must beat the best
+    of these under the same loss, or its ReLUs add nothing its linear part could not."""
+
+    def __init__(self, a: torch.Tensor, b: torch.Tensor):
+        super().__init__()
+        self.A = torch.nn.Parameter(a.detach().clone().float())
+        self.B = torch.nn.Parameter(b.detach().clone().float())
+        self.n_instances, self.n_features = self.A.shape[0], self.A.shape[1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x @ self.A @ self.B
+
+    def matrix(self) -> torch.Tensor:
+        """L = A B, (K, n, n)."""
+        return self.A @ self.B
+
+
+def _term_moments(c: torch.Tensor, own: bool, q_max: int = 4) -> list[torch.Tensor]:
+    """Raw moments E[t^m | x active], m = 1..q_max, of one input's term t of an output's error:
+    t = c x for another input, t = c x - ReLU(x) for the output's own input (x = v ~ U[-1, 1])."""
+    moments = []
+    for m in range(1, q_max + 1):
+        if own:  # (c - 1) v for v > 0, c v for v < 0
+            moments.append(((c - 1) ** m + (-1) ** m * c ** m) / (2 * (m + 1)))
+        else:
+            moments.append(c ** m * (1 + (-1) ** m) / (2 * (m + 1)))
+    return moments
+
+
+def linear_loss(maps: torch.Tensor, p: float | None, kind: str = "mse",
+                mixing: Mixing | None = None) -> torch.Tensor:
+    """The exact loss per feature (as :func:`cclib.evaluate.loss_curve` reports it) of the linear
+    maps x -> x L, ``maps`` L (K, n, n), against the labels ReLU(x) + x M^T; differentiable in L.
+
+    p: Bernoulli(p) inputs, or None for exactly one active input. Output j's error is a sum over
+    inputs k of independent terms t_k = x_k C_kj (k != j) and x_j C_jj - ReLU(x_j), with
+    C = L - M^T; each term's moments are closed forms in C, and their cumulants add, which gives
+    E[e(error)] for e(r) = r^2 or r^4 exactly. With one active input only one term is nonzero."""
+    check_choice("kind", kind, ("mse", "l4"))
+    q = 2 if kind == "mse" else 4
+    c = maps.double()
+    if mixing is not None:
+        c = c - mixing.matrix().double().transpose(1, 2)
+    n = c.shape[-1]
+    eye = torch.eye(n, dtype=torch.bool)
+    # moments of every (k, j) term given x_k active: (K, n, n) each, own terms on the diagonal
+    moments = [torch.where(eye, own, other) for own, other in
+               zip(_term_moments(c, True, q), _term_moments(c, False, q))]
+    if p is None:  # one active input, uniform over k: sum over j of the mean over k of E[t^q]
+        return moments[q - 1].mean(1).sum(1).float()
+    p = check_float("p", p, 0.0, 1.0, low_open=True)
+    raw = [p * m for m in moments]                          # E[t^m] with x_k active w.p. p
+    m1, m2 = raw[0], raw[1]
+    k1, k2 = m1.sum(1), (m2 - m1**2).sum(1)               # cumulants of output j's error, (K, n)
+    if q == 2:
+        per_output = k2 + k1**2
+    else:
+        m3, m4 = raw[2], raw[3]
+        mu3 = m3 - 3 * m1 * m2 + 2 * m1**3
+        mu4 = m4 - 4 * m1 * m3 + 6 * m1**2 * m2 - 3 * m1**4
+        k3, k4 = mu3.sum(1), (mu4 - 3 * (m2 - m1**2) ** 2).sum(1)
+        per_output = k4 + 4 * k3 * k1 + 3 * k2**2 + 6 * k2 * k1**2 + k1**4
+    return (per_output.mean(1) / p).float()
+
+
+@single_threaded
+def best_linear(d_mlp: int, p: float | None, kind: str = "mse", n_features: int = 100,
+                seeds: list[int] = (0,), iters: int = 3000, lr: float = 3e-3) -> LinearMap:
+    """The rank-d linear map of least :func:`linear_loss` (clean labels), one instance per seed:
+    Adam on the exact loss from L = (1/2) P, P the projection on a random d-dimensional subspace
+    (the best rank-d map under the MSE on either input distribution is (1/2) times a projection on
+    d features; under the L4 loss a spread-out P does better). A local search: the result is an
+    upper bound on the best linear map's loss, and the tests check that it is stationary."""
+    n = check_int("n_features", n_features)
+    d = check_int("d_mlp", d_mlp, high=n)
+    check_int("iters", iters, low=0)
+    a, b = [], []
+    for seed in seeds:
+        g = torch.Generator().manual_seed(int(seed))
+        basis, _ = torch.linalg.qr(torch.randn(n, d, generator=g, dtype=torch.float64))
+        a.append(basis * 0.5 ** 0.5)
+        b.append(basis.T * 0.5 ** 0.5)
+    a = torch.stack(a).requires_grad_()
+    b = torch.stack(b).requires_grad_()
+    opt = torch.optim.Adam([a, b], lr=lr)
+    for _ in range(iters):
+        opt.zero_grad()
+        linear_loss(a @ b, p, kind).double().sum().backward()
+        opt.step()
+    return LinearMap(a.detach(), b.detach())
+
+
+def sparse_codes(n_features: int = 100, d_mlp: int = 50, per_feature: int = 4,
+                 seeds: list[int] = (0,)) -> MLP:
+    """A hand-built superposed ReLU model, one instance per seed: each feature writes to
+    ``per_feature`` random neurons with weight 1 (non-negative codes, so a negative input leaves
+    every neuron at 0, as its label asks), and W_out is the least-squares read-out of the features
+    from their codes, pinv(W_in): each feature is read with a little interference from the others
+    rather than some read exactly and the rest not at all."""
+    n = check_int("n_features", n_features)
+    d = check_int("d_mlp", d_mlp, high=n)
+    a = check_int("per_feature", per_feature, high=d)
+    w_in = torch.zeros(len(seeds), n, d)
+    for k, seed in enumerate(seeds):
+        g = torch.Generator().manual_seed(int(seed))
+        for i in range(n):
+            w_in[k, i, torch.randperm(d, generator=g)[:a]] = 1.0
+    return MLP.from_weights(w_in, torch.linalg.pinv(w_in.double()).float())

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from jaxtyping import Float
 
 from ._checks import check_int
 from .mixing import Mixing
 from .task import one_active_labels
 
 
-def one_active_targets(mixing: Mixing) -> torch.Tensor:
+def one_active_targets(mixing: Mixing) -> Float[torch.Tensor, "K cases n"]:
     """The labels of the 2n one-active cases per unit |v|, (K, 2n, n), float64
     (:func:`cclib.task.one_active_labels`): row i is the label of +e_i (I + M^T), row n + i that
     of -e_i (-M^T)."""
@@ -38,7 +39,7 @@ def _tail_energy(matrix: torch.Tensor, rank: int) -> np.ndarray:
     return s[:, rank:].square().sum(1).numpy()
 
 
-def rank_floor(mixing: Mixing, d_mlp: int, output_bias: bool = False) -> np.ndarray:
+def rank_floor(mixing: Mixing, d_mlp: int, output_bias: bool = False) -> Float[np.ndarray, " K"]:
     """The lower bound on the one-active loss per feature of any model whose hidden layer has
     width ``d_mlp`` (module docstring), (K,): the energy of :func:`one_active_targets` beyond its
     top ``d_mlp`` singular values (``d_mlp + 1`` with an output bias) over 6 n."""
@@ -47,7 +48,7 @@ def rank_floor(mixing: Mixing, d_mlp: int, output_bias: bool = False) -> np.ndar
     return _tail_energy(one_active_targets(mixing), d + bool(output_bias)) / (6.0 * n)
 
 
-def positive_half_loss(mixing: Mixing, d_mlp: int) -> np.ndarray:
+def positive_half_loss(mixing: Mixing, d_mlp: int) -> Float[np.ndarray, " K"]:
     """The one-active loss per feature of answering the v > 0 cases by the best rank-d fit of
     their labels I + M^T and the v < 0 cases by zero, (K,): (tail energy of I + M^T beyond rank d
     + ||M||_F^2) / (6 n). A ReLU layer with a non-negative W_in answers v < 0 by zero; whether
@@ -59,7 +60,7 @@ def positive_half_loss(mixing: Mixing, d_mlp: int) -> np.ndarray:
     return (_tail_energy(t[:, :n], d) + t[:, n:].square().sum((1, 2)).numpy()) / (6.0 * n)
 
 
-def naive_loss_on(mixing: Mixing, d_mlp: int) -> np.ndarray:
+def naive_loss_on(mixing: Mixing, d_mlp: int) -> Float[np.ndarray, " K"]:
     """The naive model's loss per feature against ``mixing``'s labels, (K,), the same at every p
     (each term of L is linear in p): (n - d) / (6 n) + ||M||_F^2 / (3 n) + sum over ignored i of
     M[i, i] / (3 n). With E[x^2] = p / 3 and E[ReLU(x)^2] = E[ReLU(x) x] = p / 6: the ignored

@@ -29,6 +29,7 @@ from typing import Sequence
 
 import numpy as np
 import torch
+from jaxtyping import Float
 
 from . import _env
 from ._checks import check_choice, check_int, check_probabilities, resolve_device
@@ -43,9 +44,9 @@ from .models import check_own_labels, check_protocol, fast_supported
 class LossCurve:
     """p_eval: (P,); loss: (K, P) loss per feature L / p; se: (K, P) its standard error."""
 
-    p_eval: np.ndarray
-    loss: np.ndarray
-    se: np.ndarray
+    p_eval: Float[np.ndarray, " P"]
+    loss: Float[np.ndarray, "K P"]
+    se: Float[np.ndarray, "K P"]
 
 
 def _weights(model):
@@ -65,7 +66,7 @@ def check_pair(model, mixing):
 
 @single_threaded
 @torch.no_grad()
-def one_active_errors(model: Model, mixing: Mixing, kind: str = "mse") -> torch.Tensor:
+def one_active_errors(model: Model, mixing: Mixing, kind: str = "mse") -> Float[torch.Tensor, "K cases"]:
     """Summed error per unit |v|^q (q = 2 for 'mse', 4 for 'l4') for each (feature, sign) bucket,
     (K, 2n): bucket i is input +e_i, bucket n + i is input -e_i. Exact for positively homogeneous
     models only (cclib's ReLU models without biases); refused for any other."""
@@ -82,7 +83,7 @@ def one_active_errors(model: Model, mixing: Mixing, kind: str = "mse") -> torch.
 
 
 def one_active_loss(model: Model, mixing: Mixing, samples: int = 1 << 16, seed: int | None = None,
-                    device: str | None = None, kind: str = "mse") -> np.ndarray:
+                    device: str | None = None, kind: str = "mse") -> Float[np.ndarray, " K"]:
     """Loss per feature for exactly-one-active inputs, (K,).
 
     With p = 1/n, L / p = E[sum of errors]. For cclib's ReLU models without biases it is
@@ -124,7 +125,8 @@ def _on_device(model, device):
     return resolve_device(device), next(iter(model.parameters()), torch.zeros(())).device
 
 
-def zero_input_error(model: Model, mixing: Mixing, device: str | None = None, kind: str = "mse") -> np.ndarray:
+def zero_input_error(model: Model, mixing: Mixing, device: str | None = None,
+                     kind: str = "mse") -> Float[np.ndarray, " K"]:
     """e_0 = the summed error on the all-zero input (|model(0)|^2 for 'mse'), (K,): 0 for models
     without biases."""
     check_pair(model, mixing)
@@ -142,7 +144,8 @@ def zero_input_error(model: Model, mixing: Mixing, device: str | None = None, ki
 @single_threaded
 @torch.no_grad()
 def conditional_errors(model: Model, mixing: Mixing, ks: Sequence[int], samples_per_k: int = 4096,
-                       seed: int = 0, device: str | None = None, kind: str = "mse") -> tuple[np.ndarray, np.ndarray]:
+                       seed: int = 0, device: str | None = None,
+                       kind: str = "mse") -> tuple[Float[torch.Tensor, "K S"], Float[torch.Tensor, "K S"]]:
     """Monte-Carlo ``e_k`` for each k >= 1 in ``ks``: returns (mean (K, len(ks)), var (K, len(ks)))
     of the per-sample summed error, from :func:`samples_for` draws per k."""
     check_pair(model, mixing)
@@ -249,7 +252,8 @@ def loss_curve(model: Model, mixing: Mixing, p_eval: Numbers, samples_per_k: int
 
 
 def expected_loss(model: Model, mixing: Mixing, p: float, samples_per_k: int = 4096,
-                  seed: int | None = None, device: str | None = None, kind: str = "mse") -> tuple[np.ndarray, np.ndarray]:
+                  seed: int | None = None, device: str | None = None,
+                  kind: str = "mse") -> tuple[Float[np.ndarray, " K"], Float[np.ndarray, " K"]]:
     """Loss per feature at one p: (loss (K,), se (K,))."""
     if isinstance(p, (str, bytes, bool)) or not isinstance(p, (int, float, np.floating)):
         raise TypeError(f"p must be a number in (0, 1], got {p!r} ({type(p).__name__})")
@@ -260,3 +264,19 @@ def expected_loss(model: Model, mixing: Mixing, p: float, samples_per_k: int = 4
 def p_grid(points: int = 100, low: float = 1e-3, high: float = 1.0) -> np.ndarray:
     """The paper's evaluation grid: ``points`` log-spaced p from ``low`` to ``high``."""
     return np.geomspace(low, high, points)
+
+
+@torch.no_grad()
+def largest_error(model: Model, mixing: Mixing, device: str | None = None) -> Float[np.ndarray, " K"]:
+    """The largest absolute output error on a single active input of value +1 or -1, (K,): over
+    the 2n such inputs and all n outputs. For a positively homogeneous model (a ReLU MLP without
+    biases, a linear map) it is also the largest over every single active input with |v| <= 1."""
+    check_pair(model, mixing)
+    dev, home = _on_device(model, device)
+    n = model.n_features
+    try:
+        x = torch.cat([torch.eye(n), -torch.eye(n)]).to(dev).expand(model.n_instances, -1, -1)
+        err = model.to(dev)(x) - targets(model, x, mixing.matrix().float().to(dev))
+        return err.abs().amax((1, 2)).double().cpu().numpy()
+    finally:
+        model.to(home)

@@ -218,6 +218,24 @@ def init_and_diagonal(seed: int = 0, quick: bool = False) -> dict[tuple[str, boo
             for bounds in ("published", "textbook") for diag in (True, False)}
 
 
+#: Fig. 16's input settings: exactly one active input (None), Bernoulli at 0.01 and 0.05.
+L4_SETTINGS = (None, 0.01, 0.05)
+
+
+def l4_runs(seed: int = 0, quick: bool = False) -> dict[tuple[str, str], RunSpec]:
+    """Fig. 16 (beyond the paper): the plain 100 -> 50 -> 100 ReLU MLP on clean labels, trained on
+    the L4 loss and, as its twin, on the MSE, for each input setting of :data:`L4_SETTINGS`; three
+    seeds, the default steps. Keys (loss kind, setting name)."""
+    seeds, runs = paper_seeds(seed, quick), {}
+    for p in L4_SETTINGS:
+        name = "one_active" if p is None else f"p{p:g}"
+        inputs = dict(kind="one_active") if p is None else dict(kind="bernoulli", p=p)
+        for kind in ("l4", "mse"):
+            runs[kind, name] = RunSpec(seeds=seeds, mixing=dict(kind="clean"), inputs=inputs,
+                                       loss=dict(kind=kind), optim=_optim(quick, None))
+    return runs
+
+
 def registry(seed: int = 0, quick: bool = False, figures: Sequence[str] | None = None) -> dict[str, RunSpec]:
     """Every run the figure notebooks train, by name, for the notebooks' ``seed`` and mode; with
     ``figures`` (e.g. ["fig05", "fig09"]) only the runs those notebooks use. It is what
@@ -260,6 +278,7 @@ def registry(seed: int = 0, quick: bool = False, figures: Sequence[str] | None =
     runs.append((("fig13",), "mixing_embed", mixing_kinds(seed, quick)["embed"]))
     runs += [(("fig13",), f"init_{b}_{'diag' if d else 'nodiag'}", v)
              for (b, d), v in init_and_diagonal(seed, quick).items()]
+    runs += [(("fig16",), f"{kind}_{name}", v) for (kind, name), v in l4_runs(seed, quick).items()]
     named: dict[str, tuple[set, RunSpec]] = {}
     first = {}  # a spec -> the first name it was listed under (a run two figures share is one run)
     for users, name, spec in runs:
