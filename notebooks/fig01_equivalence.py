@@ -41,27 +41,26 @@ out_dir = "../paper-code/output"
 import matplotlib.pyplot as plt
 import numpy as np
 
-from cclib import bounds, evaluate, experiments, paper_runs, plotting, report
+from cclib import bounds, experiments, notebook, paper_runs, plotting, report
 
-out = report.check_parameters(mode, seed, out_dir)
-plotting.use_style()
-quick = mode == "quick"
+setup = notebook.setup(mode, seed, out_dir)  # checks the parameters, sets the style
+out, quick = setup.out, setup.quick
 seeds = [seed, seed + 1] if quick else [seed, seed + 1, seed + 2]
 
 # %%
 runs = paper_runs.equivalence(seed, quick)  # residual, mlp_minus, mlp_plus: p = 0.01, 10,000 steps
-p_eval = evaluate.p_grid(20 if quick else 100)
+p_eval = setup.p_eval
 per_seed = {}
 for name, config in runs.items():
     run = experiments.trained(config, progress=True)
     # the residual model is scored through its folded MLP and its own (minus-sign) mixing: the
     # same loss as the full residual computation on labels x + ReLU(x) (tested in tests/).
-    per_seed[name] = experiments.loss_curve(run, p_eval, 512 if quick else 4096).loss
+    per_seed[name] = experiments.loss_curve(run, p_eval, setup.samples).loss
     if name == "mlp_minus":
         minus_mixing, width = run.mixing, run.model.d_mlp
 # the minus-sign MLP once more, its W_out started at the residual model's folded scale (below)
 matched = experiments.trained(paper_runs.equivalence_matched_init(seed, quick), progress=True)
-per_seed["mlp_matched"] = experiments.loss_curve(matched, p_eval, 512 if quick else 4096).loss
+per_seed["mlp_matched"] = experiments.loss_curve(matched, p_eval, setup.samples).loss
 curves = {name: c.mean(0) for name, c in per_seed.items()}
 
 # %%

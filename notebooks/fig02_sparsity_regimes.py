@@ -44,13 +44,11 @@ out_dir = "../paper-code/output"
 import matplotlib.pyplot as plt
 import numpy as np
 
-from cclib import bounds, evaluate, experiments, paper_runs, plotting, report
+from cclib import bounds, experiments, notebook, paper_runs, plotting, report
 from cclib.baselines import naive_loss
 
-out = report.check_parameters(mode, seed, out_dir)
-plotting.use_style()
-quick = mode == "quick"
-SEEDS = [seed] if quick else [seed, seed + 1, seed + 2]
+setup = notebook.setup(mode, seed, out_dir)  # checks the parameters, sets the style
+out, quick, SEEDS = setup.out, setup.quick, setup.seeds
 TRAIN_P = {"random": paper_runs.SPARSITY_P, "embedding": paper_runs.SPARSITY_P_EMBEDDING}
 COLORS = dict(zip(paper_runs.SPARSITY_P, plotting.sparsity_colors(paper_runs.SPARSITY_P)))  # one per p
 
@@ -60,8 +58,8 @@ COLORS = dict(zip(paper_runs.SPARSITY_P, plotting.sparsity_colors(paper_runs.SPA
 # the same random-M models.
 
 # %%
-p_eval = evaluate.p_grid(20 if quick else 100)
-spk = 512 if quick else 4096
+p_eval = setup.p_eval
+spk = setup.samples
 KINDS = {"random": "(a) random asymmetric M, sigma 0.02",
          "embedding": f"(b) embedding-like M, $-(W_E W_E^T - I)$: {len(TRAIN_P['embedding'])} of the "
                       f"{len(TRAIN_P['random'])} p trained"}

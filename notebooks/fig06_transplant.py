@@ -40,12 +40,11 @@ out_dir = "../paper-code/output"
 import matplotlib.pyplot as plt
 import numpy as np
 
-from cclib import bounds, evaluate, experiments, mixing, paper_runs, plotting, report
+from cclib import bounds, evaluate, experiments, mixing, notebook, paper_runs, plotting, report
 from cclib.baselines import naive_loss
 
-out = report.check_parameters(mode, seed, out_dir)
-plotting.use_style()
-quick = mode == "quick"
+setup = notebook.setup(mode, seed, out_dir)  # checks the parameters, sets the style
+out, quick = setup.out, setup.quick
 P = 0.01
 
 # %%
@@ -60,7 +59,7 @@ span = {"before": history[switch - 500:switch], "after": history[switch:switch +
 mean = {k: float(v.mean()) for k, v in span.items()}
 se = {k: float(v.std(ddof=1) / np.sqrt(v.size)) for k, v in span.items()}   # 500 independent batches
 # the noisy model's weights, scored (not trained) on its own labels and on clean ones
-samples = 512 if quick else 4096
+samples = setup.samples
 own, own_se = (float(v[0]) for v in evaluate.expected_loss(noisy_run.model, noisy_run.mixing, P, samples))
 on_clean, on_clean_se = (float(v[0]) for v in evaluate.expected_loss(noisy_run.model, mixing.clean(), P, samples))
 

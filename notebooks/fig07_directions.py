@@ -39,12 +39,10 @@ out_dir = "../paper-code/output"
 import matplotlib.pyplot as plt
 import numpy as np
 
-from cclib import analysis, experiments, paper_runs, plotting, report
+from cclib import analysis, experiments, notebook, paper_runs, plotting, report
 
-out = report.check_parameters(mode, seed, out_dir)
-plotting.use_style()
-quick = mode == "quick"
-SEEDS = [seed] if quick else [seed, seed + 1, seed + 2]
+setup = notebook.setup(mode, seed, out_dir)  # checks the parameters, sets the style
+out, quick, SEEDS = setup.out, setup.quick, setup.seeds
 
 # %%
 run = experiments.trained(paper_runs.directions(SEEDS, quick), progress=True)

@@ -35,12 +35,10 @@ out_dir = "../paper-code/output"
 import matplotlib.pyplot as plt
 import numpy as np
 
-from cclib import analysis, experiments, paper_runs, plotting, report
+from cclib import analysis, experiments, notebook, paper_runs, plotting, report
 
-out = report.check_parameters(mode, seed, out_dir)
-plotting.use_style()
-quick = mode == "quick"
-SEEDS = [seed] if quick else [seed, seed + 1, seed + 2]
+setup = notebook.setup(mode, seed, out_dir)  # checks the parameters, sets the style
+out, quick, SEEDS = setup.out, setup.quick, setup.seeds
 
 # %% [markdown]
 # The same configuration as Fig. 7, loaded from the cache.

@@ -44,13 +44,12 @@ out_dir = "../paper-code/output"
 import matplotlib.pyplot as plt
 import numpy as np
 
-from cclib import analysis, baselines, evaluate, experiments, paper_runs, plotting, report
+from cclib import analysis, baselines, evaluate, experiments, notebook, paper_runs, plotting, report
 from cclib.baselines import naive_loss
 from cclib.spec import RunSpec
 
-out = report.check_parameters(mode, seed, out_dir)
-plotting.use_style()
-quick = mode == "quick"
+setup = notebook.setup(mode, seed, out_dir)  # checks the parameters, sets the style
+out, quick = setup.out, setup.quick
 PUBLISHED = [0, 0.005, 0.008, 0.01, 0.015, 0.02, 0.03, 0.04]
 SIGMAS = PUBLISHED + [0.05, 0.06, 0.08, 0.1, 0.12, 0.16]
 
@@ -235,8 +234,8 @@ claims.paper.compare("SNMF's correlation of T with M differs from the trained on
 
 bern = experiments.trained(paper_runs.sigma_sweep("asymmetric", "bernoulli", [seed], quick))
 b = int(np.argmin(np.abs(paper_runs.sweep_sigmas(quick) - 0.02)))
-p_eval = evaluate.p_grid(20 if quick else 100)
-spk = 512 if quick else 4096
+p_eval = setup.p_eval
+spk = setup.samples
 one = mix.select([SIGMAS.index(0.02)])
 profile = {"trained": experiments.cached_curve(dict(run=bern.key(), instance=b), bern.model.select([b]),
                                                bern.mixing.select([b]), p_eval, spk).loss[0],

@@ -41,12 +41,11 @@ out_dir = "../paper-code/output"
 import matplotlib.pyplot as plt
 import numpy as np
 
-from cclib import baselines, evaluate, experiments, mixing, paper_runs, plotting, report
+from cclib import baselines, experiments, mixing, notebook, paper_runs, plotting, report
 from cclib.baselines import naive_loss
 
-out = report.check_parameters(mode, seed, out_dir)
-plotting.use_style()
-quick = mode == "quick"
+setup = notebook.setup(mode, seed, out_dir)  # checks the parameters, sets the style
+out, quick = setup.out, setup.quick
 PS = list(paper_runs.CLEAN_P)
 keys = ["0.001", "0.01", "0.1", "1"]
 
@@ -59,8 +58,8 @@ optimal_offset = {k: float(c) for k, (c, _) in optimum.items()}
 optimal_loss = {k: float(l) for k, (_, l) in optimum.items()}
 
 runs = [experiments.trained(spec, progress=True) for spec in paper_runs.clean_runs(seed, quick).values()]
-p_eval = evaluate.p_grid(20 if quick else 100)
-spk = 512 if quick else 4096
+p_eval = setup.p_eval
+spk = setup.samples
 trained_curves = {k: experiments.loss_curve(r, p_eval, spk) for k, r in zip(keys, runs)}
 curves_trained = {k: c.loss.mean(0) for k, c in trained_curves.items()}        # mean over the seeds
 hand = baselines.naive_offset([optimal_offset[k] for k in keys])

@@ -44,12 +44,11 @@ out_dir = "../paper-code/output"
 import matplotlib.pyplot as plt
 import numpy as np
 
-from cclib import analysis, bounds, evaluate, experiments, mixing, paper_runs, plotting, report
+from cclib import analysis, bounds, evaluate, experiments, mixing, notebook, paper_runs, plotting, report
 from cclib.baselines import naive_loss
 
-out = report.check_parameters(mode, seed, out_dir)
-plotting.use_style()
-quick = mode == "quick"
+setup = notebook.setup(mode, seed, out_dir)  # checks the parameters, sets the style
+out, quick = setup.out, setup.quick
 RANKS = list(paper_runs.RANKS)
 seeds = [seed, seed + 1, seed + 2]
 

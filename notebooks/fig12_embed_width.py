@@ -45,16 +45,14 @@ out_dir = "../paper-code/output"
 import matplotlib.pyplot as plt
 import numpy as np
 
-from cclib import experiments, paper_runs, plotting, report
+from cclib import experiments, notebook, paper_runs, plotting, report
 from cclib.baselines import naive_loss
 
-out = report.check_parameters(mode, seed, out_dir)
-plotting.use_style()
-quick = mode == "quick"
-SEEDS = [seed] if quick else [seed, seed + 1, seed + 2]
+setup = notebook.setup(mode, seed, out_dir)  # checks the parameters, sets the style
+out, quick, SEEDS = setup.out, setup.quick, setup.seeds
 WIDTHS = paper_runs.EMBED_WIDTHS_QUICK if quick else paper_runs.EMBED_WIDTHS
 P = 0.01
-samples = 512 if quick else 4096
+samples = setup.samples
 naive = naive_loss()
 
 # %% [markdown]

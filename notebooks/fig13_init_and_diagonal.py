@@ -40,19 +40,18 @@ out_dir = "../paper-code/output"
 import matplotlib.pyplot as plt
 import numpy as np
 
-from cclib import experiments, paper_runs, plotting, report
+from cclib import experiments, notebook, paper_runs, plotting, report
 from cclib.baselines import naive_loss
 
-out = report.check_parameters(mode, seed, out_dir)
-plotting.use_style()
-quick = mode == "quick"
+setup = notebook.setup(mode, seed, out_dir)  # checks the parameters, sets the style
+out, quick = setup.out, setup.quick
 SEEDS = [seed, seed + 1, seed + 2]
 
 # %%
 variants = paper_runs.init_and_diagonal(seed, quick)  # (init bounds, diagonal kept) -> run
 loss, se = {}, {}
 for key, config in variants.items():
-    curve = experiments.loss_curve(experiments.trained(config, progress=True), [0.01], 512 if quick else 4096)
+    curve = experiments.loss_curve(experiments.trained(config, progress=True), [0.01], setup.samples)
     loss[key], se[key] = curve.loss[:, 0], curve.se[:, 0]            # per seed
 
 # %%
@@ -123,7 +122,7 @@ for label, a, b in [("textbook minus published bounds, diagonal kept", ("textboo
 
 # %%
 ends = [0.001, 1.0]
-spk = 512 if quick else 4096
+spk = setup.samples
 at_ends = {key: experiments.loss_curve(experiments.trained(variants[key]), ends, spk).loss
            for key in (("published", True), ("published", False))}                       # (seeds, 2)
 embed = experiments.loss_curve(experiments.trained(paper_runs.mixing_kinds(seed, quick)["embed"]), ends, spk).loss

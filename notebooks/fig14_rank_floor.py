@@ -52,14 +52,13 @@ out_dir = "../paper-code/output"
 import matplotlib.pyplot as plt
 import numpy as np
 
-from cclib import bounds, evaluate, experiments, mixing, paper_runs, plotting, report
+from cclib import bounds, evaluate, experiments, mixing, notebook, paper_runs, plotting, report
 from cclib.baselines import naive_loss
 from cclib.spec import RunSpec
 
-out = report.check_parameters(mode, seed, out_dir)
-plotting.use_style()
-quick = mode == "quick"
-SEEDS = paper_runs.paper_seeds(seed, quick)
+setup = notebook.setup(mode, seed, out_dir)  # checks the parameters, sets the style
+out, quick = setup.out, setup.quick
+SEEDS = setup.seeds
 KINDS = ("asymmetric", "symmetric")
 sigmas = paper_runs.sweep_sigmas(quick, extended=True)
 
