@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from cclib import cache, experiments, paper_runs, store
+from cclib.experiments import RunKey
 from cclib.spec import RunSpec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -140,6 +141,7 @@ def test_the_sample_takes_every_path_the_paper_uses():
         "embedding mixing": any(s.mixing is not None and s.mixing.kind == "embedding" for s in sample),
         "started from a run": any(s.init is not None and s.init in sample for s in sample),
         "trained sigma": any(getattr(s.mixing, "trainable_sigma", False) for s in sample),
+        "general engine": any(RunKey(s, None, None).engine == "general" for s in sample),
     }
     assert all(paths.values()), [p for p, ok in paths.items() if not ok]
     # under ten minutes of the 2-core machine, by the registry's own cost model (one core each)

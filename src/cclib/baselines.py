@@ -1,4 +1,6 @@
-"""Models built by hand rather than trained: naive, naive + offset, SVD and semi-NMF.
+"""Models built by hand rather than trained: naive, naive + offset, SVD and semi-NMF; the best
+linear map and sparse codes (Fig. 16); the baselines of Elhage et al.'s absolute-value task
+(Fig. 18).
 
 Orientation: in cclib's row convention a model maps x -> ReLU(x W_in) W_out and the labels'
 linear part is x -> x (I + M^T). A factorisation that should implement the labels therefore
@@ -11,12 +13,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from jaxtyping import Float
 
-from ._checks import check_choice, check_float, check_int, resolve_device
+from ._checks import check_choice, check_float, check_int, check_probabilities, resolve_device
 from ._threads import single_threaded
 from ._types import Numbers
 from .mixing import Mixing
-from .models import MLP
+from .models import MLP, AbsMLP, DeepMLP
 
 ORIENTATIONS = ("label", "published")
 
@@ -297,3 +300,73 @@ def sparse_codes(n_features: int = 100, d_mlp: int = 50, per_feature: int = 4,
         for i in range(n):
             w_in[k, i, torch.randperm(d, generator=g)[:a]] = 1.0
     return MLP.from_weights(w_in, torch.linalg.pinv(w_in.double()).float())
+
+
+def naive_skip(n_features: int = 100, d_mlp: int = 50) -> DeepMLP:
+    """The naive model with a trainable skip, built: features 0..d-1 each on its own neuron, the
+    others answered by the skip x_i / 2, the best linear answer to ReLU(x_i) (an error of
+    E[x^2] / 4 on each). L / p = (n - d) / (12 n) on clean labels, the floor of
+    :func:`cclib.bounds.skip_floor`."""
+    n = check_int("n_features", n_features)
+    d = check_int("d_mlp", d_mlp, high=n)
+    model = DeepMLP(1, n, d, skip=True)
+    with torch.no_grad():
+        model.hidden[0].zero_()
+        model.hidden[0][0, torch.arange(d), torch.arange(d)] = 1.0
+        model.W_out.copy_(model.hidden[0].transpose(1, 2))
+        model.S.zero_()
+        model.S[0, torch.arange(d, n), torch.arange(d, n)] = 0.5
+    return model
+
+
+def monotone_abs_loss(p: Numbers) -> Float[np.ndarray, " P"]:
+    """The least loss per feature E[(out_i - |x_i|)^2] / p (Bernoulli(p) inputs, values U[-1, 1])
+    of any model whose expected output i given x_i is monotone in x_i, (P,): the bound of
+    baseline (a) of Fig. 18, "no hidden computation" (every output ReLU(x A + b), whatever A).
+
+    If E[out_i | x_i] = g(x_i) with g non-decreasing (the non-increasing case is its mirror
+    image), the error is at least (1 - p) g(0)^2 + p E_v[(|v| - g(v))^2]. The best such g (an
+    isotonic regression) is the constant c on [-1, c] and v above it, with the error
+    (1 - p) c^2 + (p / 2)(1/3 - c + c^2 + c^3 / 3), least at the positive root of
+    p c^2 + (4 - 2p) c - p = 0 (c -> p / 4 as p -> 0, so the bound -> 1/6: the negative half of
+    each feature is missed)."""
+    p = check_probabilities("p", p).double().numpy()
+    c = (-(4 - 2 * p) + np.sqrt((4 - 2 * p) ** 2 + 4 * p * p)) / (2 * p)
+    return ((1 - p) * c * c + p / 2 * (1 / 3 - c + c * c + c ** 3 / 3)) / p
+
+
+def abs_naive_loss(p: Numbers, n_features: int = 100, d_mlp: int = 50) -> Float[np.ndarray, " P"]:
+    """Baseline (b) of Fig. 18: the least loss per feature of any model in which at most d_mlp of
+    the n features get a non-monotone expected response (:func:`monotone_abs_loss`), such as the
+    naive model that spends each neuron on one feature: (n - d) / n times the monotone bound, the
+    d features answered exactly. A model below it answers more than d features non-monotonically,
+    more than it has neurons: the average of n errors is below (n - d) / n times the bound only if
+    more than d of them are below the bound."""
+    n = check_int("n_features", n_features)
+    d = check_int("d_mlp", d_mlp, high=n)
+    return (n - d) / n * monotone_abs_loss(p)
+
+
+def linear_channel(n_features: int = 100, d_mlp: int = 50, out_bias: float = 0.0, seed: int = 0,
+                   target: str = "relu") -> DeepMLP:
+    """A 100 -> 50 -> 100 network with hidden and output biases and an output ReLU whose hidden
+    layer only passes on a random linear embedding: out = ReLU(x E E^T + out_bias) for every x in
+    [-1, 1]^n, E (n, d) Gaussian with unit rows. The hidden bias (the largest |x E| on the cube,
+    sum_i |E_ij|) keeps every neuron in its linear part, so no neuron computes anything. target:
+    'relu' (a :class:`DeepMLP`, scored on ReLU(x) + x M^T) or 'abs' (an :class:`AbsMLP`, scored
+    on |x|)."""
+    n = check_int("n_features", n_features)
+    d = check_int("d_mlp", d_mlp, high=n)
+    b = check_float("out_bias", out_bias, -10.0, 10.0)
+    g = torch.Generator().manual_seed(int(seed))
+    e = torch.randn(n, d, generator=g, dtype=torch.float64)
+    e = e / e.norm(dim=1, keepdim=True)
+    shift = e.abs().sum(0)                                      # (d,): x E + shift >= 0 on the cube
+    cls = {"relu": DeepMLP, "abs": AbsMLP}[check_choice("target", target, ("relu", "abs"))]
+    model = cls(1, n, d, seeds=0, bias=True, out_activation="relu")
+    with torch.no_grad():
+        model.hidden[0].copy_(e[None].float())
+        model.hidden_bias[0].copy_(shift[None].float())
+        model.W_out.copy_(e.T[None].float())
+        model.b_out.copy_((b - shift @ e.T)[None].float())
+    return model

@@ -70,3 +70,48 @@ def naive_loss_on(mixing: Mixing, d_mlp: int) -> Float[np.ndarray, " K"]:
     m = mixing.matrix().double()
     ignored_diagonal = torch.diagonal(m, dim1=1, dim2=2)[:, d:].sum(1)
     return ((n - d) / (6.0 * n) + (m.square().sum((1, 2)) + ignored_diagonal).numpy() / (3.0 * n))
+
+
+def skip_floor(mixing: Mixing, d_mlp: int, output_bias: bool = False) -> Float[np.ndarray, " K"]:
+    """The lower bound on the one-active loss per feature of any model with a hidden layer of width
+    ``d_mlp`` read out linearly *plus a trainable linear skip* x S from input to output, (K,):
+    (n - r) / (12 n) with r = d_mlp (+ 1 with an output bias), whatever M.
+
+    Proof: the skip changes the residual of case +e_i to |v| (e_i + M^T[i] - S[i]) and of -e_i to
+    |v| (S[i] - M^T[i]). With B = M^T - S = A - I / 2 the Gram matrix of these 2n rows is
+    (I / 2 + A)^T (I / 2 + A) + (A - I / 2)^T (A - I / 2) = I / 2 + 2 A^T A >= I / 2, so the energy
+    beyond the top r singular values is at least (n - r) / 2, with equality at S = M^T + I / 2
+    (the skip takes the linear part of ReLU(x) = x / 2 + |x| / 2 and the mixing); over 6 n as in
+    :func:`rank_floor`. At M = 0 the naive model with a skip (:func:`cclib.baselines.naive_skip`:
+    d features on their own neuron, S = 1/2 on the other features' diagonal) reaches it exactly:
+    a trainable skip halves the naive loss (1/12 -> 1/24 at n = 100, d = 50), and nothing of this
+    shape beats the halved naive. Whether a ReLU network reaches it at M != 0 is not known."""
+    n = mixing.n_features
+    d = check_int("d_mlp", d_mlp, low=0, high=n)
+    r = min(d + bool(output_bias), n)
+    return np.full(mixing.n_instances, (n - r) / (12.0 * n))
+
+
+def bernoulli_floor(mixing: Mixing, d_mlp: int, p: float, output_bias: bool = False) -> Float[np.ndarray, " K"]:
+    """The lower bound on L / p (Bernoulli(p) inputs, values U[-1, 1]) of any model whose output
+    is a linear read-out of a d_mlp-wide layer, (K,): the sum of the n - d smallest eigenvalues of
+    E[y y^T] (of the covariance with an output bias, which adds a constant vector), over n p.
+
+    The output lies in a subspace of dimension d (an affine one with the bias), so its error is at
+    least the label's distance from it (Eckart-Young on the second moment). With
+    E[ReLU(x_i) ReLU(x_j)] = p / 6 (i = j), p^2 / 16 (i != j), E[ReLU(x) x^T] = (p / 6) I and
+    E[x x^T] = (p / 3) I: E[y y^T] = (p/6) I + (p^2/16)(11^T - I) + (p/6)(M + M^T) + (p/3) M M^T;
+    the mean is E[y] = (p / 4) 1. At M = 0 with an output bias it equals the naive model's
+    (n - d)(1/6 - p/16) / n with a constant on each ignored feature: no such model beats naive."""
+    n = mixing.n_features
+    d = check_int("d_mlp", d_mlp, low=0, high=n)
+    p = float(p)
+    if not 0.0 < p <= 1.0:
+        raise ValueError(f"p must be in (0, 1], got {p}")
+    m = mixing.matrix().double()
+    eye, ones = torch.eye(n, dtype=torch.float64), torch.ones(n, n, dtype=torch.float64)
+    second = p / 6 * eye + p * p / 16 * (ones - eye) + p / 6 * (m + m.transpose(1, 2)) + p / 3 * m @ m.transpose(1, 2)
+    if output_bias:
+        second = second - p * p / 16 * ones
+    eig = torch.linalg.eigvalsh(second)                                    # ascending
+    return eig[:, :n - d].sum(1).numpy() / (n * p)

@@ -37,7 +37,7 @@ from ._threads import single_threaded
 from ._types import Numbers
 from .mixing import Mixing
 from .task import LOSSES, VALUE_MOMENT_DIVISOR, Model, error, one_active_labels, targets
-from .models import check_own_labels, check_protocol, fast_supported
+from .models import check_own_labels, check_protocol, fast_supported, positively_homogeneous
 
 
 @dataclass
@@ -69,13 +69,18 @@ def check_pair(model, mixing):
 def one_active_errors(model: Model, mixing: Mixing, kind: str = "mse") -> Float[torch.Tensor, "K cases"]:
     """Summed error per unit |v|^q (q = 2 for 'mse', 4 for 'l4') for each (feature, sign) bucket,
     (K, 2n): bucket i is input +e_i, bucket n + i is input -e_i. Exact for positively homogeneous
-    models only (cclib's ReLU models without biases); refused for any other."""
+    models only (:func:`cclib.models.positively_homogeneous`: cclib's ReLU models without
+    biases); refused for any other."""
     check_pair(model, mixing)
     check_choice("kind", kind, LOSSES)
-    reason = fast_supported(model)
-    if reason is not None:
-        raise ValueError(f"one_active_errors needs a positively homogeneous model without biases, "
-                         f"not {reason}; use one_active_loss, which samples such models")
+    if not positively_homogeneous(model):
+        raise ValueError(f"one_active_errors needs a positively homogeneous model (cclib's ReLU models "
+                         f"without biases), not {type(model).__name__} with these settings; use "
+                         "one_active_loss, which samples such models")
+    if fast_supported(model) is not None:  # a deeper model: through model(x) on the 2n unit inputs
+        eye = torch.eye(model.n_features)
+        x = torch.cat([eye, -eye])[None].expand(model.n_instances, -1, -1)
+        return error(model(x).double() - targets(model, x, mixing.matrix().float()).double(), kind).sum(2)
     w_in, w_out = _weights(model)
     a = torch.relu(torch.cat([w_in, -w_in], 1))
     labels = one_active_labels(mixing.matrix().double().transpose(1, 2), model.n_features, torch.float64)
@@ -86,8 +91,8 @@ def one_active_loss(model: Model, mixing: Mixing, samples: int = 1 << 16, seed: 
                     device: str | None = None, kind: str = "mse") -> Float[np.ndarray, " K"]:
     """Loss per feature for exactly-one-active inputs, (K,).
 
-    With p = 1/n, L / p = E[sum of errors]. For cclib's ReLU models without biases it is
-    exact: the mean over buckets of err_b * E[|v|^q], E[v^2] = 1/3 and E[v^4] = 1/5 for
+    With p = 1/n, L / p = E[sum of errors]. For positively homogeneous models
+    (:func:`cclib.models.positively_homogeneous`: cclib's ReLU models without biases) it is exact: the mean over buckets of err_b * E[|v|^q], E[v^2] = 1/3 and E[v^4] = 1/5 for
     v ~ U[-1, 1], computed on the CPU. Any other model is not homogeneous in v, so the expectation is sampled on ``device``:
     ``samples`` draws (seed: default :func:`default_seed`), standard error about
     sd / sqrt(samples).
@@ -96,7 +101,7 @@ def one_active_loss(model: Model, mixing: Mixing, samples: int = 1 << 16, seed: 
     check_int("samples", samples, low=32)
     check_choice("kind", kind, LOSSES)
     resolve_device(device)  # refused here on every path, though the exact form needs no device
-    if fast_supported(model) is None:
+    if positively_homogeneous(model):
         return (one_active_errors(model, mixing, kind).mean(1) / VALUE_MOMENT_DIVISOR[kind]).double().numpy()
     seed = default_seed() if seed is None else seed
     mean, _ = conditional_errors(model, mixing, [1], samples // 16, seed, device, kind)

@@ -3,6 +3,8 @@
 * :class:`MLP` — the paper's simplified model, ``out = ReLU(x @ W_in) @ W_out``, no biases.
 * :class:`ResidualMLP` — Braun et al.'s original: a fixed embedding ``W_E`` into a 1000-dim
   residual stream, one MLP block on the stream, read out with ``W_U = W_E^T``.
+* :class:`DeepMLP` — beyond the paper: several hidden layers, a trainable linear skip from input
+  to output, an output ReLU; :class:`AbsMLP` is it trained on y = |x| (Elhage et al.'s task).
 
 **The protocol every trainable model follows** (what :func:`cclib.train.train` with the general
 engine and :mod:`cclib.evaluate` need, for these classes and for your own modules):
@@ -54,6 +56,16 @@ def fast_supported(model: nn.Module) -> str | None:
     if getattr(model, "bias", False):
         return "biases (the fast engine's model has none)"
     return None
+
+
+def positively_homogeneous(model: nn.Module) -> bool:
+    """True if ``model(c x) = c model(x)`` for every c > 0, known from its class: cclib's models
+    with ReLU and no biases (:func:`fast_supported`, and :class:`DeepMLP` / :class:`AbsMLP` with
+    ReLU, no biases, any depth, skip or output ReLU). Their exactly-one-active loss is exact
+    (:func:`cclib.evaluate.one_active_loss`)."""
+    if fast_supported(model) is None:
+        return True
+    return type(model) in (DeepMLP, AbsMLP) and model.activation == "relu" and not model.bias
 
 
 def set_parameters(model: nn.Module, arrays) -> None:
@@ -281,3 +293,88 @@ class ResidualMLP(nn.Module):
         """The mixing the MLP block sees: M = -(W_E W_E^T - I), see :func:`cclib.mixing.embedding_mixing`."""
         from .mixing import embedding_mixing
         return embedding_mixing(self.W_E, sign=-1)
+
+
+TARGETS = ("relu", "abs")
+
+
+class DeepMLP(nn.Module):
+    """K networks ``out = o(h_L W_out + b_out + x S)``, ``h_0 = x``, ``h_l = act(h_{l-1} W_l + b_l)``
+    for l = 1..L: L = ``hidden_layers`` hidden layers of width d_mlp; W_1: (K, n, d), the others
+    (K, d, d); W_out: (K, d, n); with ``bias``, the b_l (K, d) and b_out (K, n), starting at 0;
+    with ``skip``, the trainable S (K, n, n), starting at 0; o = ReLU with ``out_activation``
+    'relu', else the identity. The weights start as :class:`MLP`'s (the same draws in the same
+    order: W_1, ..., W_L, W_out), so one hidden layer without skip and output ReLU starts where
+    the paper's model starts. Trained and evaluated through ``model(x)`` only (general engine)."""
+
+    def __init__(self, n_instances: int = 1, n_features: int = 100, d_mlp: int = 50, seeds=0,
+                 hidden_layers: int = 1, skip: bool = False, out_activation: str = "none",
+                 bias: bool = False, activation: str = "relu", init_bounds: str = "published"):
+        super().__init__()
+        k = check_int("n_instances", n_instances)
+        n = check_int("n_features", n_features)
+        d = check_int("d_mlp", d_mlp, high=n)
+        layers = check_int("hidden_layers", hidden_layers, high=4)
+        self.activation = check_choice("activation", activation, tuple(ACTIVATIONS))
+        self.out_activation = check_choice("out_activation", out_activation, ("none", "relu"))
+        for name, flag in (("bias", bias), ("skip", skip)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be True or False, got {flag!r}")
+        self.bias, self.skip = bias, skip
+        gens = _init_generators(check_seeds("seeds", seeds, k))
+        shapes = [(n, d)] + [(d, d)] * (layers - 1)
+        draws = [[kaiming_uniform(shape, g, init_bounds) for shape in shapes + [(d, n)]] for g in gens]
+        self.hidden = nn.ParameterList(nn.Parameter(torch.stack([w[i] for w in draws]))
+                                       for i in range(layers))
+        self.W_out = nn.Parameter(torch.stack([w[-1] for w in draws]))
+        if bias:
+            self.hidden_bias = nn.ParameterList(nn.Parameter(torch.zeros(k, d)) for _ in range(layers))
+            self.b_out = nn.Parameter(torch.zeros(k, n))
+        if skip:
+            self.S = nn.Parameter(torch.zeros(k, n, n))
+
+    @property
+    def n_instances(self) -> int:
+        """K, the number of instances."""
+        return self.W_out.shape[0]
+
+    @property
+    def n_features(self) -> int:
+        """n, the number of features."""
+        return self.W_out.shape[2]
+
+    @property
+    def d_mlp(self) -> int:
+        """d, the width of each hidden layer."""
+        return self.W_out.shape[1]
+
+    def hidden_layer(self, x: Float[Tensor, "K B n"]) -> Float[Tensor, "K B d"]:
+        """The last hidden layer h_L, the layer the output reads."""
+        check_input(self, x)
+        act = ACTIVATIONS[self.activation]
+        h = x
+        for i, w in enumerate(self.hidden):
+            h = act(torch.baddbmm(self.hidden_bias[i][:, None], h, w) if self.bias else h @ w)
+        return h
+
+    def forward(self, x: Float[Tensor, "K B n"]) -> Float[Tensor, "K B n"]:
+        """x: (K, batch, n) -> (K, batch, n)."""
+        h = self.hidden_layer(x)
+        out = torch.baddbmm(self.b_out[:, None], h, self.W_out) if self.bias else h @ self.W_out
+        if self.skip:
+            out = out + x @ self.S
+        return torch.relu(out) if self.out_activation == "relu" else out
+
+
+class AbsMLP(DeepMLP):
+    """A :class:`DeepMLP` whose task is y = |x| (Elhage et al. 2022's absolute-value model): labels
+    of its own (:meth:`labels`), and no mixing (:meth:`mixing` is M = 0)."""
+
+    def labels(self, x: Float[Tensor, "K B n"]) -> Float[Tensor, "K B n"]:
+        """|x|: what ``forward`` is trained to output."""
+        return x.abs()
+
+    def mixing(self) -> "Mixing":
+        """M = 0 (the clean mixing): the labels |x| have no linear term."""
+        from .mixing import clean
+        return clean(self.n_features, self.n_instances)

@@ -236,6 +236,33 @@ def l4_runs(seed: int = 0, quick: bool = False) -> dict[tuple[str, str], RunSpec
     return runs
 
 
+#: Fig. 17's models (beyond the paper): each with a linear read-out of a 50-wide layer, trained on
+#: clean labels and exactly one active input.
+FLOOR_MODELS = {"two_layer": dict(hidden_layers=2), "trainable_skip": dict(skip=True)}
+
+
+def floor_runs(seed: int = 0, quick: bool = False) -> dict[str, RunSpec]:
+    """Fig. 17: a 100 -> 50 -> 50 -> 100 ReLU MLP and the paper's MLP with a trainable linear skip
+    from input to output (:data:`FLOOR_MODELS`), clean labels, one active input, three seeds, the
+    default steps."""
+    seeds = paper_seeds(seed, quick)
+    return {name: RunSpec(seeds=seeds, model=model, mixing=dict(kind="clean"), inputs=dict(kind="one_active"),
+                          optim=_optim(quick, None)) for name, model in FLOOR_MODELS.items()}
+
+
+#: Fig. 18's input densities: Elhage et al.'s absolute-value model at Bernoulli p.
+ABS_P = (0.003, 0.01, 0.03, 0.1)
+
+
+def abs_runs(seed: int = 0, quick: bool = False) -> dict[float, RunSpec]:
+    """Fig. 18: Elhage et al.'s absolute-value model, out = ReLU(W_out ReLU(W_in x + b_in) + b_out),
+    n = 100, d = 50, trained on y = |x| with Bernoulli(p) inputs for p in :data:`ABS_P`; three
+    seeds, the default steps."""
+    seeds = paper_seeds(seed, quick)
+    return {p: RunSpec(seeds=seeds, model=dict(bias=True, out_activation="relu"), target="abs",
+                       inputs=dict(kind="bernoulli", p=p), optim=_optim(quick, None)) for p in ABS_P}
+
+
 def registry(seed: int = 0, quick: bool = False, figures: Sequence[str] | None = None) -> dict[str, RunSpec]:
     """Every run the figure notebooks train, by name, for the notebooks' ``seed`` and mode; with
     ``figures`` (e.g. ["fig05", "fig09"]) only the runs those notebooks use. It is what
@@ -253,7 +280,7 @@ def registry(seed: int = 0, quick: bool = False, figures: Sequence[str] | None =
              for p in SPARSITY_P]
     runs += [(("fig02",), f"sparsity_embed_p{p:g}", sparsity_regime(p, seeds, quick, embedding=True))
              for p in SPARSITY_P_EMBEDDING]
-    runs += [(("fig15",), f"clean_p{p:g}", clean_regime(p, seeds, quick)) for p in SPARSITY_P]
+    runs += [(("fig15", "fig17"), f"clean_p{p:g}", clean_regime(p, seeds, quick)) for p in SPARSITY_P]
     runs += [(("fig05",), f"mixing_{k}", v) for k, v in mixing_kinds(seed, quick).items()]
     for inputs, sweep_seeds in (("bernoulli", [seed]), ("one_active", seeds)):
         for kind in ("symmetric", "asymmetric"):
@@ -279,6 +306,8 @@ def registry(seed: int = 0, quick: bool = False, figures: Sequence[str] | None =
     runs += [(("fig13",), f"init_{b}_{'diag' if d else 'nodiag'}", v)
              for (b, d), v in init_and_diagonal(seed, quick).items()]
     runs += [(("fig16",), f"{kind}_{name}", v) for (kind, name), v in l4_runs(seed, quick).items()]
+    runs += [(("fig17",), f"floor_{name}", v) for name, v in floor_runs(seed, quick).items()]
+    runs += [(("fig18",), f"abs_p{p:g}", v) for p, v in abs_runs(seed, quick).items()]
     named: dict[str, tuple[set, RunSpec]] = {}
     first = {}  # a spec -> the first name it was listed under (a run two figures share is one run)
     for users, name, spec in runs:
@@ -291,8 +320,9 @@ def registry(seed: int = 0, quick: bool = False, figures: Sequence[str] | None =
 #: The registry runs that ``make test`` retrains cold and compares with the store
 #: (:func:`cclib.store.compare`), each with the path of the paper's runs it takes; together every
 #: path: sparse and dense Bernoulli batches, exactly one active input, the residual model, the
-#: embedding-like mixing, a run started from another run's weights, a trained sigma. Retrained in
-#: 109-112 s on the project's two cores (measured), its longest run, sparsity_p1, on one of them.
+#: embedding-like mixing, a run started from another run's weights, a trained sigma, the general
+#: engine. The six fast-engine runs retrained in 109-112 s on the project's two cores (measured),
+#: its longest run, sparsity_p1, on one of them; the general-engine run adds about 90 s of one core.
 REPRODUCE_SAMPLE = {
     "sparsity_p1": "dense Bernoulli batches (p = 1), random asymmetric M with zero diagonal",
     "transplant_noisy": "sparse Bernoulli batches (p = 0.01), random asymmetric M",
@@ -300,6 +330,7 @@ REPRODUCE_SAMPLE = {
     "equivalence_mlp_minus": "the embedding-like mixing -(W_E W_E^T - I)",
     "embed_width_100": "Braun et al.'s residual model, its own labels",
     "rank_10": "exactly one active input, a low-rank symmetric M, sigma trained",
+    "floor_trainable_skip": "the general engine: a model only it trains (a trainable skip), one active input",
 }
 
 
@@ -310,13 +341,26 @@ REPRODUCE_SAMPLE = {
 SPEED_BERNOULLI = {0.001: 1495.0, 0.003: 1451.0, 0.01: 839.0, 0.03: 419.0, 0.1: 155.0, 0.3: 135.0, 1.0: 139.0}
 SPEED_ONE_ACTIVE = 3723.0
 SPEED_RESIDUAL_PER_1000 = 462.0
+#: The general engine (any run the fast engine cannot train: another loss, target or architecture),
+#: model-steps per second on one core, from the Fig. 17 and 18 runs (3 instances, 2026-12-03).
+SPEED_GENERAL = 300.0
+
+
+def _on_general_engine(spec: RunSpec) -> bool:
+    arch = spec.model
+    deeper = arch.kind == "mlp" and (arch.hidden_layers > 1 or arch.skip or arch.out_activation != "none"
+                                     or arch.bias or arch.activation != "relu")
+    return deeper or spec.target != "relu" or spec.loss.kind != "mse" or spec.importance is not None
 
 
 def expected_seconds(spec: RunSpec) -> float:
-    """The expected training time of ``spec`` on one core of the reference machine with the fast
-    engine (the general engine is slower, see benchmarks/results.json): its model-steps divided
-    by the speed measured for its input distribution (:data:`SPEED_BERNOULLI` and friends). A
+    """The expected training time of ``spec`` on one core of the reference machine: its model-steps
+    divided by the speed measured for its input distribution on the fast engine
+    (:data:`SPEED_BERNOULLI` and friends), or by :data:`SPEED_GENERAL` for a run only the general
+    engine trains. A
     guide for planning, not a promise: runs of many instances are often faster per model-step."""
+    if _on_general_engine(spec):
+        return spec.model_steps / SPEED_GENERAL
     if spec.model.kind == "residual":
         return spec.model_steps / SPEED_RESIDUAL_PER_1000 * spec.model.d_embed / 1000
     if spec.inputs.kind == "one_active":

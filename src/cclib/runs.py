@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from .mixing import Mixing, build, embedding_matrix, embedding_mixing, low_rank_mixing
-from .models import MLP, ResidualMLP
+from .models import MLP, AbsMLP, DeepMLP, ResidualMLP
 from .spec import CleanMixing, EmbeddingMixing, LowRankMixing, ResidualArch, RunSpec
 from .task import Model
 
@@ -50,5 +50,11 @@ def build_model(spec: RunSpec) -> Model:
     if isinstance(arch, ResidualArch):
         return ResidualMLP(_embedding(arch.n_features, arch.d_embed, seeds), arch.d_mlp, seeds,
                            arch.init_bounds)
-    return MLP(len(seeds), arch.n_features, arch.d_mlp, seeds, arch.init_bounds,
-               activation=arch.activation, bias=arch.bias, out_init_scale=arch.out_init_scale)
+    plain = arch.hidden_layers == 1 and not arch.skip and arch.out_activation == "none"
+    if plain and spec.target == "relu":
+        return MLP(len(seeds), arch.n_features, arch.d_mlp, seeds, arch.init_bounds,
+                   activation=arch.activation, bias=arch.bias, out_init_scale=arch.out_init_scale)
+    return (AbsMLP if spec.target == "abs" else DeepMLP)(
+        len(seeds), arch.n_features, arch.d_mlp, seeds, hidden_layers=arch.hidden_layers, skip=arch.skip,
+        out_activation=arch.out_activation, bias=arch.bias, activation=arch.activation,
+        init_bounds=arch.init_bounds)

@@ -54,7 +54,13 @@ class _Frozen(BaseModel):
 # --- architecture ---------------------------------------------------------------------------
 
 class MLPArch(_Frozen):
-    """The paper's simplified model ``act(x W_in + b_in) W_out + b_out`` (biases only with ``bias``)."""
+    """The paper's simplified model ``act(x W_in + b_in) W_out + b_out`` (biases only with ``bias``).
+
+    Beyond the paper (general engine only): ``hidden_layers`` hidden layers of width ``d_mlp``
+    (default 1), ``skip``: a trainable linear map from input to output added to the output (a
+    (n, n) matrix S, starting at 0), ``out_activation``: 'relu' puts a ReLU on the output (Elhage
+    et al.'s model). Left at their defaults these fields are not in the spec's canonical form.
+    """
 
     kind: Literal["mlp"] = "mlp"
     n_features: Count = 100
@@ -65,11 +71,17 @@ class MLPArch(_Frozen):
     #: A factor on W_out's initial bound (Fig. 1: sqrt(n / d_embed) starts the MLP where the
     #: residual model's folded W_out starts).
     out_init_scale: Annotated[float, Field(strict=True, gt=0.0, le=10.0, allow_inf_nan=False)] = 1.0
+    hidden_layers: Annotated[int, Field(strict=True, ge=1, le=4)] = 1
+    skip: bool = False
+    out_activation: Literal["none", "relu"] = "none"
 
     @model_validator(mode="after")
     def _fits(self):
         if self.d_mlp > self.n_features:
             raise ValueError(f"model.d_mlp must be at most n_features ({self.n_features}), got {self.d_mlp}")
+        if self.out_init_scale != 1.0 and (self.hidden_layers > 1 or self.skip or self.out_activation != "none"):
+            raise ValueError("model.out_init_scale must be 1.0 with hidden_layers > 1, skip or an "
+                             f"out_activation (the paper's model only), got {self.out_init_scale}")
         return self
 
 
@@ -171,8 +183,9 @@ class RunSpec(_Frozen):
     weights and data stream are each drawn from their own stream derived from it.
     model: :class:`MLPArch` (default; a dict without ``kind`` means it) or :class:`ResidualArch`. mixing: one of the mixing kinds
     (default clean); must be left out for the residual model. inputs: :class:`Bernoulli` or
-    :class:`OneActive`. importance: per-feature loss weights (n_features non-negative floats),
-    None for uniform. loss: :class:`Loss` (default MSE). optim: :class:`Optim`. init: another spec (same K and architecture) whose
+    :class:`OneActive`. target: 'relu' (the paper's labels ReLU(x) + x M^T) or 'abs' (y = |x|,
+    Elhage et al.'s absolute-value task; clean mixing only). importance: per-feature loss weights
+    (n_features non-negative floats), None for uniform. loss: :class:`Loss` (default MSE). optim: :class:`Optim`. init: another spec (same K and architecture) whose
     trained weights this run starts from.
     """
 
@@ -180,6 +193,7 @@ class RunSpec(_Frozen):
     model: Architecture = MLPArch()
     mixing: Optional[MixingSpec] = None
     inputs: InputSpec
+    target: Literal["relu", "abs"] = "relu"
     importance: Optional[tuple[Annotated[float, Field(strict=True, ge=0.0, allow_inf_nan=False)], ...]] = None
     loss: Loss = Loss()
     optim: Optim = Optim()
@@ -202,6 +216,9 @@ class RunSpec(_Frozen):
                                  "its own, x + ReLU(x) (the mixing its MLP sees is -(W_E W_E^T - I))")
         elif self.mixing is None:
             object.__setattr__(self, "mixing", CleanMixing(kind="clean"))
+        if self.target != "relu" and not isinstance(self.mixing, CleanMixing):
+            raise ValueError(f"target {self.target!r} needs the clean mixing and model kind 'mlp' "
+                             f"(its labels are |x|, with no mixing term), got mixing {self.mixing}")
         if self.importance is not None and len(self.importance) != n:
             raise ValueError(f"importance must have one weight per feature ({n}), got {len(self.importance)}")
         if self.importance is not None and not any(self.importance):
@@ -237,9 +254,11 @@ class RunSpec(_Frozen):
         return sum(self.optim.steps)
 
     def canonical(self) -> dict:
-        """The JSON-able form the cache key hashes (every default filled in, except the default
-        loss, which is left out so that the specs written before it existed keep their keys)."""
-        return _without_default_loss(json.loads(self.model_dump_json()))
+        """The JSON-able form the cache key hashes: every default filled in, except those of the
+        fields added after the paper's runs (the loss, the target, and the model's hidden_layers,
+        skip and out_activation), which are left out at their defaults so that a spec's form does
+        not change when a field is added."""
+        return _without_later_defaults(json.loads(self.model_dump_json()))
 
     def replace(self, **fields) -> "RunSpec":
         """A new, validated spec with top-level ``fields`` replaced (nested parts as dicts or
@@ -247,11 +266,21 @@ class RunSpec(_Frozen):
         return RunSpec(**{**{name: getattr(self, name) for name in type(self).model_fields}, **fields})
 
 
-def _without_default_loss(form: dict) -> dict:
-    if form.get("loss") == Loss().model_dump():
-        del form["loss"]
+#: Fields added after the paper's runs, and their defaults (left out of the canonical form).
+LATER_DEFAULTS = {"loss": Loss().model_dump(), "target": "relu"}
+LATER_MODEL_DEFAULTS = {"hidden_layers": 1, "skip": False, "out_activation": "none"}
+
+
+def _without_later_defaults(form: dict) -> dict:
+    for name, default in LATER_DEFAULTS.items():
+        if form.get(name) == default:
+            del form[name]
+    if form["model"]["kind"] == "mlp":
+        for name, default in LATER_MODEL_DEFAULTS.items():
+            if form["model"].get(name) == default:
+                del form["model"][name]
     if form.get("init") is not None:
-        _without_default_loss(form["init"])
+        _without_later_defaults(form["init"])
     return form
 
 
