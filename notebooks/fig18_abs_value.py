@@ -244,7 +244,7 @@ report.write_json(out, "fig18", mode, seed, claims, seeds=SEEDS, ps=PS,
 # (dead 1/3, one half 1/6, both 0) comes within 0.0015 of the measured loss at $p \leq 0.03$ and
 # 0.007 at $p = 0.1$, so dead outputs and missed halves are nearly the whole story. This is what *this* training finds (Adam, the
 # default steps and learning rate, uniform importance, the published initialisation with zero
-# biases); it shows no more than that. Elhage et al. used importance that decays over features and
-# smaller models, and an output ReLU that stays dead gets no gradient; whether another training
-# beats (b) is open here, and a reader who tries should judge it against (b), not against
+# biases, n = 100, d = 50); it shows no more than that, and it is not a rerun of Elhage et al.'s
+# own settings. An output whose ReLU stays shut gets no gradient; whether another training beats
+# (b) is open here, and a reader who tries should judge it against (b), not against
 # "25 features computed".

@@ -172,3 +172,9 @@ def test_the_built_naive_with_a_skip_sits_on_the_skip_floor():
     clean = mixing.clean(20)
     assert evaluate.one_active_loss(model, clean)[0] == pytest.approx(bounds.skip_floor(clean, 8)[0], rel=1e-6)
     assert bounds.skip_floor(clean, 8)[0] == pytest.approx(bounds.rank_floor(clean, 8)[0] / 2)
+
+
+@pytest.mark.parametrize("p", [0.0, 1.5, float("nan"), "0.5", True])
+def test_the_bernoulli_floor_refuses_a_p_outside_0_1_naming_it(p):
+    with pytest.raises((TypeError, ValueError), match="p must be"):
+        bounds.bernoulli_floor(mixing.clean(10), 5, p)

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from jaxtyping import Float
 
-from ._checks import check_int
+from ._checks import check_float, check_int
 from .mixing import Mixing
 from .task import one_active_labels
 
@@ -105,9 +105,7 @@ def bernoulli_floor(mixing: Mixing, d_mlp: int, p: float, output_bias: bool = Fa
     (n - d)(1/6 - p/16) / n with a constant on each ignored feature: no such model beats naive."""
     n = mixing.n_features
     d = check_int("d_mlp", d_mlp, low=0, high=n)
-    p = float(p)
-    if not 0.0 < p <= 1.0:
-        raise ValueError(f"p must be in (0, 1], got {p}")
+    p = check_float("p", p, 0.0, 1.0, low_open=True)
     m = mixing.matrix().double()
     eye, ones = torch.eye(n, dtype=torch.float64), torch.ones(n, n, dtype=torch.float64)
     second = p / 6 * eye + p * p / 16 * (ones - eye) + p / 6 * (m + m.transpose(1, 2)) + p / 3 * m @ m.transpose(1, 2)
