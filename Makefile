@@ -27,8 +27,12 @@ $(STAMP): pyproject.toml $(LOCK)
 
 setup: $(STAMP)  ## create .venv and install the project (every other target does it on first use)
 
-figures: $(STAMP)  ## every figure at the paper's settings from the store's trained runs, into paper-code/output/ (DEVICE=cuda: retrained on a GPU)
-	$(PY) paper-code/make_figures.py --mode paper
+# ONLY="fig06 fig12": those figures alone (`make figures ONLY=fig06`).
+ONLY ?=
+ONLY_FLAG := $(if $(strip $(ONLY)),--only $(ONLY))
+
+figures: $(STAMP)  ## every figure at the paper's settings from the store's trained runs, into paper-code/output/ (ONLY=fig06: one; DEVICE=cuda: retrained on a GPU)
+	$(PY) paper-code/make_figures.py --mode paper $(ONLY_FLAG)
 
 notebooks: $(STAMP)  ## like figures, and write the executed notebooks back to notebooks/ (to commit)
 	$(PY) paper-code/make_figures.py --mode paper --inplace
@@ -36,8 +40,8 @@ notebooks: $(STAMP)  ## like figures, and write the executed notebooks back to n
 lab: $(STAMP)  ## open the notebooks in JupyterLab (LAB_ARGS="--no-browser --port 8890" for a server)
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
-figures-quick: $(STAMP)  ## a small smoke run of every notebook
-	$(PY) paper-code/make_figures.py --mode quick --out /tmp/cclib-quick
+figures-quick: $(STAMP)  ## a smoke run of every notebook at 300 steps (trains its own small runs: minutes, see README)
+	$(PY) paper-code/make_figures.py --mode quick --out /tmp/cclib-quick $(ONLY_FLAG)
 
 # What CI runs: a store that lacks a registry run under the current keys fails at once (naming the
 # runs and `make store`); the unit tests on every core (pytest-xdist); a sampled reproduction
@@ -69,6 +73,7 @@ store: $(STAMP)  ## train the registry runs the store (data/store/) lacks under 
 # store (weights, final losses) and against the committed results (every claim's verdict and margin).
 REPRO := paper-code/output/reproduce
 reproduce: $(STAMP)  ## retrain every run from scratch, run every notebook on them, report against the store
+	$(PY) -c 'from cclib import report; report.require_committed("make reproduce")'
 	rm -rf $(REPRO) && mkdir -p $(REPRO)/cache $(REPRO)/no-store $(REPRO)/figures
 	CCLIB_CACHE=$(CURDIR)/$(REPRO)/cache CCLIB_STORE=$(CURDIR)/$(REPRO)/no-store \
 		$(PY) paper-code/make_figures.py --mode paper --out $(REPRO)/figures

@@ -182,7 +182,8 @@ def main() -> None:
     parser.add_argument("--timings", nargs=2, metavar=("COLD", "WARM"),
                         help="timings.json of a make_figures.py run from an empty cache and of a warm one")
     args = parser.parse_args()
-    from cclib.report import provenance
+    from cclib.report import provenance, require_committed
+    require_committed("make bench")  # its results are committed with the commit it measured
     made = provenance()
     results = {"machine": f"{platform.machine()}, {cpu_count()} cores, torch {torch.__version__}, "
                           f"{worker_count()} cclib workers", "cpu": made["cpu"],

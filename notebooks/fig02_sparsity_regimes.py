@@ -37,7 +37,7 @@
 # %% tags=["parameters"]
 mode = "paper"  # "paper": the paper's settings; "quick": a smoke run
 seed = 0
-out_dir = "../paper-code/output"
+out_dir = None  # None: paper-code/output of this checkout, from any working directory
 
 
 # %%
@@ -97,7 +97,7 @@ for ax, (kind, r) in zip(axes, regimes.items()):
     ax.legend([handles[i] for i in naive_lines], [labels[i] for i in naive_lines], fontsize="x-small", loc="lower left")
     if kind == "random":  # the panel with every p gives the figure's legend
         models = [(handles[i], label) for i, label in enumerate(labels) if not label.startswith("naive")]
-axes[0].set_ylabel("loss per feature L / p")
+axes[0].set_ylabel("loss per feature L / p (log scale)")
 fig.legend(*zip(*models), fontsize="x-small", loc="upper left", bbox_to_anchor=(1.0, 0.88))
 fig.suptitle(f"Fig. 2: sparse- and dense-trained models ({plotting.over_seeds(len(SEEDS))})")
 plotting.save_figure(fig, out, "fig02")

@@ -39,7 +39,7 @@
 # %% tags=["parameters"]
 mode = "paper"  # "paper" or "quick"
 seed = 0
-out_dir = "../paper-code/output"
+out_dir = None  # None: paper-code/output of this checkout, from any working directory
 
 # %%
 import matplotlib.pyplot as plt

@@ -48,7 +48,7 @@
 # %% tags=["parameters"]
 mode = "paper"  # "paper" or "quick"
 seed = 0
-out_dir = "../paper-code/output"
+out_dir = None  # None: paper-code/output of this checkout, from any working directory
 
 # %%
 import matplotlib.pyplot as plt
@@ -123,8 +123,9 @@ ax.plot(grid, baselines.abs_naive_loss(grid, N, D), color=plotting.COLORS["naive
         label="(b) naive, one neuron per feature: bound")
 ax.axhline(0.25, color="grey", ls=":", label="two neurons per feature (25 computed)")
 ax.axhline(1 / 3, color="grey", ls="-.", lw=1, label="zero output")
-ax.set(xscale="log", xlabel="feature probability p", ylabel="loss per feature L / p", ylim=(0, 0.36),
+ax.set(xscale="log", xlabel="feature probability p (log scale)", ylabel="loss per feature L / p", ylim=(0, 0.36),
        title="y = |x|: trained against the baselines")
+plotting.plain_log_axis(ax, "x", PS)  # a tick at every trained p, the first included
 ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncols=2, fontsize=8)
 ax = axes[1]
 bottom = np.zeros(len(PS))

@@ -145,8 +145,9 @@ def commands() -> str:
         ("make figures", "every figure and `index.html` from the store's runs: trains nothing",
          "to read the paper's figures",
          time_of("figures", lambda m: f"{m['notebooks']} notebooks, {m['trained']} runs trained")),
-        ("make test", "fails at once if the store lacks a registry run; unit tests; retrains "
-         "`paper_runs.REPRODUCE_SAMPLE` cold and compares it with the store; nbval over every notebook",
+        ("make test", "fails at once if a registry run is missing from the store or damaged; unit tests; "
+         "retrains `paper_runs.REPRODUCE_SAMPLE` cold and holds it to the store within what another CPU's "
+         "rounding does; nbval over every notebook",
          "after any change (CI runs it)",
          time_of("test", lambda m: "stages: " + ", ".join(f"{k} {_minutes(v)}" for k, v in m["stages"].items()))),
         ("make store", "trains exactly the registry runs the store lacks under the current keys, into "

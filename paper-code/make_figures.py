@@ -13,8 +13,8 @@ $CCLIB_CACHE_ONLY set: a notebook that would train a run the sweep did not fails
 checks that the registry lists what the notebooks use. (Notebooks from another --notebooks
 folder have no registry: they train what they need themselves.) Each notebook runs in a staging folder;
 only when it succeeds are its executed notebook, PNG, PDF and JSON moved into the output folder,
-so an interrupted or failed run leaves no partial files there (trained models stay cached in
-data/, so the next run resumes). At the end
+so an interrupted or failed run leaves no partial files there (trained models stay in the local
+cache, $CCLIB_CACHE or data/, so the next run resumes). At the end
 it writes index.html (every figure, its claims, key numbers, settings and time) and
 timings.json, prints a table of every claim and its verdict, and exits 1 if any notebook
 failed, 2 for bad arguments, 130 when interrupted (Ctrl-C, SIGTERM, SIGHUP or a closed output
@@ -159,6 +159,10 @@ def sweep(args) -> dict:
 
 
 def run(args) -> int:
+    if args.inplace and args.notebooks == ROOT / "notebooks":  # committed with the commit that made it
+        from cclib import report
+
+        report.require_committed("make notebooks (--inplace)")
     args.out.mkdir(exist_ok=True)
     started = time.time()
     _interrupt_on_signals()
@@ -169,7 +173,7 @@ def run(args) -> int:
         if isinstance(err, BrokenPipeError):
             _silence_stdout()
         _say("interrupted during the sweep: nothing was written to the output folder; run again to "
-             "resume (every run finished so far is cached in data/)")
+             f"resume (every run finished so far is cached in {_cache_place()})")
         return 130
     if args.sweep_only:
         return 0
@@ -263,7 +267,7 @@ def run(args) -> int:
             shutil.rmtree(stage, ignore_errors=True)
         shutil.rmtree(logs, ignore_errors=True)
         _say("interrupted: nothing partial was left in the output folder; run again to resume "
-              "(trained models are cached in data/)")
+             f"(trained models are cached in {_cache_place()})")
         return 130
     if all(r["ok"] for r in results):
         shutil.rmtree(logs, ignore_errors=True)
@@ -314,6 +318,13 @@ def _silence_stdout() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
     os.close(devnull)
+
+
+def _cache_place() -> str:
+    """Where this run caches what it trains: $CCLIB_CACHE or the checkout's data/."""
+    from cclib import cache
+
+    return str(cache.default_dir())
 
 
 def _say(message: str) -> None:
@@ -409,6 +420,37 @@ def _scalars(data: dict, prefix: str = "") -> list[tuple[str, str]]:
     return rows
 
 
+def _summary(figures, notebooks: Path, names: dict) -> list[str]:
+    """index.html's head: the verdicts counted (the paper's claims and ours apart) and a table of
+    contents, a line per figure with its own counts."""
+    def counts(claims) -> dict:
+        return {v: sum(c["verdict"] == v for c in claims) for v in ("holds", "fails", "inconclusive")}
+
+    def say(c: dict) -> str:
+        return ", ".join(f"<span class='{v}'>{n} {v}</span>" for v, n in c.items() if n) or "no claims"
+
+    claims = [c for _, data in figures for c in data["claims"]]
+    quick = any(data["mode"] != "paper" for _, data in figures)
+    parts = []
+    if quick:
+        parts.append(f"<p class='quick'>Smoke test (mode quick): {len(claims)} claims in {len(figures)} figures "
+                     "were computed; their verdicts say nothing about the paper.</p>")
+    else:
+        parts.append(f"<p><b>{len(claims)} claims in {len(figures)} figures</b>: {say(counts(claims))}.")
+        for source, label in (("paper", "the paper's claims"), ("ours", "our claims")):
+            mine = [c for c in claims if c.get("source") == source]
+            if mine:
+                parts.append(f"<br>Of {label}, {len(mine)}: {say(counts(mine))}.")
+        parts.append("</p>")
+    parts.append("<h2>Contents</h2><ol>")
+    for fig, data in figures:
+        title, _ = _caption(notebooks / f"{names.get(fig, fig)}.ipynb")
+        tally = "" if quick else f" ({say(counts(data['claims']))})"
+        parts.append(f"<li><a href='#{fig}'>{html.escape(title)}</a>{tally}</li>")
+    parts.append("</ol>")
+    return parts
+
+
 def write_index(out: Path, notebooks: Path, seconds: dict, failed=()) -> Path:
     """out/index.html: every figure whose JSON is in ``out`` (from this run or an earlier one),
     each with its claims, key numbers, and the commit, mode and machine that made it; images
@@ -419,15 +461,17 @@ def write_index(out: Path, notebooks: Path, seconds: dict, failed=()) -> Path:
     parts = ["<!doctype html><html><head><meta charset='utf-8'><title>cclib figures</title>"
              "<style>body{font-family:sans-serif;max-width:1000px;margin:auto}img{max-width:100%}"
              ".holds{color:#1a7f37}.fails{color:#b42318}.inconclusive{color:#9a6700}"
-             ".quick{color:#57606a}td{padding:2px 8px}</style></head><body>",
+             ".quick{color:#57606a}td{padding:2px 8px}"
+             ".source{font-size:80%;border:1px solid;border-radius:3px;padding:0 4px;margin-left:4px}"
+             ".source.paper{color:#0550ae}.source.ours{color:#6639ba}</style></head><body>",
              "<h1>cclib: the paper's figures</h1>"]
     for name in failed:
         parts.append(f"<p class='fails'>{html.escape(name)}: the notebook failed in the last run; "
                      "the figure below, if any, is from an earlier run</p>")
-    for json_path in sorted(out.glob("fig*.json")):
-        fig = json_path.stem
+    figures = [(p.stem, json.loads(p.read_text())) for p in sorted(out.glob("fig*.json"))]
+    parts += _summary(figures, notebooks, names)
+    for fig, data in figures:
         name = names.get(fig, fig)
-        data = json.loads(json_path.read_text())
         title, caption = _caption(notebooks / f"{name}.ipynb")
         made = data.get("provenance", {})
         quick = data["mode"] != "paper"
@@ -449,10 +493,11 @@ def write_index(out: Path, notebooks: Path, seconds: dict, failed=()) -> Path:
             cls = claim["verdict"] if data["mode"] == "paper" else "quick"
             margin = "" if quick or claim.get("margin") is None else \
                 f" (margin {format_margin(claim['margin'])} {claim['margin_unit']})"
-            whose = {"paper": "the paper's claim", "ours": "our claim"}.get(claim.get("source"), "")
+            source = claim.get("source")
+            whose = {"paper": "the paper's claim", "ours": "our claim"}.get(source, "")
             parts.append(f"<li class='{cls}'>{html.escape(_verdict_label(claim, data['mode']))}: "
                          f"{html.escape(claim['name'])}{html.escape(margin)}"
-                         + (f" <span class='quick'>({whose})</span>" if whose else "") + "</li>")
+                         + (f" <span class='source {source}'>{whose}</span>" if whose else "") + "</li>")
         parts.append("</ul><table>")
         for key, value in [] if quick else _scalars(data):
             parts.append(f"<tr><td>{html.escape(key)}</td><td>{html.escape(value)}</td></tr>")

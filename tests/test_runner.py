@@ -65,7 +65,7 @@ def test_bad_flags_exit_2_with_one_line(args, message):
 class _Index(HTMLParser):
     def __init__(self):
         super().__init__()
-        self.images, self.sections, self.claims, self._in_li = [], [], [], False
+        self.images, self.sections, self.claims, self.contents, self._in_li = [], [], [], [], False
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
@@ -73,13 +73,15 @@ class _Index(HTMLParser):
             self.images.append(attrs["src"])
         elif tag == "section":
             self.sections.append(attrs["id"])
+        elif tag == "a" and attrs.get("href", "").startswith("#") and not self.sections:
+            self.contents.append(attrs["href"][1:])   # the table of contents, before the sections
         self._in_li = tag == "li"
 
     def handle_endtag(self, tag):
         self._in_li = False
 
     def handle_data(self, data):
-        if self._in_li and data.strip():
+        if self._in_li and data.strip() and self.sections:
             self.claims.append(data.strip())
 
 
@@ -95,7 +97,10 @@ def test_run_stage_index_and_interrupt(tmp_path):
     assert all((out / src).exists() for src in index.images) and len(index.images) == 2
     # a smoke run's verdicts are shown as such, never as a plain HOLDS or FAILS
     assert index.claims == ["holds (quick: not meaningful): it ran"] * 2
-    assert (out / "index.html").read_text().count("(our claim)") == 2   # whose claim, beside each
+    assert index.contents == ["fig01", "fig02"]   # a table of contents first
+    page = (out / "index.html").read_text()
+    assert page.count("<span class='source ours'>our claim</span>") == 2   # whose claim, beside each
+    assert "Smoke test (mode quick): 2 claims in 2 figures" in page
     data = json.loads((out / "fig02.json").read_text())
     assert data["answer"] == 42 and data["provenance"]["torch"] and data["provenance"]["cpu"]
     assert data["claims"] == [dict(name="it ran", source="ours", verdict="holds", holds=True, expected="holds",
@@ -234,3 +239,30 @@ def test_the_sweep_trains_every_run_and_the_notebooks_train_nothing(tmp_path):
     assert again.returncode == 0, again.stdout + again.stderr
     assert "sweep: 0 runs trained, 7 read from the store or the cache" in again.stdout
     assert not list(only_out.iterdir()) and "started" not in again.stdout
+
+
+def test_the_index_opens_with_the_counts_and_a_table_of_contents(tmp_path):
+    """At paper settings, index.html starts with every verdict counted (the paper's claims and
+    ours apart) and a contents line per figure with its own counts."""
+    sys.path.insert(0, str(ROOT / "paper-code"))
+    import make_figures
+
+    def claim(name, verdict, source):
+        return dict(name=name, source=source, verdict=verdict, holds=verdict == "holds", expected=verdict,
+                    margin=None, margin_unit="", detail="")
+    out = tmp_path / "out"
+    out.mkdir()
+    for fig, claims in (("fig01", [claim("a", "holds", "paper"), claim("b", "fails", "ours")]),
+                        ("fig02", [claim("c", "holds", "paper"), claim("d", "inconclusive", "paper")])):
+        (out / f"{fig}.json").write_text(json.dumps(dict(figure=fig, mode="paper", seed=0, claims=claims)))
+    page = make_figures.write_index(out, ROOT / "notebooks", {}).read_text()
+    head = page.split("<section", 1)[0]
+    assert "<b>4 claims in 2 figures</b>: <span class='holds'>2 holds</span>, <span class='fails'>1 fails</span>, " \
+           "<span class='inconclusive'>1 inconclusive</span>" in head
+    assert "Of the paper's claims, 3: <span class='holds'>2 holds</span>, <span class='inconclusive'>" in head
+    assert "Of our claims, 1: <span class='fails'>1 fails</span>" in head
+    index = _Index()
+    index.feed(page)
+    assert index.contents == ["fig01", "fig02"] and index.sections == ["fig01", "fig02"]
+    assert "Fig. 1" in head and "Fig. 2" in head   # the contents name each figure by its title
+    assert page.count("<span class='source paper'>the paper's claim</span>") == 3

@@ -19,8 +19,9 @@ notebook) invalidates nothing.
 Two folders hold entries: the local cache (:func:`default_dir`, ``data/`` of the checkout,
 gitignored) and the store (:func:`store_dir`, ``data/store/``, committed: the paper's trained
 runs). Files are written to a temporary name and renamed into place, so an interrupted run
-leaves no half-written entry; a damaged entry fails its checksum and is reported in one line
-(and, in the local cache, deleted and recomputed).
+leaves no half-written entry; a damaged entry fails its checksum (:func:`verify`), is never
+served, and is reported (in the local cache it is deleted and recomputed; a damaged store entry
+is named with the command that restores it, :mod:`cclib.store`).
 """
 from __future__ import annotations
 
@@ -164,6 +165,17 @@ def store_dir() -> Path | None:
     return None
 
 
+def restore_command(paths) -> str:
+    """The git command that restores the committed files ``paths`` (a store entry's npz and JSON),
+    paths relative to the checkout."""
+    root = Path(__file__).resolve().parents[2]  # the checkout
+    names = []
+    for path in paths:
+        path = Path(path).resolve()
+        names.append(str(path.relative_to(root)) if path.is_relative_to(root) else str(path))
+    return "git checkout -- " + " ".join(names)
+
+
 def config_key(config: dict, code: str) -> str:
     """The key of ``config`` computed by the code with fingerprint ``code``
     (:func:`code_fingerprint`), with the settings in force now, read at this call: the compute
@@ -228,27 +240,52 @@ def entry_paths(name: str, config: dict, code: str, folder: Path | None = None) 
     return folder / f"{stem}.npz", folder / f"{stem}.json"
 
 
+def verify(npz: Path, meta: Path, config: dict | None = None, code: str | None = None) -> str | None:
+    """None if the entry (npz, meta) is whole, else why not, in words: its JSON unreadable, the
+    npz's SHA-256 not the one its JSON records (a flipped byte, a truncated file), the JSON not
+    the entry of ``config`` and ``code`` (when given), or the npz unreadable. Reads every byte."""
+    try:
+        info = json.loads(Path(meta).read_text())
+    except (OSError, ValueError) as err:
+        return f"its JSON {Path(meta).name} is unreadable ({type(err).__name__}: {err})"
+    try:
+        digest = _sha256(Path(npz))
+    except OSError as err:
+        return f"unreadable ({type(err).__name__}: {err})"
+    if info.get("sha256") != digest:
+        return (f"checksum mismatch: its SHA-256 is {digest[:12]}..., its JSON records "
+                f"{str(info.get('sha256'))[:12]}... (a changed or truncated file)")
+    if (config is not None and info.get("config") != json.loads(json.dumps(config))) or (code is not None and info.get("code") != code):
+        return "its JSON records another configuration or code than its key's"
+    try:
+        with np.load(npz, allow_pickle=False) as f:
+            for k in f.files:
+                f[k]
+    except Exception as err:  # noqa: BLE001 - any damage the checksum did not see
+        return f"not a readable npz ({type(err).__name__}: {err})"
+    return None
+
+
 def load(name: str, config: dict, folder: Path | None = None, *, code: str,
-         discard: bool = True) -> dict[str, np.ndarray] | None:
+         discard: bool = True, damaged: list | None = None) -> dict[str, np.ndarray] | None:
     """The stored arrays of (name, config) computed by the code ``code``, or None if absent or
-    damaged. A damaged entry (its npz fails the checksum in its JSON) is reported in one line and,
-    with ``discard``, deleted (the store's committed entries are kept: ``discard=False``)."""
+    damaged (:func:`verify`). A damaged entry is reported on stderr, appended to ``damaged`` as
+    (npz path, why) if a list is given, and, with ``discard``, deleted (the store's committed
+    entries are kept: ``discard=False``)."""
     npz, meta = entry_paths(name, config, code, folder)
     if not (npz.exists() and meta.exists()):
         return None
-    try:
-        info = json.loads(meta.read_text())
-        if info.get("sha256") != _sha256(npz):
-            raise ValueError("checksum mismatch")
+    why = verify(npz, meta)
+    if why is None:
         with np.load(npz, allow_pickle=False) as f:
             return {k: f[k] for k in f.files}
-    except Exception as err:  # any damage: report, discard, recompute
-        print(f"cclib.cache: {'discarding' if discard else 'ignoring'} damaged entry {npz} ({err})",
-              file=sys.stderr)
-        if discard:
-            npz.unlink(missing_ok=True)
-            meta.unlink(missing_ok=True)
-        return None
+    print(f"cclib.cache: {'discarding' if discard else 'ignoring'} damaged entry {npz}: {why}", file=sys.stderr)
+    if damaged is not None:
+        damaged.append((npz, why))
+    if discard:
+        npz.unlink(missing_ok=True)
+        meta.unlink(missing_ok=True)
+    return None
 
 
 def save(name: str, config: dict, arrays: dict[str, np.ndarray], folder: Path | None = None, *,

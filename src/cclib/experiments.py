@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -208,20 +209,36 @@ def trained_many(specs: Sequence[RunSpec], *, engine: str | None = None, device:
     reads = [Path(folder)] if folder is not None else [d for d in (cache.store_dir(), cache.default_dir()) if d]
     write = Path(folder) if folder is not None else cache.default_dir()
     done: dict[str, Trained] = {}
+    damaged: dict[str, tuple[Path, str]] = {}  # a run -> its damaged committed entry (kept, never served)
     for key, entry in entries.items():
         for place in reads:
+            found: list = []
             arrays = cache.load("trained", entry.config, place, code=entry.code,
-                                discard=place == write)
+                                discard=place == write, damaged=found)
+            if found and place != write:
+                damaged[key] = found[0]
             if arrays is not None:
                 done[key] = from_arrays(entry.spec, entry.compute, entry.code, arrays, entry.model, entry.mixing)
                 break
     missing = [key for key in entries if key not in done]
     counts = dict(runs=len(entries), cached=len(done), trained=0, tasks=0, task_cpu_seconds=0.0,
                   wall_seconds=0.0)
+    broken = [key for key in missing if key in damaged]
     if missing and (_env.get("CCLIB_CACHE_ONLY") or "0") != "0":
-        raise RuntimeError(f"CCLIB_CACHE_ONLY is set and {len(missing)} run(s) are not stored "
-                           f"(read from {', '.join(map(str, reads))}), e.g. "
-                           f"{entries[missing[0]].spec.canonical()}")
+        absent = [key for key in missing if key not in damaged]
+        parts = []
+        if broken:
+            parts.append(_damaged_text(broken, damaged, entries))
+        if absent:
+            parts.append(f"{len(absent)} run(s) are not stored (read from {', '.join(map(str, reads))}), "
+                         f"e.g. {entries[absent[0]].spec.canonical()}")
+        raise RuntimeError("CCLIB_CACHE_ONLY is set and " + "; and ".join(parts))
+    if broken:  # said plainly, not in one line among many: this retrains what the store should hold
+        text = (f"{_damaged_text(broken, damaged, entries)}.\nRetraining {'it' if len(broken) == 1 else 'them'} "
+                f"now into {write} (about {sum(expected_seconds(entries[k].spec) for k in broken) / 60:.1f} "
+                f"core-minutes); the store stays as it is until restored.")
+        bar = "=" * 78
+        print(f"\n{bar}\ncclib: WARNING: {text}\n{bar}\n", file=sys.stderr, flush=True)
     while missing:
         # a wave: every run whose start is done, each followed by the runs that start from it
         # (a chain) where their shards line up
@@ -267,6 +284,13 @@ def trained_many(specs: Sequence[RunSpec], *, engine: str | None = None, device:
     if stats is not None:
         stats.update(counts)
     return [done[key] for key in wanted]
+
+
+def _damaged_text(keys, damaged, entries) -> str:
+    files = [str(damaged[k][0]) + f" ({damaged[k][1]})" for k in keys]
+    paths = [p for k in keys for p in (damaged[k][0], damaged[k][0].with_suffix(".json"))]
+    return (f"{len(keys)} stored run(s) are damaged, not missing: {'; '.join(files)}. Restore the "
+            f"committed files with `{cache.restore_command(paths)}`")
 
 
 def cached_curve(what: dict, model: Model, mixing: Mixing, p_eval: Numbers, samples_per_k: int = 4096,

@@ -26,7 +26,7 @@ class Setup:
     samples: int
 
 
-def setup(mode: str, seed: int, out_dir: str | Path) -> Setup:
+def setup(mode: str, seed: int, out_dir: str | Path | None) -> Setup:
     """Check a notebook's parameters (:func:`cclib.report.check_parameters`), set the style, and
     return its :class:`Setup`."""
     out = report.check_parameters(mode, seed, out_dir)

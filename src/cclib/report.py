@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,13 +14,29 @@ from .cache import atomic_write_bytes
 MODES = ("paper", "quick")
 
 
-def check_parameters(mode: str, seed: int, out_dir: str | Path) -> Path:
-    """Validate a notebook's papermill parameters; returns the output folder (created)."""
+def default_out_dir() -> Path | None:
+    """``paper-code/output`` of the cclib checkout this package was installed from (where
+    ``make figures`` writes), or None for a package installed without its checkout."""
+    root = Path(__file__).resolve().parents[2]
+    if (root / "pyproject.toml").exists() and (root / "paper-code").is_dir():
+        return root / "paper-code" / "output"
+    return None
+
+
+def check_parameters(mode: str, seed: int, out_dir: str | Path | None) -> Path:
+    """Validate a notebook's papermill parameters; returns the output folder (created). out_dir
+    None: :func:`default_out_dir`, whatever the working directory (papermill, jupytext and
+    Jupyter run a notebook from different ones)."""
     check_choice("mode", mode, MODES)
     check_int("seed", seed, low=0)
+    if out_dir is None:
+        out_dir = default_out_dir()
+        if out_dir is None:
+            raise ValueError("out_dir is None, which means paper-code/output of the cclib checkout, and this "
+                             "cclib is installed without one: pass out_dir, a folder whose parent exists")
     out = Path(out_dir)
     if not out.parent.exists():
-        raise ValueError(f"out_dir's parent folder must exist, got {str(out)!r}")
+        raise ValueError(f"out_dir's parent folder must exist, got {str(out)!r} (working directory {os.getcwd()})")
     out.mkdir(exist_ok=True)
     return out
 
@@ -170,21 +187,61 @@ def seed_noise(per_seed: np.ndarray, se: np.ndarray | float | None = None, axis:
     return np.sqrt(sd ** 2 + extra ** 2).clip(1e-12)
 
 
-def provenance() -> dict:
-    """What produced a result: git commit, library versions, CPU model, code fingerprint."""
-    import platform
+#: What a published result's numbers come from: the library, the notebooks, the scripts that run
+#: them, and the pinned packages. An uncommitted change here makes a result unpublishable.
+CODE_PATHS = ("src", "notebooks/*.py", "paper-code/*.py", "pyproject.toml", "requirements.lock")
+#: Set to 1 to write results from uncommitted code anyway: they are marked unpublishable.
+ALLOW_MODIFIED = "CCLIB_ALLOW_MODIFIED"
+
+
+def _git(*args) -> str | None:
     import subprocess
+
+    try:
+        done = subprocess.run(["git", *args], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.rstrip() if done.returncode == 0 else None
+
+
+def uncommitted() -> list[str]:
+    """The files of :data:`CODE_PATHS` that differ from the commit checked out (changed, staged,
+    deleted or new and not ignored); [] in a clean checkout or outside git."""
+    top = _git("rev-parse", "--show-toplevel")
+    if not top:
+        return []
+    changed = _git("-C", top, "status", "--porcelain", "--untracked-files=all", "--", *CODE_PATHS) or ""
+    return [line[3:] for line in changed.splitlines() if line.strip()]
+
+
+def require_committed(what: str) -> None:
+    """Refuse (SystemExit, naming the files) to run ``what``, whose results are committed with the
+    commit that produced them, while the code has uncommitted changes: no commit would hold the
+    code that made them. With $CCLIB_ALLOW_MODIFIED=1 it goes on, and :func:`provenance` marks
+    every result unpublishable."""
+    changed = uncommitted()
+    if not changed:
+        return
+    # read here, not through cclib._env: that module is in every trained run's key
+    if (os.environ.get(ALLOW_MODIFIED) or "0") != "0":
+        print(f"{what}: the code has uncommitted changes ({', '.join(changed[:8])}"
+              f"{' ...' if len(changed) > 8 else ''}); ${ALLOW_MODIFIED} is set, so the results are "
+              "written marked unpublishable", file=sys.stderr)
+        return
+    raise SystemExit(f"{what} refused: its results record the commit whose code made them, and the code has "
+                     f"uncommitted changes: {', '.join(changed[:8])}{' ...' if len(changed) > 8 else ''}. "
+                     f"Commit them first (or set {ALLOW_MODIFIED}=1 to write results marked unpublishable).")
+
+
+def provenance() -> dict:
+    """What produced a result: git commit, library versions, CPU model, code fingerprint. If the
+    code (:data:`CODE_PATHS`) differs from the commit, the commit reads '<sha>+modified' and
+    ``unpublishable`` says why (no commit holds that code); otherwise ``unpublishable`` is None."""
+    import platform
 
     import torch
 
     from .cache import code_fingerprint
-
-    def git(*args):
-        try:
-            return subprocess.run(["git", *args], cwd=Path(__file__).parent, capture_output=True,
-                                  text=True, timeout=10).stdout.strip() or None
-        except (OSError, subprocess.SubprocessError):
-            return None
 
     cpu = platform.processor() or platform.machine()
     try:
@@ -194,14 +251,13 @@ def provenance() -> dict:
                 break
     except OSError:
         pass
-    commit = git("rev-parse", "--short=12", "HEAD")
-    # '+modified' if the code differs from the commit; executed notebooks and results being
-    # rewritten by the run itself do not count
-    top = git("rev-parse", "--show-toplevel")
-    if commit and top and git("-C", top, "status", "--porcelain", "--untracked-files=no", "--",
-                              "src", "notebooks/*.py", "paper-code/*.py"):
+    commit = _git("rev-parse", "--short=12", "HEAD") or None
+    changed = uncommitted() if commit else []
+    unpublishable = None
+    if changed:
         commit += "+modified"
-    return dict(git_commit=commit, torch=torch.__version__, numpy=np.__version__,
+        unpublishable = f"made by uncommitted code ({', '.join(changed[:8])}{' ...' if len(changed) > 8 else ''})"
+    return dict(git_commit=commit, unpublishable=unpublishable, torch=torch.__version__, numpy=np.__version__,
                 python=platform.python_version(), cpu=cpu, cores=os.cpu_count(),
                 code_fingerprint=code_fingerprint())
 
