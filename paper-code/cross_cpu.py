@@ -212,7 +212,7 @@ def derive(folder: Path) -> int:
     from scipy.stats import norm
 
     import importlib.util
-    from cclib import paper_runs, report, store
+    from cclib import experiments, paper_runs, report, store
 
     spec = importlib.util.spec_from_file_location("store_cli", ROOT / "paper-code" / "store.py")
     store_cli = importlib.util.module_from_spec(spec)
@@ -255,6 +255,8 @@ def derive(folder: Path) -> int:
     made = report.provenance()
     data = dict(
         machine=dict(cpu=made["cpu"], torch=made["torch"], git_commit=made["git_commit"]),
+        # the code the variants trained with: the store's (its runs were retrained bit-identical by it)
+        training_code={engine: experiments.run_code(engine) for engine in ("fast", "general")},
         sample=names, honest=list(HONEST), defects=list(DEFECTS), isa_env=ISA_ENV,
         early_steps=EARLY_STEPS, early_safety=EARLY_SAFETY, false_alarm=FALSE_ALARM,
         derived=dict(
