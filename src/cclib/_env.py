@@ -8,13 +8,15 @@ CCLIB_EVAL_SEED the seed of the Monte-Carlo evaluations when a call names none (
 CCLIB_CACHE     the local cache's folder (default: the checkout's data/)
 CCLIB_STORE     the store's folder (default: the checkout's data/store/)
 CCLIB_CACHE_ONLY  '1': a run that is not stored or cached is refused instead of trained
+CCLIB_ALLOW_MODIFIED  '1': make store, make notebooks, make reproduce and make bench run on
+                uncommitted code, their results marked unpublishable (cclib.report)
 """
 from __future__ import annotations
 
 import os
 
 VARIABLES = ("CCLIB_DEVICE", "CCLIB_ENGINE", "CCLIB_WORKERS", "CCLIB_THREADS", "CCLIB_EVAL_SEED",
-             "CCLIB_CACHE", "CCLIB_STORE", "CCLIB_CACHE_ONLY")
+             "CCLIB_CACHE", "CCLIB_STORE", "CCLIB_CACHE_ONLY", "CCLIB_ALLOW_MODIFIED")
 
 
 def get(name: str) -> str | None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import _env
 from ._checks import check_choice, check_int
 from .cache import atomic_write_bytes
 
@@ -222,8 +223,7 @@ def require_committed(what: str) -> None:
     changed = uncommitted()
     if not changed:
         return
-    # read here, not through cclib._env: that module is in every trained run's key
-    if (os.environ.get(ALLOW_MODIFIED) or "0") != "0":
+    if (_env.get(ALLOW_MODIFIED) or "0") != "0":
         print(f"{what}: the code has uncommitted changes ({', '.join(changed[:8])}"
               f"{' ...' if len(changed) > 8 else ''}); ${ALLOW_MODIFIED} is set, so the results are "
               "written marked unpublishable", file=sys.stderr)

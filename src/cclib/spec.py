@@ -3,8 +3,9 @@
 A :class:`RunSpec` holds K instances (one per seed) of one architecture trained on one kind of
 label, input distribution, loss and optimiser. Everything that changes the trained numbers is a
 field; a field that does not apply to the chosen kind cannot be set (``extra="forbid"`` on each
-kind), and a wrong type or an out-of-range value is refused when the spec is built, with
-pydantic's message naming the field and what it allows.
+kind), and a wrong type or an out-of-range value is refused when the spec is built with a
+:class:`SpecError` that names each field and what it allows (a misspelt field: the one it was
+probably meant to be, and the fields allowed there).
 
 Values that may differ between instances (``sigma``, ``p``, ``steps``, the embedding width of the
 embedding-like mixing) are given as one value or one per seed and stored as one per seed, and
@@ -16,11 +17,13 @@ Nested parts may be given as dicts (as above) or as the classes below.
 """
 from __future__ import annotations
 
+import difflib
 import json
+import typing
 from typing import Annotated, Literal, Optional, Union
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .task import default_steps
 
@@ -199,6 +202,12 @@ class RunSpec(_Frozen):
     optim: Optim = Optim()
     init: Optional["RunSpec"] = None
 
+    def __init__(self, **fields):
+        try:
+            super().__init__(**fields)
+        except ValidationError as err:  # pydantic's own words, less its internal tags and union noise
+            raise SpecError(_explain(err)) from None
+
     @model_validator(mode="before")
     @classmethod
     def _mlp_by_default(cls, data):
@@ -310,6 +319,82 @@ def _refuse_twins(spec: RunSpec) -> None:
             raise ValueError(f"seeds: instances {seen[instance]} and {i} are the same model (seed {instance[0]}, "
                              "the same settings): give each instance its own seed or its own setting")
         seen[instance] = i
+
+
+class SpecError(ValueError):
+    """A spec that cannot be built: every problem on a line of its own, named by its field's path
+    (``inputs.p``, ``model.n_features``) with what the field allows; an unknown field with the
+    one it was probably meant to be and the fields allowed there."""
+
+
+def _parts_of(annotation) -> list:
+    """The spec parts (classes) a field's annotation may hold: one, several for a union, or none."""
+    if isinstance(annotation, type) and issubclass(annotation, _Frozen):
+        return [annotation]
+    return [cls for arg in typing.get_args(annotation) for cls in _parts_of(arg)]
+
+
+def _walk(loc: tuple) -> tuple[list, type | None]:
+    """A pydantic error location as the path of field names and list indices a user wrote, without
+    the discriminator and union-member tags pydantic puts between them; and the part class whose
+    field the last name is (None where that is not known)."""
+    path, cls, options = [], RunSpec, [RunSpec]
+    for item in loc:
+        if isinstance(item, int):
+            path.append(item)
+        elif cls is not None and item in cls.model_fields:
+            path.append(item)
+            options = _parts_of(cls.model_fields[item].annotation)
+            cls = options[0] if len(options) == 1 else None
+        else:  # a tag: which member of a union pydantic tried
+            tagged = [c for c in options if "kind" in c.model_fields
+                      and item in typing.get_args(c.model_fields["kind"].annotation)]
+            cls = tagged[0] if tagged else cls
+    return path, cls
+
+
+def _union_noise(error: dict) -> bool:
+    """An error of the union member that does not fit the value: "should be a valid tuple" for a
+    number, "should be a valid number" for a list."""
+    many = isinstance(error.get("input"), (list, tuple))
+    return (error["type"] in ("tuple_type", "list_type") and not many) or \
+        (error["type"] in ("float_type", "int_type") and many)
+
+
+def _explain(err) -> str:
+    """A ValidationError of a spec as one line per problem."""
+    def located(e):
+        if e["type"] != "extra_forbidden" or not e["loc"]:
+            return _walk(tuple(e["loc"]))
+        path, cls = _walk(tuple(e["loc"][:-1]))  # the unknown name is no field: keep it as written
+        return [*path, e["loc"][-1]], cls
+
+    errors = [(e, *located(e)) for e in err.errors()]
+    unknown = {(tuple(path[:-1]), path[-1]) for e, path, _ in errors if e["type"] == "extra_forbidden" and path}
+    problems = []
+    for e, path, cls in errors:
+        where = ".".join(str(p) for p in path) or "spec"
+        if e["type"] == "extra_forbidden" and cls is not None and path:
+            allowed = list(cls.model_fields)
+            guess = difflib.get_close_matches(str(path[-1]), allowed, n=1, cutoff=0.6)
+            text = (f"unknown field {path[-1]!r}" + (f" (did you mean {guess[0]!r}?)" if guess else "")
+                    + f"; the fields of {cls.__name__} are {', '.join(allowed)}")
+        elif e["type"] == "missing" and path and any(
+                parent == tuple(path[:-1]) and difflib.get_close_matches(str(path[-1]), [str(name)], n=1, cutoff=0.6)
+                for parent, name in unknown):
+            continue  # a misspelt field: said once, on the unknown field's line
+        elif e["type"] == "value_error":
+            text = e["msg"].removeprefix("Value error, ")
+        else:
+            shown = repr(e.get("input"))
+            text = f"{e['msg']} (got {shown if len(shown) <= 60 else shown[:57] + '...'})"
+        problems.append((path, _union_noise(e), f"{where}: {text}"))
+    # each member of a union reports: keep what the member that fits the value says, unless
+    # nothing else was said about that field
+    lines = [line for path, noise, line in problems if not noise or not any(
+        not other_noise and other[:len(path)] == path for other, other_noise, _ in problems)]
+    lines = list(dict.fromkeys(lines))
+    return f"{len(lines)} problem{'s' * (len(lines) != 1)} in the spec:\n  " + "\n  ".join(lines)
 
 
 RunSpec.model_rebuild()
