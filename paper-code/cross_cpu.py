@@ -39,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import torch
@@ -70,7 +71,9 @@ def variant(name: str):
     from cclib import _grads, experiments, fast, mixing, task
 
     with contextlib.ExitStack() as stack:
-        patch = stack.enter_context(_Patches())
+        def patch(obj, attr, value):
+            stack.enter_context(mock.patch.object(obj, attr, value))
+
         if name.startswith("ulp-"):
             seed, build = int(name[4:]), experiments.build_model
 
@@ -107,22 +110,6 @@ def _flipped(mix, cls):
     return cls(-mix.pattern, mix.sigma, mix.trainable_sigma)
 
 
-class _Patches:
-    """setattr with undo, as a context manager."""
-
-    def __enter__(self):
-        self.undo = []
-        return self
-
-    def __call__(self, obj, attr, value):
-        self.undo.append((obj, attr, getattr(obj, attr)))
-        setattr(obj, attr, value)
-
-    def __exit__(self, *exc):
-        for obj, attr, value in reversed(self.undo):
-            setattr(obj, attr, value)
-
-
 def retrain(names, name: str = "none") -> dict:
     """The registry runs ``names`` retrained cold under variant ``name``, in this process (a
     temporary folder as cache, the store unread): {run name: Trained}."""
@@ -154,22 +141,6 @@ def measure(name: str, out: Path, names=None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     cache.atomic_write_bytes(out / f"{name}.npz", cache.npz_bytes(arrays))
     print(f"cross_cpu: {name}: {len(runs)} runs written to {out / f'{name}.npz'}")
-
-
-def main(argv) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
-    m = sub.add_parser("measure")
-    m.add_argument("variant")
-    m.add_argument("--out", required=True)
-    m.add_argument("--runs", nargs="*")
-    d = sub.add_parser("derive")
-    d.add_argument("folder")
-    args = parser.parse_args(argv)
-    if args.command == "measure":
-        measure(args.variant, Path(args.out), args.runs)
-        return 0
-    return derive(Path(args.folder))
 
 
 #: The first steps of a retrained run whose loss history the check compares (1% of the
@@ -282,6 +253,22 @@ def derive(folder: Path) -> int:
     print(f"honest retrains passing: " + ", ".join(f"{v} {sum(r.values())}/{len(r)}" for v, r in honest_pass.items()))
     print(f"wrote {RESULTS}")
     return 0
+
+
+def main(argv) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    m = sub.add_parser("measure")
+    m.add_argument("variant")
+    m.add_argument("--out", required=True)
+    m.add_argument("--runs", nargs="*")
+    d = sub.add_parser("derive")
+    d.add_argument("folder")
+    args = parser.parse_args(argv)
+    if args.command == "measure":
+        measure(args.variant, Path(args.out), args.runs)
+        return 0
+    return derive(Path(args.folder))
 
 
 if __name__ == "__main__":
