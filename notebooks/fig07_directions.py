@@ -73,7 +73,7 @@ ax.set(xlabel="vector index i (descending value)",
        title="directions kept by $T = (W_{in} W_{out})^T$: cosine")
 ax.legend(fontsize="small")
 fig.suptitle("Fig. 7: neuron directions against the bases of M ($\\sigma$ = 0.03, seed 0)")
-fig.text(0.5, -0.01, "$E$: eigenvectors of $(M + M^T)/2$;  $U$, $V$: left and right singular vectors of "
+fig.text(0.5, -0.035, "$E$: eigenvectors of $(M + M^T)/2$;  $U$, $V$: left and right singular vectors of "
          "$I + M = U S V^T$;  each sorted by descending eigen- or singular value", ha="center", fontsize="small")
 plotting.save_figure(fig, out, "fig07")
 plt.show()
