@@ -179,7 +179,7 @@ def test_embedding_mixing_with_one_width_per_instance_matches_the_residual_model
     mlp = experiments.build_mixing(paper_runs.embed_width_mlp([100, 300, 300], [0, 0, 1]))
     assert np.array_equal(mlp.pattern[:1].numpy(), experiments.build_mixing(paper_runs.embed_width(100, [0])).pattern.numpy())
     assert np.array_equal(mlp.pattern[1:].numpy(), experiments.build_mixing(paper_runs.embed_width(300, [0, 1])).pattern.numpy())
-    with pytest.raises(ValueError, match="model.residual.d_embed"):
+    with pytest.raises(ValueError, match=r"model.d_embed: Input should be a valid integer \(got \[100, 300\]\)"):
         RunSpec(seeds=[0, 1], model=dict(kind="residual", d_embed=[100, 300]), inputs=dict(kind="one_active"))
     with pytest.raises(ValueError, match=r"mixing.d_embed must be one value or one per seed \(2\), got 3"):
         RunSpec(seeds=[0, 1], mixing=dict(kind="embedding", d_embed=[100, 200, 300]), inputs=dict(kind="one_active"))
