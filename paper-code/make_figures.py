@@ -427,7 +427,9 @@ def _summary(figures, notebooks: Path, names: dict) -> list[str]:
         return {v: sum(c["verdict"] == v for c in claims) for v in ("holds", "fails", "inconclusive")}
 
     def say(c: dict) -> str:
-        return ", ".join(f"<span class='{v}'>{n} {v}</span>" for v, n in c.items() if n) or "no claims"
+        words = {"holds": "hold", "fails": "fail", "inconclusive": "inconclusive"}   # "126 hold"
+        return ", ".join(f"<span class='{v}'>{n} {words[v] if n != 1 else v}</span>" for v, n in c.items() if n) \
+            or "no claims"
 
     claims = [c for _, data in figures for c in data["claims"]]
     quick = any(data["mode"] != "paper" for _, data in figures)

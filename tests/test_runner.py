@@ -257,9 +257,9 @@ def test_the_index_opens_with_the_counts_and_a_table_of_contents(tmp_path):
         (out / f"{fig}.json").write_text(json.dumps(dict(figure=fig, mode="paper", seed=0, claims=claims)))
     page = make_figures.write_index(out, ROOT / "notebooks", {}).read_text()
     head = page.split("<section", 1)[0]
-    assert "<b>4 claims in 2 figures</b>: <span class='holds'>2 holds</span>, <span class='fails'>1 fails</span>, " \
+    assert "<b>4 claims in 2 figures</b>: <span class='holds'>2 hold</span>, <span class='fails'>1 fails</span>, " \
            "<span class='inconclusive'>1 inconclusive</span>" in head
-    assert "Of the paper's claims, 3: <span class='holds'>2 holds</span>, <span class='inconclusive'>" in head
+    assert "Of the paper's claims, 3: <span class='holds'>2 hold</span>, <span class='inconclusive'>" in head
     assert "Of our claims, 1: <span class='fails'>1 fails</span>" in head
     index = _Index()
     index.feed(page)
