@@ -143,16 +143,13 @@ def measure(name: str, out: Path, names=None) -> None:
     print(f"cross_cpu: {name}: {len(runs)} runs written to {out / f'{name}.npz'}")
 
 
-#: The first steps of a retrained run whose loss history the check compares (1% of the
-#: 10,000-step runs): long enough that a defect of the update shows, short enough that an honest
-#: rounding difference has not yet grown (see derive's table of horizons).
-EARLY_STEPS = 100
 #: The early tolerance is this many times the largest early move of an honest retrain: room for
 #: a CPU whose rounding differs more than the two stand-ins', still far below any defect's move.
 EARLY_SAFETY = 10.0
 #: The false-alarm rate the final-loss tolerance is set for: the chance that an honest retrain of
 #: the whole sample fails it somewhere, under a normal model of the honest moves.
 FALSE_ALARM = 0.01
+#: The horizons whose honest and defective moves derive tabulates (cclib.store.EARLY_STEPS among them).
 HORIZONS = (1, 10, 30, 100, 300, 1000, 3000)
 
 
@@ -165,13 +162,11 @@ def _moves(stored: dict, fresh: dict, names, spreads: dict) -> dict:
     out = {}
     for name in names:
         a, b = stored[name].arrays(), fresh[name]
-        rel = np.abs(b["loss"] - a["loss"]) / np.abs(a["loss"])
-        worst = np.nanmax(rel, axis=1)
         before, after = store.final_loss(stored[name]), store.final_loss_of(b["loss"], stored[name].spec.steps)
         spread = spreads[name]
         out[name] = dict(
             weight_rel=max(float(np.max(np.abs(a[k] - b[k])) / np.max(np.abs(a[k]))) for k in a if k.startswith("param.")),
-            early_rel={str(h): float(worst[:h].max()) for h in HORIZONS},
+            early_rel={str(h): store.early_difference(a["loss"], b["loss"], h) for h in HORIZONS},
             final_rel=float(np.max(np.abs(after - before) / before)),
             final_sd=None if spread is None else [float(x) for x in (after - before) / spread],
             starts_from_another=stored[name].spec.init is not None)
@@ -200,6 +195,7 @@ def derive(folder: Path) -> int:
             fresh = {n: {k.split("/", 1)[1]: f[k] for k in f.files if k.startswith(f"{n}/")} for n in names}
         variants[name] = _moves(stored, fresh, names, spreads)
 
+    EARLY_STEPS = store.EARLY_STEPS  # the horizon the check uses (1% of the 10,000-step runs)
     h = str(EARLY_STEPS)
     early_honest = max(v[n]["early_rel"][h] for name, v in variants.items() if name in HONEST
                        for n in names if not v[n]["starts_from_another"])

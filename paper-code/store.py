@@ -4,7 +4,6 @@
     python paper-code/store.py fill      # make store: train what the store lacks, on every core
     python paper-code/store.py sample    # make test: retrain paper_runs.REPRODUCE_SAMPLE, compare
     python paper-code/store.py report --cache DIR --results DIR --out FILE   # make reproduce's report
-    python paper-code/store.py stamp     # name the commit holding the code of entries from uncommitted code
 
 ``check`` reads every entry of the store and exits 1 if one is damaged (its bytes not those its
 JSON's SHA-256 records: naming the file and the ``git checkout`` that restores it) or if the
@@ -258,52 +257,9 @@ def report(cache_dir: Path, results_dir: Path, out: Path) -> int:
     return 0 if not outside and not changed_verdicts and not missing_figs else 1
 
 
-def stamp() -> int:
-    """Name a commit that holds the code of each store entry written from uncommitted code (its
-    JSON's trained_by.git_commit reads '<sha>+modified'): the first commit after <sha> (or <sha>
-    itself) whose training code has the entry's fingerprint (:func:`cclib.experiments.run_code`),
-    the fingerprint its key is made of, so that code computes the entry's numbers. Only the JSON's
-    provenance changes; the npz and its checksum stay."""
-    import subprocess
-
-    from cclib import experiments, store
-
-    found: dict[tuple, str | None] = {}
-    changed = 0
-    for meta in sorted(store.folder().glob("trained-*.json")):
-        info = json.loads(meta.read_text())
-        commit = info.get("trained_by", {}).get("git_commit") or ""
-        if not commit.endswith("+modified"):
-            continue
-        base, engine, code = commit.split("+")[0], info["config"]["compute"]["engine"], info["code"]
-        if (base, engine, code) not in found:
-            found[(base, engine, code)] = None
-            revs = subprocess.run(["git", "rev-list", "--reverse", f"{base}^..HEAD"], cwd=ROOT, capture_output=True,
-                                  text=True, check=True).stdout.split()
-            for rev in revs:
-                with tempfile.TemporaryDirectory() as tmp:
-                    subprocess.run(f"git archive {rev} src/cclib | tar -x -C {tmp}", shell=True, cwd=ROOT, check=True)
-                    if experiments.run_code(engine, package_dir=Path(tmp) / "src" / "cclib") == code:
-                        found[(base, engine, code)] = rev[:12]
-                        break
-        rev = found[(base, engine, code)]
-        if rev is None:
-            print(f"stamp: no commit after {base} holds the code {code} of {meta.name}; left as it is", file=sys.stderr)
-            continue
-        info["trained_by"]["git_commit"] = rev
-        info["trained_by"]["git_commit_found"] = (f"written from {base} with uncommitted changes; {rev} is the "
-                                                  f"first commit whose "
-                                                  f"{engine}-engine training code has this entry's fingerprint {code}")
-        from cclib import cache
-        cache.atomic_write_bytes(meta, json.dumps(info, indent=1, sort_keys=True).encode())
-        changed += 1
-    print(f"stamp: {changed} entries now name the commit that holds their code")
-    return 0
-
-
 def main(argv) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["check", "fill", "sample", "report", "stamp"])
+    parser.add_argument("command", choices=["check", "fill", "sample", "report"])
     parser.add_argument("--cache", help="report: the folder make reproduce retrained every run into")
     parser.add_argument("--results", help="report: the folder of the reproduced figures' JSON")
     parser.add_argument("--out", help="report: the markdown file to write")
@@ -312,7 +268,7 @@ def main(argv) -> int:
         if not (args.cache and args.results and args.out):
             parser.error("report needs --cache, --results and --out")
         return report(Path(args.cache), Path(args.results), Path(args.out))
-    return {"check": check, "fill": fill, "sample": sample, "stamp": stamp}[args.command]()
+    return {"check": check, "fill": fill, "sample": sample}[args.command]()
 
 
 if __name__ == "__main__":
