@@ -30,7 +30,8 @@
 # \qquad (\text{without } b: \text{ the eigenvalues of } E[y y^T]).$$
 #
 # On one active input this is Fig. 14's floor (`bounds.rank_floor`), $(n - d)/(6n) = 1/12$ at
-# $M = 0$ (the $2n$-case form counts the bias as one more dimension, $49/600$). With importance
+# $M = 0$; with an output bias the labels' covariance gives $(n - d)/(6n) - 1/(16n) = 0.08271$: a
+# bias buys at most $1/1600$ (counting the bias as one more dimension gives the weaker $49/600$). With importance
 # weights $w_j$ the loss is the squared norm of $D^{1/2}(y - \hat y)$, $D = \mathrm{diag}(w)$, whose
 # second term again lies in a $d$-dimensional subspace: the floor is the tail of the eigenvalues of
 # $D^{1/2} E[y y^T] D^{1/2}$, on clean one-active inputs the $n - d$ smallest $w_j$ over $6n$, the
@@ -45,15 +46,19 @@
 # $A = S - M^T - I/2$): **the floor with a trainable skip is $(n - d)/(12n) = 1/24$, whatever $M$**
 # (`bounds.skip_floor`), and the naive model with a skip (50 features on their own neuron, the
 # other 50 answered by $x_i/2$, `baselines.naive_skip`) reaches it. A skip halves naive; nothing of
-# this shape beats the halved naive.
+# this shape beats the halved naive. A ReLU network reaches this floor at every $M$, not only at
+# $M = 0$: the naive hidden layer with $S = M^T + \mathrm{diag}(0$ on the kept features, $1/2$ on
+# the ignored ones$)$ (`baselines.naive_skip(mixing=...)`), so once the skip is trainable a mixing
+# matrix brings no gain on one active input.
 #
 # **Bernoulli inputs.** The theorem holds for them too (`bounds.bernoulli_floor`): with
 # independent features $E[yy^T] = (p/6 - p^2/16) I + (p^2/16) \mathbf{1}\mathbf{1}^T$ at $M = 0$, so the
 # floor is $(n-d)(1/6 - p/16)/n$ per feature. What is proved: no model of this shape beats the naive
 # model that outputs a constant $p/4$ on each ignored feature (it sits exactly on the floor); a
 # bias-free model can undercut the bias-free naive (1/12) by at most $(n-d)p/(16n)$, 0.4% of it
-# at $p = 0.01$ and 38% at $p = 1$ (where Fig. 10's offset lives). What is not proved: that a ReLU
-# network can reach the floor, and anything for labels with a mixing matrix beyond this bound.
+# at $p = 0.01$ and 38% at $p = 1$ (where Fig. 10's offset lives). What is not proved: that a
+# *bias-free* ReLU network reaches the floor (the naive model with constants needs the output
+# bias), and anything for labels with a mixing matrix beyond this bound.
 #
 # **Claims (ours).** (1) No random network (depth 1 to 3; ReLU, GELU, tanh or |·|; random biases;
 # some of them the naive layer plus noise)
@@ -87,6 +92,12 @@ naive = baselines.naive_loss(N, D)
 print(f"floor {floor:.5f} (with an output bias {floor_bias:.5f}); with a trainable skip {skip_floor:.5f} "
       f"({skip_floor_bias:.5f}); naive {naive:.5f}; built naive with a skip "
       f"{evaluate.one_active_loss(baselines.naive_skip(N, D), clean)[0]:.5f}")
+# with a trainable skip a mixing matrix brings no gain: the naive layer with S = M^T + diag(0, 1/2)
+# reaches the skip floor at random M as well (sigma 0.02 and 0.1, the paper's scale and larger)
+noisy = mixing.random_mixing([0.02, 0.1], N, seeds=[seed, seed + 1])
+skip_at_m = evaluate.one_active_loss(baselines.naive_skip(N, D, mixing=noisy), noisy)
+print(f"naive with the skip S = M^T + diag(0, 1/2) at random M (sigma 0.02, 0.1): {np.round(skip_at_m, 6)}; "
+      f"the skip floor {skip_floor:.6f}")
 
 # %% [markdown]
 # ## The theorem, checked on random networks
@@ -98,44 +109,21 @@ print(f"floor {floor:.5f} (with an output bias {floor_bias:.5f}); with a trainab
 # naive layer plus noise of size 0.01, 0.1 or 0.3, so that some of them come close to the floor.
 
 # %%
-nodes, weights = np.polynomial.legendre.leggauss(8)
-values = np.concatenate([(nodes - 1) / 2, (nodes + 1) / 2])                 # 8 nodes in [-1, 0] and in [0, 1]
-value_prob = np.concatenate([weights, weights]) / 4                            # sums to 1
-X = torch.tensor(np.kron(np.eye(N), values[:, None]))                         # (N * 16, N): x = v e_i
-prob = torch.tensor(np.tile(value_prob, N) / N)                                # each input's probability
+X, prob = bounds.one_active_quadrature(N)   # x = v e_i, v on 8 nodes each side of 0, with probabilities
 Y = torch.relu(X)
-ACTS = {"relu": torch.relu, "gelu": torch.nn.functional.gelu, "tanh": torch.tanh, "abs": torch.abs}
-
-
-def random_layer(gen, depth, act, near_naive=0.0):
-    """A random network x -> h(x) of ``depth`` layers of width D, Gaussian weights and biases; with
-    ``near_naive`` > 0 the first layer is the naive model's (feature i on neuron i) plus noise of
-    that size and small biases, a network close to the floor."""
-    h = X
-    for layer in range(depth):
-        w = torch.randn(h.shape[1], D, generator=gen, dtype=torch.float64) * np.sqrt(2 / h.shape[1])
-        b = 0.5 * torch.randn(D, generator=gen, dtype=torch.float64)
-        if near_naive and layer == 0:
-            w, b = torch.eye(N, D, dtype=torch.float64) + near_naive * w, near_naive * b
-        h = ACTS[act](h @ w + b)
-    return h
 
 
 def least_loss(features, importance=None):
     """The least E[sum_j w_j (y_j - out_j)^2] over linear read-outs (with bias) of ``features``."""
-    a = torch.cat([features, torch.ones(len(features), 1, dtype=torch.float64)], 1) * prob.sqrt()[:, None]
-    coef = torch.linalg.lstsq(a, Y * prob.sqrt()[:, None], driver="gelsd").solution
-    err = ((Y - torch.cat([features, torch.ones(len(features), 1, dtype=torch.float64)], 1) @ coef) ** 2
-           * prob[:, None]).sum(0)                                             # (N,): each output's error
-    return float(err.sum() if importance is None else (err * importance).sum())
+    return bounds.least_readout_loss(features, Y, prob, importance)
 
 
 gen = torch.Generator().manual_seed(seed)
 trials = 40 if quick else 300
 checks = {"plain": [], "trainable skip": [], "importance": []}
 for t in range(trials):
-    depth, act = 1 + t % 3, list(ACTS)[(t // 3) % len(ACTS)]
-    h = random_layer(gen, depth, act, near_naive=[0.0, 0.01, 0.1, 0.3][(t // 12) % 4] if depth == 1 else 0.0)
+    depth, act = 1 + t % 3, list(bounds.RANDOM_ACTIVATIONS)[(t // 3) % 4]
+    h = bounds.random_network(X, D, depth, act, gen, near_naive=[0.0, 0.01, 0.1, 0.3][(t // 12) % 4] if depth == 1 else 0.0)
     checks["plain"].append(least_loss(h) - floor_bias)
     checks["trainable skip"].append(least_loss(torch.cat([h, X], 1)) - skip_floor_bias)
     w = torch.rand(N, generator=gen, dtype=torch.float64)
@@ -208,6 +196,9 @@ for name, gaps in checks.items():
     claims.ours.add(f"no random network with the best linear read-out is below its floor ({name})",
                     min(gaps) >= -1e-9, f"{trials} networks, least gap {min(gaps):.2e}")
 two, skip = trained["two_layer"], trained["trainable_skip"]
+claims.ours.add("a random M brings no gain with a trainable skip: the built naive with S = M^T + diag(0, 1/2) "
+                "is on the skip floor 1/24", bool(np.all(np.abs(skip_at_m - skip_floor) < 1e-6)),
+                f"{np.round(skip_at_m, 6).tolist()} vs {skip_floor:.6f}")
 claims.ours.add("one active input: the trained 100-50-50-100 models are at or above the floor 1/12",
                 two.min() >= floor - 1e-6, f"lowest of the seeds {two.min():.5f}, floor {floor:.5f}")
 claims.ours.add("one active input: the trained trainable-skip models are at or above their floor 1/24",

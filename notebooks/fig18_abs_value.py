@@ -34,7 +34,7 @@
 #   random embedding on linearly, with the best output bias.
 # * **(b) the naive model.** Spend each neuron on one feature (it completes that feature's negative
 #   half): at most 50 features answer non-monotonically, the other 50 stay at the bound (a), so
-#   $L/p \geq (n - d)/n \cdot (a) \to 1/12$ (`baselines.abs_naive_loss`). A model below (b) answers
+#   $L/p \geq (n - d)/n \cdot (a) \to 1/12$ (`baselines.abs_nonmonotone_bound`). A model below (b) answers
 #   more than 50 features non-monotonically (an average of 100 errors is below half the bound only
 #   if more than 50 are below the bound): it computes more nonlinear functions than it has neurons.
 #
@@ -65,7 +65,7 @@ PS = list(paper_runs.ABS_P)
 runs = {p: experiments.trained(spec, progress=True) for p, spec in paper_runs.abs_runs(seed, quick).items()}
 loss = {p: evaluate.expected_loss(run.model, run.mixing, p, setup.samples) for p, run in runs.items()}
 bound_a = dict(zip(PS, baselines.monotone_abs_loss(PS)))
-bound_b = dict(zip(PS, baselines.abs_naive_loss(PS, N, D)))
+bound_b = dict(zip(PS, baselines.abs_nonmonotone_bound(PS, N, D)))
 
 # a network of the same shape that computes nothing: a linear channel, the best output bias on a grid
 BIASES = np.linspace(-0.3, 0.0, 7)
@@ -119,7 +119,7 @@ ax.errorbar(PS, [loss[p][0].mean() for p in PS], yerr=[report.seed_noise(loss[p]
 grid = np.logspace(np.log10(PS[0]), np.log10(PS[-1]), 50)
 ax.plot(grid, baselines.monotone_abs_loss(grid), color="k", ls="--", label="(a) no hidden computation: bound")
 ax.plot(PS, [channel[p] for p in PS], color="k", ls="none", marker="x", label="(a) built: a linear channel")
-ax.plot(grid, baselines.abs_naive_loss(grid, N, D), color=plotting.COLORS["naive"], ls="--",
+ax.plot(grid, baselines.abs_nonmonotone_bound(grid, N, D), color=plotting.COLORS["naive"], ls="--",
         label="(b) naive, one neuron per feature: bound")
 ax.axhline(0.25, color="grey", ls=":", label="two neurons per feature (25 computed)")
 ax.axhline(1 / 3, color="grey", ls="-.", lw=1, label="zero output")

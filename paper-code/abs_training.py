@@ -20,7 +20,7 @@ outputs dead. This retrains the same architecture (n = 100, out = ReLU(W_out ReL
 
 These starts are not fields of :class:`cclib.spec.RunSpec` yet, so these runs are not in the
 registry or the store: each trained run is cached locally under its settings and the code that
-trains it (``runs``, ``train``, ``constructions`` and what they import), and the evaluations go
+trains it (:func:`code_of`), and the evaluations go
 to ``paper-code/results/abs_training.json``, which Fig. 19 reads. Rerunning recomputes only what
 the cache lacks. On the project's 2 cores the whole takes about an hour.
 """
@@ -45,7 +45,17 @@ SCREEN_STEPS = 4000
 SEEDS = (0, 1, 2)
 #: Fig. 19's densities for the other widths (p = 0.1 left out: every start is above (b) there at d = 50).
 WIDTH_P = (0.003, 0.01, 0.03)
-CODE = ("runs", "train", "constructions")
+#: The code a trained run depends on: the model and training (``runs``, ``train`` and what they
+#: import), and for a run started from a construction :mod:`cclib.constructions` too.
+CODE = ("runs", "train")
+
+
+def code_of(run: dict) -> str:
+    """The fingerprint of the code that trains ``run``."""
+    return cache.code_fingerprint(CODE + (("constructions",) if run.get("start") else ()))
+#: Where the kept runs are also evaluated: Bernoulli p on this grid, exactly k active for k in KS.
+P_GRID = tuple(float(p) for p in np.round(np.logspace(-3, -1, 13), 6))
+KS = tuple(range(1, 9))
 
 
 def settings() -> dict[str, list[dict]]:
@@ -91,8 +101,11 @@ def halves(model) -> np.ndarray:
                         (~pos & ~neg).sum(1)], 1).numpy()
 
 
-def trained(run: dict) -> dict[str, np.ndarray]:
-    """Train ``run`` (or load it from the local cache) and evaluate each instance at its own p."""
+def trained(run: dict, curves: bool = False) -> dict[str, np.ndarray]:
+    """Train ``run`` (or load it from the local cache) and evaluate each instance at its own p;
+    with ``curves`` also on :data:`P_GRID` (``curve``, ``curve_se``: (K, P)) and on exactly k
+    active inputs, k in :data:`KS` (``per_k``, ``per_k_se``: the summed error per sample over k,
+    the loss per active feature, (K, len(KS)))."""
     config = dict(run, n=N, lr=run.get("lr", 3e-3), batch_size=2048, weight_decay=1e-2)
     steps = run.get("steps") or default_steps("bernoulli", run["ps"], N)
 
@@ -103,17 +116,33 @@ def trained(run: dict) -> dict[str, np.ndarray]:
         state = {name: t.detach().numpy() for name, t in model.state_dict().items()}
         return dict(state, final_loss=history.loss[-1].numpy())
 
-    arrays = cache.cached("abs_training", config, compute, code=cache.code_fingerprint(CODE))
+    arrays = cache.cached("abs_training", config, compute, code=code_of(run))
     model = start_model(run)
     model.load_state_dict({name: torch.from_numpy(arrays[name]) for name in model.state_dict()})
     curve = evaluate.loss_curve(model, mixing.clean(N, len(run["ps"])), sorted(set(run["ps"])))
     column = [sorted(set(run["ps"])).index(p) for p in run["ps"]]
     rows = np.arange(len(run["ps"]))
-    return dict(loss=curve.loss[rows, column], se=curve.se[rows, column], halves=halves(model),
-                steps=np.asarray(steps))
+    found = dict(loss=curve.loss[rows, column], se=curve.se[rows, column], halves=halves(model),
+                 steps=np.asarray(steps))
+    if curves:
+        found.update(evaluate_curves(model))
+    return found
+
+
+def evaluate_curves(model) -> dict[str, np.ndarray]:
+    """L/p on :data:`P_GRID` and the loss per active feature on exactly k active, k in :data:`KS`
+    (Monte-Carlo, 4096 draws per k and stratum, :func:`cclib.evaluate.conditional_errors`)."""
+    clean = mixing.clean(model.n_features, model.n_instances)
+    curve = evaluate.loss_curve(model, clean, list(P_GRID))
+    mean, var = evaluate.conditional_errors(model, clean, list(KS))
+    count = np.array([evaluate.samples_for(k, 4096) for k in KS], dtype=float)
+    ks = np.array(KS, dtype=float)
+    return dict(curve=curve.loss, curve_se=curve.se, per_k=mean.numpy() / ks,
+                per_k_se=np.sqrt(var.numpy() / count) / ks)
 
 
 def main(argv) -> int:
+    report.require_committed("paper-code/abs_training.py")
     stages = argv or ["screen", "kept", "steiner", "widths"]
     plan = settings()
     unknown = set(stages) - set(plan)
@@ -124,13 +153,12 @@ def main(argv) -> int:
         rows = []
         for run in plan[stage]:
             start = time.time()
-            found = trained(run)
+            found = trained(run, curves=stage != "screen")
             print(f"{stage} {json.dumps({k: v for k, v in run.items() if k not in ('ps', 'seeds')})}: "
                   f"{time.time() - start:.0f} s; L/p {np.round(found['loss'], 4).tolist()}", flush=True)
             rows.append(dict(settings=run, **{k: v.tolist() for k, v in found.items()}))
         results[stage] = rows
-        OUT.write_text(json.dumps(dict(provenance=report.provenance(), code=cache.code_fingerprint(CODE),
-                                       stages=results), indent=1) + "\n")
+        OUT.write_text(json.dumps(dict(provenance=report.provenance(), stages=results), indent=1) + "\n")
     return 0
 
 

@@ -133,7 +133,7 @@ def test_the_monotone_bound_is_the_isotonic_regression(p):
 
 
 def test_the_abs_naive_bound_is_the_monotone_bound_on_the_ignored_features():
-    assert baselines.abs_naive_loss([0.01], 100, 50)[0] == pytest.approx(baselines.monotone_abs_loss([0.01])[0] / 2)
+    assert baselines.abs_nonmonotone_bound([0.01], 100, 50)[0] == pytest.approx(baselines.monotone_abs_loss([0.01])[0] / 2)
     with pytest.raises(ValueError, match="p must"):
         baselines.monotone_abs_loss([0.0])
 

@@ -11,7 +11,8 @@ from cclib.models import MLP
 def test_floor_at_m_zero_is_the_naive_loss():
     clean = mixing.clean(n_instances=2)
     assert np.allclose(bounds.rank_floor(clean, 50), 1 / 12, rtol=0, atol=1e-15)
-    assert np.allclose(bounds.rank_floor(clean, 50, output_bias=True), 49 / 600, rtol=0, atol=1e-15)
+    # with an output bias: the labels' covariance, (n - d) / (6n) - 1 / (16n), a gain of 1/1600
+    assert np.allclose(bounds.rank_floor(clean, 50, output_bias=True), 50 / 600 - 1 / 1600, rtol=0, atol=1e-15)
     assert np.allclose(bounds.rank_floor(clean, 30), 70 / 600, rtol=0, atol=1e-15)
     assert np.allclose(bounds.positive_half_loss(clean, 50), 1 / 12, rtol=0, atol=1e-15)
 
@@ -88,3 +89,60 @@ def test_regime_measures_of_the_naive_model():
         analysis.regime_measures(MLP(1, 100, 50, activation="gelu"))
     assert analysis.subspace_energy(np.eye(4)[:, :2], np.eye(4)[:, :3]) == pytest.approx(1.0)
     assert analysis.top_energy_share(np.diag([2.0, 1.0]), 1) == pytest.approx(0.8)
+
+
+def test_the_bias_floor_is_the_least_loss_of_any_hidden_layer_of_width_d():
+    """The covariance floor with a bias is sharp over all hidden layers: h = the labels' projection
+    on the top d eigenvectors of their covariance reaches it (on the quadrature inputs, for which
+    the bound is exact), at M = 0 and at a random M; the naive layer stays above it."""
+    x, prob = bounds.one_active_quadrature(20)
+    for m in (mixing.clean(20), mixing.random_mixing(0.1, 20, seeds=[2])):
+        labels = torch.relu(x) + x @ m.matrix()[0].double().T
+        mean = (labels * prob[:, None]).sum(0)
+        cov = ((labels - mean) * prob[:, None]).T @ (labels - mean)
+        top = torch.linalg.eigh(cov).eigenvectors[:, -8:]
+        floor = bounds.rank_floor(m, 8, output_bias=True)[0]
+        assert bounds.least_readout_loss(labels @ top, labels, prob) == pytest.approx(floor, rel=1e-9)
+        assert bounds.least_readout_loss(torch.relu(x[:, :8]), labels, prob) > floor + 1e-4
+
+
+def _random_gaps(n, d, trials, width=None):
+    """(least loss - floor) of random networks with the best read-out: plain, with a skip, with
+    random importance weights, on clean one-active labels (the check Fig. 17 shows)."""
+    x, prob = bounds.one_active_quadrature(n)
+    y = torch.relu(x)
+    clean = mixing.clean(n)
+    floor, skip = bounds.rank_floor(clean, d, output_bias=True)[0], bounds.skip_floor(clean, d, output_bias=True)[0]
+    gen = torch.Generator().manual_seed(0)
+    gaps = {"plain": [], "skip": [], "importance": []}
+    for t in range(trials):
+        depth, act = 1 + t % 3, list(bounds.RANDOM_ACTIVATIONS)[(t // 3) % 4]
+        h = bounds.random_network(x, width or d, depth, act, gen, near_naive=[0.0, 0.01, 0.1, 0.3][(t // 3) % 4] if depth == 1 else 0.0)
+        gaps["plain"].append(bounds.least_readout_loss(h, y, prob) - floor)
+        gaps["skip"].append(bounds.least_readout_loss(torch.cat([h, x], 1), y, prob) - skip)
+        w = torch.rand(n, generator=gen, dtype=torch.float64)
+        gaps["importance"].append(bounds.least_readout_loss(h, y, prob, w) - float(torch.sort(w).values[:n - d - 1].sum()) / (6 * n))
+    return gaps
+
+
+def test_no_random_network_with_its_best_read_out_is_below_its_floor():
+    """Fig. 17's check, guarded here: depth 1-3, four activations, some near the naive layer; the
+    floors hold to float64 rounding (1e-9 on sums of 640 terms)."""
+    for name, gaps in _random_gaps(20, 8, 36).items():
+        assert min(gaps) > -1e-9, name
+
+
+def test_the_random_network_check_fails_when_the_floor_is_of_the_wrong_width():
+    """The check can fail: networks two neurons wider than the floor's width go below it."""
+    gaps = _random_gaps(20, 8, 12, width=10)
+    assert min(gaps["plain"]) < -1e-3 and min(gaps["skip"]) < -1e-3
+
+
+def test_the_naive_layer_with_a_skip_reaches_the_skip_floor_at_any_mixing():
+    """S = M^T + diag(0 kept, 1/2 ignored) on the naive hidden layer: the skip floor (n - d) / (12n)
+    at a random M, so a mixing matrix brings no gain once a skip is trainable."""
+    m = mixing.random_mixing([0.05, 0.2], 20, seeds=[4, 5])
+    model = baselines.naive_skip(20, 8, mixing=m)
+    assert np.allclose(evaluate.one_active_loss(model, m), bounds.skip_floor(m, 8), rtol=1e-6, atol=0)
+    with pytest.raises(ValueError, match="mixing must be"):
+        baselines.naive_skip(20, 8, mixing=mixing.clean(21))

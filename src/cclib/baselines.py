@@ -209,12 +209,15 @@ class LinearMap(torch.nn.Module):
         return self.A @ self.B
 
 
-def _term_moments(c: torch.Tensor, own: bool, q_max: int = 4) -> list[torch.Tensor]:
+def _term_moments(c: torch.Tensor, own: bool, q_max: int = 4, rectified: bool = False) -> list[torch.Tensor]:
     """Raw moments E[t^m | x active], m = 1..q_max, of one input's term t of an output's error:
-    t = c x for another input, t = c x - ReLU(x) for the output's own input (x = v ~ U[-1, 1])."""
+    t = c x for another input, t = c x - ReLU(x) for the output's own input (x = v ~ U[-1, 1]);
+    ``rectified``: the map reads ReLU(x), t = c ReLU(x) and (c - 1) ReLU(x)."""
     moments = []
     for m in range(1, q_max + 1):
-        if own:  # (c - 1) v for v > 0, c v for v < 0
+        if rectified:
+            moments.append((c - 1 if own else c) ** m / (2 * (m + 1)))
+        elif own:  # (c - 1) v for v > 0, c v for v < 0
             moments.append(((c - 1) ** m + (-1) ** m * c ** m) / (2 * (m + 1)))
         else:
             moments.append(c ** m * (1 + (-1) ** m) / (2 * (m + 1)))
@@ -230,16 +233,29 @@ def linear_loss(maps: torch.Tensor, p: float | None, kind: str = "mse",
     inputs k of independent terms t_k = x_k C_kj (k != j) and x_j C_jj - ReLU(x_j), with
     C = L - M^T; each term's moments are closed forms in C, and their cumulants add, which gives
     E[e(error)] for e(r) = r^2 or r^4 exactly. With one active input only one term is nonzero."""
-    check_choice("kind", kind, ("mse", "l4"))
-    q = 2 if kind == "mse" else 4
     c = maps.double()
     if mixing is not None:
         c = c - mixing.matrix().double().transpose(1, 2)
+    return _moment_loss(c, p, kind, rectified=False)
+
+
+def storage_loss(maps: torch.Tensor, p: float | None, kind: str = "mse") -> torch.Tensor:
+    """The exact loss per feature of the *storage* maps x -> ReLU(x) L, ``maps`` L (K, n, n),
+    against clean labels ReLU(x): the exact rectified features read through a linear map (rank d:
+    stored in d dimensions), computing nothing beyond the rectification; as :func:`linear_loss`
+    (p: Bernoulli(p), None for one active input), differentiable in L. On one active input its
+    L4 is sum_i ||L_i - e_i||_4^4 / (10 n), the objective of :func:`cclib.bounds.l4_rank_floor`."""
+    return _moment_loss(maps.double(), p, kind, rectified=True)
+
+
+def _moment_loss(c: torch.Tensor, p: float | None, kind: str, rectified: bool) -> torch.Tensor:
+    check_choice("kind", kind, ("mse", "l4"))
+    q = 2 if kind == "mse" else 4
     n = c.shape[-1]
     eye = torch.eye(n, dtype=torch.bool)
     # moments of every (k, j) term given x_k active: (K, n, n) each, own terms on the diagonal
     moments = [torch.where(eye, own, other) for own, other in
-               zip(_term_moments(c, True, q), _term_moments(c, False, q))]
+               zip(_term_moments(c, True, q, rectified), _term_moments(c, False, q, rectified))]
     if p is None:  # one active input, uniform over k: sum over j of the mean over k of E[t^q]
         return moments[q - 1].mean(1).sum(1).float()
     p = check_float("p", p, 0.0, 1.0, low_open=True)
@@ -265,6 +281,21 @@ def best_linear(d_mlp: int, p: float | None, kind: str = "mse", n_features: int 
     (the best rank-d map under the MSE on either input distribution is (1/2) times a projection on
     d features; under the L4 loss a spread-out P does better). A local search: the result is an
     upper bound on the best linear map's loss, and the tests check that it is stationary."""
+    return LinearMap(*_fit_rank_d(linear_loss, 0.5, d_mlp, p, kind, n_features, seeds, iters, lr))
+
+
+@single_threaded
+def best_storage(d_mlp: int, p: float | None, kind: str = "mse", n_features: int = 100,
+                 seeds: list[int] = (0,), iters: int = 3000, lr: float = 3e-3) -> torch.Tensor:
+    """The rank-d map L of least :func:`storage_loss`, (K, n, n), one per seed: the best way to
+    store the rectified features in d dimensions and read them back linearly. Adam on the exact
+    loss from L = P, P the projection on a random d-dimensional subspace; a local search (an upper
+    bound on the least loss; the tests check it against an independent optimisation)."""
+    a, b = _fit_rank_d(storage_loss, 1.0, d_mlp, p, kind, n_features, seeds, iters, lr)
+    return a @ b
+
+
+def _fit_rank_d(loss, scale, d_mlp, p, kind, n_features, seeds, iters, lr):
     n = check_int("n_features", n_features)
     d = check_int("d_mlp", d_mlp, high=n)
     check_int("iters", iters, low=0)
@@ -272,16 +303,33 @@ def best_linear(d_mlp: int, p: float | None, kind: str = "mse", n_features: int 
     for seed in seeds:
         g = torch.Generator().manual_seed(int(seed))
         basis, _ = torch.linalg.qr(torch.randn(n, d, generator=g, dtype=torch.float64))
-        a.append(basis * 0.5 ** 0.5)
-        b.append(basis.T * 0.5 ** 0.5)
+        a.append(basis * scale ** 0.5)
+        b.append(basis.T * scale ** 0.5)
     a = torch.stack(a).requires_grad_()
     b = torch.stack(b).requires_grad_()
     opt = torch.optim.Adam([a, b], lr=lr)
     for _ in range(iters):
         opt.zero_grad()
-        linear_loss(a @ b, p, kind).double().sum().backward()
+        loss(a @ b, p, kind).double().sum().backward()
         opt.step()
-    return LinearMap(a.detach(), b.detach())
+    return a.detach(), b.detach()
+
+
+def l4_readout(codes: torch.Tensor, iters: int = 3000, lr: float = 3e-3) -> torch.Tensor:
+    """The read-out W_out (K, d, n) of least L4 loss on one active input for non-negative
+    ``codes`` W_in (K, n, d) (a rectified code: h = ReLU(x) W_in on one active input, the loss
+    sum_i ||(W_in W_out)_i - e_i||_4^4 / (10 n), convex in W_out), by Adam from the least-squares
+    read-out pinv(W_in)."""
+    codes = codes.double()
+    if torch.any(codes < 0):
+        raise ValueError("codes must be non-negative (a rectified code), got a negative entry")
+    w_out = torch.linalg.pinv(codes).requires_grad_()
+    opt = torch.optim.Adam([w_out], lr=lr)
+    for _ in range(check_int("iters", iters, low=0)):
+        opt.zero_grad()
+        storage_loss(codes @ w_out, None, "l4").double().sum().backward()
+        opt.step()
+    return w_out.detach().float()
 
 
 def sparse_codes(n_features: int = 100, d_mlp: int = 50, per_feature: int = 4,
@@ -302,20 +350,27 @@ def sparse_codes(n_features: int = 100, d_mlp: int = 50, per_feature: int = 4,
     return MLP.from_weights(w_in, torch.linalg.pinv(w_in.double()).float())
 
 
-def naive_skip(n_features: int = 100, d_mlp: int = 50) -> DeepMLP:
+def naive_skip(n_features: int = 100, d_mlp: int = 50, mixing: Mixing | None = None) -> DeepMLP:
     """The naive model with a trainable skip, built: features 0..d-1 each on its own neuron, the
-    others answered by the skip x_i / 2, the best linear answer to ReLU(x_i) (an error of
-    E[x^2] / 4 on each). L / p = (n - d) / (12 n) on clean labels, the floor of
-    :func:`cclib.bounds.skip_floor`."""
+    skip S = M^T + diag(0 on those, 1/2 on the others), so each ignored feature is answered by
+    x_i / 2 (the best linear answer to ReLU(x_i), an error of E[x^2] / 4) and every feature's
+    mixing term x M^T exactly. L / p = (n - d) / (12 n) on one active input whatever M (clean
+    labels by default): the floor of :func:`cclib.bounds.skip_floor`. One instance per instance of
+    ``mixing``."""
     n = check_int("n_features", n_features)
     d = check_int("d_mlp", d_mlp, high=n)
-    model = DeepMLP(1, n, d, skip=True)
+    if mixing is not None and (not isinstance(mixing, Mixing) or mixing.n_features != n):
+        raise ValueError(f"mixing must be a cclib.mixing.Mixing with n_features={n}, got {mixing!r}")
+    k = 1 if mixing is None else mixing.n_instances
+    model = DeepMLP(k, n, d, skip=True)
     with torch.no_grad():
         model.hidden[0].zero_()
-        model.hidden[0][0, torch.arange(d), torch.arange(d)] = 1.0
+        model.hidden[0][:, torch.arange(d), torch.arange(d)] = 1.0
         model.W_out.copy_(model.hidden[0].transpose(1, 2))
         model.S.zero_()
-        model.S[0, torch.arange(d, n), torch.arange(d, n)] = 0.5
+        if mixing is not None:
+            model.S.copy_(mixing.matrix().transpose(1, 2).float())
+        model.S[:, torch.arange(d, n), torch.arange(d, n)] += 0.5
     return model
 
 
@@ -335,16 +390,52 @@ def monotone_abs_loss(p: Numbers) -> Float[np.ndarray, " P"]:
     return ((1 - p) * c * c + p / 2 * (1 / 3 - c + c * c + c ** 3 / 3)) / p
 
 
-def abs_naive_loss(p: Numbers, n_features: int = 100, d_mlp: int = 50) -> Float[np.ndarray, " P"]:
-    """Baseline (b) of Fig. 18: the least loss per feature of any model in which at most d_mlp of
-    the n features get a non-monotone expected response (:func:`monotone_abs_loss`), such as the
-    naive model that spends each neuron on one feature: (n - d) / n times the monotone bound, the
-    d features answered exactly. A model below it answers more than d features non-monotonically,
-    more than it has neurons: the average of n errors is below (n - d) / n times the bound only if
-    more than d of them are below the bound."""
+def abs_nonmonotone_bound(p: Numbers, n_features: int = 100, d_mlp: int = 50) -> Float[np.ndarray, " P"]:
+    """Baseline (b) of Figs. 18 and 19, "more non-monotone outputs than neurons": (n - d) / n times
+    the monotone bound (:func:`monotone_abs_loss`). A bound, not a model: the average of n errors
+    is below it only if more than d of them are below the monotone bound, that is, only if more
+    than d outputs answer their feature non-monotonically, more than the model has neurons. A model
+    below it computes |x| in superposition; one above it may still be doing so for fewer features."""
     n = check_int("n_features", n_features)
     d = check_int("d_mlp", d_mlp, high=n)
     return (n - d) / n * monotone_abs_loss(p)
+
+
+#: The monotone bound per active feature on exactly-k-active inputs (k < n), any k: the isotonic
+#: fit of |v| on U[-1, 1] with the value at v = 0 free, c = sqrt(2) - 1 on [-1, c] and v above,
+#: error (1/3 - c + c^2 + c^3 / 3) / 2 (see :func:`k_active_bounds`).
+MONOTONE_K_ACTIVE = (1 / 3 - (2 ** 0.5 - 1) + (2 ** 0.5 - 1) ** 2 + (2 ** 0.5 - 1) ** 3 / 3) / 2
+
+
+def k_active_bounds(n_features: int = 100, d_mlp: int = 50) -> dict[str, float]:
+    """The bounds (a) and (b) per active feature (the summed error over k) on inputs with exactly k
+    active features, 1 <= k < n, values U[-1, 1].
+
+    Given x_i = v != 0 the other features are k - 1 active among n - 1, whatever v, so an output
+    monotone in x_i for each value of the others has E[out_i | x_i = v] monotone in v on v != 0;
+    at v = 0 (x_i inactive, probability 1 - k/n) the others are k active, and the output there is
+    free. Its error is at least k/n times the isotonic fit of |v| with nothing tied to 0,
+    :data:`MONOTONE_K_ACTIVE` = 0.0572 (below Bernoulli's 1/6: there the mass at 0 pins the fit
+    down). So (a) = 0.0572 and (b) = (n - d)/n times it per active feature, for every k."""
+    n = check_int("n_features", n_features)
+    d = check_int("d_mlp", d_mlp, high=n)
+    return {"(a)": MONOTONE_K_ACTIVE, "(b)": (n - d) / n * MONOTONE_K_ACTIVE}
+
+
+def abs_no_superposition_loss(n_features: int = 100, d_mlp: int = 50) -> float:
+    """L / p as p -> 0 of the best |x| model (Elhage et al.'s architecture) in which each neuron
+    reads one feature: 1/3 - d / (6 n), 0.25 at d = n / 2.
+
+    As p -> 0 the other features are inactive, so output i sees only its own feature's neurons.
+    With none it is a constant (error E[v^2] = 1/3 at best as p -> 0); with one, monotone in x_i
+    (error 1/6: the negative half, :func:`monotone_abs_loss`); with two, |x_i| exactly
+    (ReLU(x_i) + ReLU(-x_i)). With f_2 features on two neurons and f_1 on one, 2 f_2 + f_1 <= d,
+    the loss per feature is (f_1 / 6 + (n - f_1 - f_2) / 3) / n, which at f_1 = d - 2 f_2 is
+    1/3 - d / (6 n) whatever the split: 25 features computed exactly or 50 half-computed cost the
+    same."""
+    n = check_int("n_features", n_features)
+    d = check_int("d_mlp", d_mlp, high=n)
+    return 1 / 3 - d / (6 * n)
 
 
 def linear_channel(n_features: int = 100, d_mlp: int = 50, out_bias: float = 0.0, seed: int = 0,

@@ -42,10 +42,21 @@ def _tail_energy(matrix: torch.Tensor, rank: int) -> np.ndarray:
 def rank_floor(mixing: Mixing, d_mlp: int, output_bias: bool = False) -> Float[np.ndarray, " K"]:
     """The lower bound on the one-active loss per feature of any model whose hidden layer has
     width ``d_mlp`` (module docstring), (K,): the energy of :func:`one_active_targets` beyond its
-    top ``d_mlp`` singular values (``d_mlp + 1`` with an output bias) over 6 n."""
+    top ``d_mlp`` singular values over 6 n.
+
+    With an output bias the outputs lie in an affine subspace of dimension d, and the bound is the
+    sum of the n - d smallest eigenvalues of the labels' covariance, Y^T Y / (6 n) - 1 1^T / (16 n^2)
+    (the labels' mean is 1 / (4 n), whatever M). At M = 0 that is (n - d) / (6 n) - 1 / (16 n), 0.08271
+    at n = 100, d = 50: a bias can buy at most 1/1600 below naive (the cruder count of the bias as
+    one more dimension gives (n - d - 1) / (6 n) = 49/600)."""
     n = mixing.n_features
     d = check_int("d_mlp", d_mlp, low=0, high=n)
-    return _tail_energy(one_active_targets(mixing), d + bool(output_bias)) / (6.0 * n)
+    targets = one_active_targets(mixing)
+    if not output_bias:
+        return _tail_energy(targets, d) / (6.0 * n)
+    ones = torch.ones(n, n, dtype=torch.float64)
+    cov = targets.transpose(1, 2) @ targets / (6.0 * n) - ones / (16.0 * n * n)
+    return torch.linalg.eigvalsh(cov)[:, :n - d].sum(1).numpy()
 
 
 def positive_half_loss(mixing: Mixing, d_mlp: int) -> Float[np.ndarray, " K"]:
@@ -85,7 +96,9 @@ def skip_floor(mixing: Mixing, d_mlp: int, output_bias: bool = False) -> Float[n
     :func:`rank_floor`. At M = 0 the naive model with a skip (:func:`cclib.baselines.naive_skip`:
     d features on their own neuron, S = 1/2 on the other features' diagonal) reaches it exactly:
     a trainable skip halves the naive loss (1/12 -> 1/24 at n = 100, d = 50), and nothing of this
-    shape beats the halved naive. Whether a ReLU network reaches it at M != 0 is not known."""
+    shape beats the halved naive. A ReLU network reaches it at every M: the naive hidden layer with
+    S = M^T + diag(0 on the kept features, 1/2 on the ignored ones) (``naive_skip(mixing=...)``),
+    so with a trainable skip a mixing matrix brings no gain on one active input."""
     n = mixing.n_features
     d = check_int("d_mlp", d_mlp, low=0, high=n)
     r = min(d + bool(output_bias), n)
@@ -113,3 +126,68 @@ def bernoulli_floor(mixing: Mixing, d_mlp: int, p: float, output_bias: bool = Fa
         second = second - p * p / 16 * ones
     eig = torch.linalg.eigvalsh(second)                                    # ascending
     return eig[:, :n - d].sum(1).numpy() / (n * p)
+
+
+# --- the floors checked on random networks (Fig. 17 shows it, tests/test_bounds.py guards it) ---
+
+#: The activations of :func:`random_network`.
+RANDOM_ACTIVATIONS = {"relu": torch.relu, "gelu": torch.nn.functional.gelu, "tanh": torch.tanh, "abs": torch.abs}
+
+
+def one_active_quadrature(n_features: int = 100, nodes: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
+    """Exactly one active input with its value on ``nodes`` Gauss-Legendre nodes on each side of 0
+    (exact for E[v^2] = 1/3 and for every polynomial of degree < 2 nodes): the inputs x = v e_i,
+    (n * 2 nodes, n) float64, and their probabilities (summing to 1). A finite input distribution
+    with the second moments of the continuous one, so the floors of this module hold for it
+    exactly."""
+    n = check_int("n_features", n_features)
+    points, weights = np.polynomial.legendre.leggauss(check_int("nodes", nodes))
+    values = np.concatenate([(points - 1) / 2, (points + 1) / 2])         # in [-1, 0] and in [0, 1]
+    value_prob = np.concatenate([weights, weights]) / 4
+    inputs = torch.tensor(np.kron(np.eye(n), values[:, None]))
+    return inputs, torch.tensor(np.tile(value_prob, n) / n)
+
+
+def random_network(inputs: torch.Tensor, width: int, depth: int, activation: str,
+                   generator: torch.Generator, near_naive: float = 0.0) -> torch.Tensor:
+    """The hidden layer h(x) of a random network of ``depth`` layers of ``width`` on ``inputs``
+    (rows), Gaussian weights (variance 2 / fan-in) and biases (sd 0.5); with ``near_naive`` > 0 the
+    first layer is the naive model's (feature i on neuron i) plus noise of that size, biases scaled
+    by it too: a network near the floor."""
+    act = RANDOM_ACTIVATIONS[activation]
+    h = inputs
+    for layer in range(check_int("depth", depth)):
+        w = torch.randn(h.shape[1], width, generator=generator, dtype=torch.float64) * np.sqrt(2 / h.shape[1])
+        b = 0.5 * torch.randn(width, generator=generator, dtype=torch.float64)
+        if near_naive and layer == 0:
+            w, b = torch.eye(h.shape[1], width, dtype=torch.float64) + near_naive * w, near_naive * b
+        h = act(h @ w + b)
+    return h
+
+
+def least_readout_loss(features: torch.Tensor, labels: torch.Tensor, prob: torch.Tensor,
+                       importance: torch.Tensor | None = None) -> float:
+    """The least E[sum_j w_j (y_j - out_j)^2] over linear read-outs with a bias, out = features A +
+    c, of the inputs' rows weighted by ``prob`` (a weighted least-squares fit): what the best
+    read-out of these hidden features reaches, to hold against a floor."""
+    design = torch.cat([features, torch.ones(len(features), 1, dtype=torch.float64)], 1)
+    root = prob.sqrt()[:, None]
+    coef = torch.linalg.lstsq(design * root, labels * root, driver="gelsd").solution
+    err = ((labels - design @ coef) ** 2 * prob[:, None]).sum(0)          # each output's error
+    return float(err.sum() if importance is None else (err * importance).sum())
+
+
+def l4_rank_floor(n_features: int = 100, d_mlp: int = 50, seeds: list[int] = (0, 1, 2),
+                  iters: int = 4000) -> float:
+    """The L4 loss per feature on one active input (clean labels) below which no model whose
+    output is a linear read-out of a d-wide hidden layer (no output bias) can go: the label of
+    x = v e_i, v > 0, is v e_i, the output lies in the read-out's d-dimensional row space S, so
+    the error is at least v^4 min_{s in S} ||e_i - s||_4^4, and with E[v^4 1{v > 0}] = 1/10 the
+    loss per feature is at least min over rank-d L of sum_i ||L_i - e_i||_4^4 / (10 n)
+    (:func:`cclib.baselines.storage_loss`). The minimum is found numerically: the least of
+    :func:`cclib.baselines.best_storage` over ``seeds`` (a local search, so an upper estimate of
+    the true minimum; tests/test_bounds.py checks it against an independent optimisation). It is
+    also the loss of the best *storage* model, ReLU(x) read through a rank-d map."""
+    from .baselines import best_storage, storage_loss
+    maps = best_storage(d_mlp, None, "l4", n_features, list(seeds), iters)
+    return float(storage_loss(maps, None, "l4").min())

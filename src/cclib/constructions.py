@@ -15,8 +15,12 @@ the inhibition of one lowers the other's output. Where that stops paying is the 
 * :func:`steiner_triple_system`: v points, every pair in exactly one triple (v = 1 or 3 mod 6);
   two triples share at most one point. :func:`split_codes` puts the positive halves' codes on one
   block of neurons and the negative halves' on another.
-* :func:`greedy_codes`: any n, d and m: random m-sets accepted while they overlap every accepted
-  code in at most ``max_overlap`` neurons.
+* :func:`random_codes` with :func:`least_interference_readout`: random m-sets (distinct, a
+  feature's two halves disjoint), and for each output the read-out that is exact on one active
+  input (1 on its own codes, at most 0 on every other code, so other outputs stay shut) with the
+  least interference energy sum_j (r . u_j)^2 over the other codes: what a co-active feature
+  subtracts from a correct output. Found by SLSQP per output; where no exact read-out exists
+  (too few neurons) it ends at the solver's best, and the network's one-active loss says so.
 * :func:`moment_curve`: six neurons, zero loss on one active input for any n, because the test
   is degenerate: feature i is the point (1, t_i, t_i^2), and a quadratic read-out that is 1 at
   t_k and at most 0 at every other t_i separates all of them; two co-active features break it.
@@ -28,7 +32,7 @@ import itertools
 import numpy as np
 import torch
 
-from ._checks import check_float, check_int
+from ._checks import check_choice, check_float, check_int
 from .models import AbsMLP
 
 
@@ -62,47 +66,22 @@ def steiner_triple_system(v: int, seed: int = 0) -> np.ndarray:
 
 def split_codes(n_features: int, d_mlp: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Codes of the half-features from two Steiner triple systems on v points each: the positive
-    halves on neurons 0..v-1, the negative halves on v..2v-1, v the smallest valid order with at
-    least n triples (25 for n = 100). Two codes share at most one neuron. (positive, negative),
-    each (n, 3). d_mlp must be at least 2v."""
+    halves on neurons 0..v-1, the negative halves on v..2v-1, v the largest valid order with
+    2v <= d (25 at d = 50, 37 at d = 75), n of its triples drawn at random (``seed``) when it has
+    more. A half's code shares at most one neuron with another feature's codes. (positive,
+    negative), each (n, 3)."""
     n = check_int("n_features", n_features)
     d = check_int("d_mlp", d_mlp)
-    v = next(v for v in itertools.count(7) if v % 6 in (1, 3) and v * (v - 1) // 6 >= n)
-    if 2 * v > d:
-        raise ValueError(f"d_mlp must be at least {2 * v} for split Steiner codes of {n} features "
-                         f"(two systems of order {v}), got {d}; use greedy_codes")
-    triples = steiner_triple_system(v, seed)[:n]
+    orders = [v for v in range(7, d // 2 + 1) if v % 6 in (1, 3) and v * (v - 1) // 6 >= n]
+    if not orders:
+        least = next(v for v in itertools.count(7) if v % 6 in (1, 3) and v * (v - 1) // 6 >= n)
+        raise ValueError(f"d_mlp must be at least {2 * least} for split Steiner codes of {n} features "
+                         f"(two systems of order {least}), got {d}; use greedy_codes")
+    v = orders[-1]
+    triples = steiner_triple_system(v, seed)
+    if len(triples) > n:
+        triples = triples[np.sort(np.random.default_rng(seed).choice(len(triples), n, replace=False))]
     return triples, triples + v
-
-
-def greedy_codes(n_features: int, d_mlp: int, size: int = 3, max_overlap: int = 1, seed: int = 0,
-                 tries: int = 200_000) -> tuple[np.ndarray, np.ndarray]:
-    """Codes of the 2n half-features as random ``size``-sets of the d neurons, each accepted when it
-    shares at most ``max_overlap`` neurons with every code accepted before it and none with its
-    own feature's other half. (positive, negative), each (n, size). Raises ValueError when
-    ``tries`` random sets do not give 2n codes (then allow a larger size or overlap)."""
-    n = check_int("n_features", n_features)
-    d = check_int("d_mlp", d_mlp)
-    m = check_int("size", size, high=d)
-    t = check_int("max_overlap", max_overlap, low=0, high=m - 1)
-    rng = np.random.default_rng(seed)
-    codes = np.zeros((0, d), dtype=np.int64)                    # accepted codes as 0/1 rows
-    attempts = 0
-    while len(codes) < 2 * n:
-        attempts += 1
-        if attempts > tries:
-            raise ValueError(f"greedy_codes found only {len(codes)} of {2 * n} codes of size {m} with "
-                             f"overlap <= {t} on {d} neurons in {tries} tries; raise size or max_overlap")
-        row = np.zeros(d, dtype=np.int64)
-        row[rng.choice(d, m, replace=False)] = 1
-        overlaps = codes @ row
-        if overlaps.size and overlaps.max() > t:
-            continue
-        if len(codes) % 2 == 1 and overlaps[-1] > 0:             # its own feature's other half
-            continue
-        codes = np.vstack([codes, row])
-    sets = np.array([np.flatnonzero(r) for r in codes])
-    return sets[0::2], sets[1::2]
 
 
 def code_overlap(positive: np.ndarray, negative: np.ndarray) -> int:
@@ -121,12 +100,60 @@ def code_overlap(positive: np.ndarray, negative: np.ndarray) -> int:
     return int(shared.max())
 
 
+def random_codes(n_features: int, d_mlp: int, size: int = 3, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of the half-features as random ``size``-sets of the d neurons, all distinct, a
+    feature's two halves disjoint. (positive, negative), each (n, size)."""
+    n = check_int("n_features", n_features)
+    d = check_int("d_mlp", d_mlp)
+    m = check_int("size", size, high=d // 2)
+    rng = np.random.default_rng(seed)
+    seen, positive, negative = set(), [], []
+    for _ in range(1000 * n):
+        if len(positive) == n:
+            break
+        draw = rng.choice(d, 2 * m, replace=False)
+        a, b = tuple(sorted(draw[:m])), tuple(sorted(draw[m:]))
+        if a not in seen and b not in seen:
+            seen |= {a, b}
+            positive.append(a)
+            negative.append(b)
+    if len(positive) < n:
+        raise ValueError(f"random_codes found only {len(positive)} of {n} pairs of distinct {m}-sets on {d} neurons")
+    return np.array(positive), np.array(negative)
+
+
+def least_interference_readout(positive: np.ndarray, negative: np.ndarray, d_mlp: int) -> torch.Tensor:
+    """W_out (d, n) for the codes: column k minimises sum_j (r . u_j)^2 over the other features'
+    codes u_j subject to r . u = 1 on feature k's two codes and r . u_j <= 0 on every other (exact
+    on one active input), by SLSQP from the least-squares r of the equalities."""
+    from scipy.optimize import minimize
+
+    n, _ = positive.shape
+    d = check_int("d_mlp", d_mlp)
+    codes = np.zeros((2 * n, d))
+    for i in range(n):
+        codes[2 * i, positive[i]] = codes[2 * i + 1, negative[i]] = 1.0
+    readout = np.zeros((d, n))
+    for k in range(n):
+        own, others = codes[[2 * k, 2 * k + 1]], np.delete(codes, [2 * k, 2 * k + 1], 0)
+        gram = others.T @ others
+        start = np.linalg.lstsq(own, np.ones(2), rcond=None)[0]
+        found = minimize(lambda r: r @ gram @ r, start, jac=lambda r: 2 * gram @ r, method="SLSQP",
+                         constraints=[dict(type="eq", fun=lambda r: own @ r - 1, jac=lambda r: own),
+                                      dict(type="ineq", fun=lambda r: -(others @ r), jac=lambda r: -others)],
+                         options=dict(maxiter=500, ftol=1e-12))
+        readout[:, k] = found.x
+    return torch.tensor(readout, dtype=torch.float32)
+
+
 def code_network(positive: np.ndarray, negative: np.ndarray, d_mlp: int, inhibition: float | None = None,
-                 out_bias: float = 0.0) -> AbsMLP:
+                 out_bias: float = 0.0, readout: str = "inhibition") -> AbsMLP:
     """The network of the module docstring for the codes (positive, negative), each (n, m): W_in
     +1 / -1 on the codes, read-out 1/m on a feature's own codes and -``inhibition`` elsewhere,
     hidden biases 0, output bias ``out_bias``. inhibition None: t / (m (m - t)), the least that is
-    exact on one active input (:func:`code_overlap`); out_bias 0 keeps it exact."""
+    exact on one active input (:func:`code_overlap`); out_bias 0 keeps it exact. readout
+    'least_interference': :func:`least_interference_readout` instead (inhibition must be None)."""
+    check_choice("readout", readout, ("inhibition", "least_interference"))
     positive, negative = np.asarray(positive), np.asarray(negative)
     if positive.shape != negative.shape or positive.ndim != 2:
         raise ValueError(f"positive and negative must be two (n, m) arrays of the same shape, got "
@@ -135,7 +162,11 @@ def code_network(positive: np.ndarray, negative: np.ndarray, d_mlp: int, inhibit
     d = check_int("d_mlp", d_mlp, high=n)
     if max(positive.max(), negative.max()) >= d:
         raise ValueError(f"the codes use neuron {max(positive.max(), negative.max())}; d_mlp must exceed it, got {d}")
-    if inhibition is None:
+    if readout == "least_interference":
+        if inhibition is not None:
+            raise ValueError("inhibition must be None with readout 'least_interference' (it sets every weight)")
+        inhibition = 0.0
+    elif inhibition is None:
         t = code_overlap(positive, negative)
         if t >= m:
             raise ValueError(f"codes of size {m} that share {t} neurons cannot be separated by inhibition")
@@ -148,6 +179,8 @@ def code_network(positive: np.ndarray, negative: np.ndarray, d_mlp: int, inhibit
         w_in[i, positive[i]] = 1.0
         w_in[i, negative[i]] = -1.0
         w_out[positive[i], i] = w_out[negative[i], i] = 1.0 / m
+    if readout == "least_interference":
+        w_out = least_interference_readout(positive, negative, d)
     return _abs_network(w_in, w_out, torch.full((n,), b))
 
 
