@@ -158,7 +158,8 @@ def main(argv) -> int:
                   f"{time.time() - start:.0f} s; L/p {np.round(found['loss'], 4).tolist()}", flush=True)
             rows.append(dict(settings=run, **{k: v.tolist() for k, v in found.items()}))
         results[stage] = rows
-        OUT.write_text(json.dumps(dict(provenance=report.provenance(), stages=results), indent=1) + "\n")
+        OUT.write_text(json.dumps(dict(provenance=report.provenance(), p_grid=list(P_GRID), ks=list(KS),
+                                       stages=results), indent=1) + "\n")
     return 0
 
 

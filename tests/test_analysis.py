@@ -74,3 +74,14 @@ def test_the_exact_one_active_path_refuses_a_bad_device_too():
     with pytest.raises(ValueError, match="device must be a torch device"):
         evaluate.one_active_loss(model, mix, device="banana")
     assert np.isfinite(evaluate.one_active_loss(model, mix, device="cpu")).all()
+
+
+def test_first_crossing_interpolates_in_log_x_and_reports_no_crossing_as_infinite():
+    from cclib import analysis
+    x = np.array([0.001, 0.01, 0.1])
+    # y - bound: -1 at 0.001, +1 at 0.01: halfway in log x
+    assert analysis.first_crossing(x, [0.0, 2.0, 3.0], 1.0) == pytest.approx(np.sqrt(0.001 * 0.01))
+    assert analysis.first_crossing(x, [2.0, 0.0, 3.0], 1.0) == -np.inf
+    assert analysis.first_crossing(x, [0.0, 0.0, 0.0], 1.0) == np.inf
+    with pytest.raises(ValueError, match="x must be an increasing"):
+        analysis.first_crossing([0.01, 0.001], [0, 1], 0.5)

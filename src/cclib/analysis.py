@@ -196,3 +196,22 @@ def regime_measures(model: Model) -> RegimeMeasures:
     offset = np.take_along_axis(w_out.numpy().mean(1), ignored, 1).mean(1)
     energy = np.sort(w_out.square().sum(1).numpy(), axis=1)[:, ::-1]       # per output feature
     return RegimeMeasures((slope > 0.8).sum(1), offset, energy[:, :d].sum(1) / energy.sum(1))
+
+
+def first_crossing(x: Numbers, y: Numbers, bound: Numbers) -> float:
+    """The first x (in increasing x) where y rises through ``bound`` (y - bound goes from < 0 to
+    >= 0), interpolated linearly in log x between the two grid points that bracket it: the p* of
+    Fig. 19, where a loss curve stops beating a bound. -inf if y >= bound already at x[0], +inf if
+    y < bound on the whole grid."""
+    x, y, bound = (np.asarray(v, dtype=float) for v in (x, y, bound))
+    if x.ndim != 1 or x.size < 2 or np.any(np.diff(x) <= 0) or np.any(x <= 0):
+        raise ValueError("x must be an increasing 1-D grid of at least 2 positive values")
+    gap = y - np.broadcast_to(bound, x.shape)
+    if gap[0] >= 0:
+        return -np.inf
+    above = np.flatnonzero(gap >= 0)
+    if above.size == 0:
+        return np.inf
+    j = above[0]
+    t = gap[j - 1] / (gap[j - 1] - gap[j])                      # gap[j - 1] < 0 <= gap[j]
+    return float(np.exp(np.log(x[j - 1]) + t * (np.log(x[j]) - np.log(x[j - 1]))))

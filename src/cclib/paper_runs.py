@@ -307,7 +307,7 @@ def registry(seed: int = 0, quick: bool = False, figures: Sequence[str] | None =
              for (b, d), v in init_and_diagonal(seed, quick).items()]
     runs += [(("fig16",), f"{kind}_{name}", v) for (kind, name), v in l4_runs(seed, quick).items()]
     runs += [(("fig17",), f"floor_{name}", v) for name, v in floor_runs(seed, quick).items()]
-    runs += [(("fig18",), f"abs_p{p:g}", v) for p, v in abs_runs(seed, quick).items()]
+    runs += [(("fig18", "fig19"), f"abs_p{p:g}", v) for p, v in abs_runs(seed, quick).items()]
     named: dict[str, tuple[set, RunSpec]] = {}
     first = {}  # a spec -> the first name it was listed under (a run two figures share is one run)
     for users, name, spec in runs:

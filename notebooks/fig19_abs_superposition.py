@@ -1,0 +1,328 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Fig. 19 — computation in superposition where the read-out is nonlinear: built, trained, and where it ends (beyond the paper)
+#
+# Fig. 18's trained |x| models (Elhage et al.'s $\hat y = \mathrm{ReLU}(W_{out}\,\mathrm{ReLU}(W_{in} x + b_{in}) + b_{out})$,
+# $n = 100$, $d = 50$, $y = |x|$, Bernoulli inputs) ended above every useful bar, a third of
+# their outputs dead. That was this training from the published initialisation, not the
+# architecture. Here the same architecture is built by hand and trained from other starts, and
+# every model is judged against a ladder of baselines (loss per feature $L/p$):
+#
+# * **no superposition** (each neuron reads one feature): $L/p \to 1/3 - d/(6n) = 0.25$ as
+#   $p \to 0$, whatever the split of neurons between features
+#   (`baselines.abs_no_superposition_loss`: as $p \to 0$ output $i$ sees only its own feature's
+#   neurons; none cost $E[v^2] = 1/3$, one leaves it monotone and misses a half, $1/6$, two give
+#   $|x_i|$ exactly; with $f_2$ features on two neurons and $d - 2f_2$ on one the loss is
+#   $(n/3 - d/6)/n$ for every $f_2$);
+# * **(a) no hidden computation**: every output monotone in its own feature, $L/p \geq$
+#   `baselines.monotone_abs_loss(p)` $\to 1/6$ (Fig. 18);
+# * **(b) more non-monotone outputs than neurons**: $(n - d)/n$ times (a), $\to 1/12$ at
+#   $d = 50$ (`baselines.abs_nonmonotone_bound`). A bound, not a model: a model below it answers
+#   more than $d$ features non-monotonically, more than it has neurons. *Beating (b) is what we
+#   call computation in superposition here*;
+# * **the best construction** we could build (below).
+#
+# **Constructions** (`cclib.constructions`). Each half of each feature ($x_i > 0$, $x_i < 0$) gets
+# a code, a few of the $d$ neurons; $W_{in}$ sends $\pm x_i$ to them, so a lone $x_i$ fires its
+# own half's code. Output $k$ reads $1/m$ from its own two codes and inhibits the others: with
+# **Steiner codes** (two Steiner triple systems, one per sign; two codes share at most one
+# neuron) a uniform inhibition $t/(m(m - t))$ suffices; with **random codes** the read-out of
+# each output is the one with the least interference energy that keeps every other output shut
+# (a small quadratic programme). Both are exact on one active input (loss 0) and lose when
+# features co-occur. The **moment curve** (six neurons, codes $(1, t_i, t_i^2)$, a quadratic
+# read-out) is also exact on one active input for all 100 features, and useless otherwise: one
+# active input is a degenerate test of this architecture, so everything here is judged on
+# Bernoulli inputs and on exactly $k$ co-active features.
+#
+# **Training** (`paper-code/abs_training.py`, results in `paper-code/results/abs_training.json`):
+# the recipe of Fig. 18 (AdamW, cosine schedule, the default steps, batch 2048) from other
+# starts: a screen over the initial scale of every weight (1, 0.3, 0.1, 0.03 times the published
+# bounds), the learning rate and the output-bias init at 4000 steps and one seed; then the kept
+# recipe, **init scale 0.1**, with three seeds at the default steps; and three seeds **started
+# from the Steiner construction**. These starts are not yet fields of the run spec, so these runs
+# are cached locally and their evaluations committed, not in the store (the note of issue #38
+# says why).
+#
+# **Claims (ours).** At each $p$ (and each $k$, for the constructions): whether a construction
+# and a trained model beat (b), by how many evaluation standard errors (a construction is one
+# deterministic network) or seed sd (trained, three seeds, with the evaluation's standard error),
+# under the MSE. Where each stops beating (b): $p^*$ (the crossing of its $L/p$ curve with (b),
+# with the crossings of the curve $\pm 2$ SE as its range) and $k^*$ (the largest $k$ up to which
+# its loss per active feature stays below the exactly-$k$ version of (b) by 2 SE), at
+# $d = 25, 50, 75$. The verdicts are recorded as measured.
+
+# %% tags=["parameters"]
+mode = "paper"  # "paper" or "quick"
+seed = 0
+out_dir = None  # None: paper-code/output of this checkout, from any working directory
+
+# %%
+import json
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from cclib import analysis, baselines, constructions, evaluate, experiments, mixing, notebook, paper_runs, plotting, report
+
+setup = notebook.setup(mode, seed, out_dir)  # checks the parameters, sets the style
+out, quick, SEEDS = setup.out, setup.quick, setup.seeds
+N = 100
+WIDTHS = (25, 50, 75)
+PS = (0.001, 0.003, 0.01, 0.03, 0.1)             # where the constructions are scored
+KS = tuple(range(1, 9))                            # exactly k co-active features
+P_FINE = np.logspace(-3, -1, 9 if quick else 25)  # for p*
+clean = mixing.clean(N)
+
+
+def bound_b(p, d):
+    return baselines.abs_nonmonotone_bound(p, N, d)
+
+
+def candidates(d):
+    """The constructions tried at width d (Steiner codes need d >= 50)."""
+    found = {} if d < 50 else {"Steiner codes, inhibition": constructions.code_network(*constructions.split_codes(N, d, seed), d)}
+    for m in (3, 5):
+        codes = constructions.random_codes(N, d, m, seed)
+        found[f"random {m}-codes, least interference"] = constructions.code_network(*codes, d, readout="least_interference")
+    return found
+
+
+def scored(model):
+    """A network's one-active loss, L/p at PS and on P_FINE (with SE), and loss per active feature on
+    exactly k active (with SE)."""
+    at = evaluate.loss_curve(model, clean, list(PS), setup.samples)
+    fine = evaluate.loss_curve(model, clean, P_FINE, setup.samples)
+    mean, var = evaluate.conditional_errors(model, clean, list(KS), setup.samples)
+    count = np.array([evaluate.samples_for(k, setup.samples) for k in KS], dtype=float)
+    return dict(one=float(evaluate.one_active_loss(model, clean)[0]), at=at.loss[0], at_se=at.se[0],
+                fine=fine.loss[0], fine_se=fine.se[0], per_k=mean[0].numpy() / np.array(KS),
+                per_k_se=np.sqrt(var[0].numpy() / count) / np.array(KS))
+
+
+built = {d: {name: scored(net) for name, net in candidates(d).items()} for d in WIDTHS}
+# the best construction at each width: the lowest L/p at p = 0.003 (the rule is stated, not tuned)
+best = {d: min(built[d], key=lambda name: built[d][name]["at"][PS.index(0.003)]) for d in WIDTHS}
+moment = scored(constructions.moment_curve(N, 50))
+for d in WIDTHS:
+    print(f"d = {d}: (b) at p = {PS}: {np.round(bound_b(PS, d), 4).tolist()}")
+    for name, s in built[d].items():
+        print(f"  {name}{' (best)' if name == best[d] else ''}: one active {s['one']:.1e}; "
+              f"L/p {np.round(s['at'], 4).tolist()}; per active feature, k = 1..8: {np.round(s['per_k'], 3).tolist()}")
+print(f"moment curve (d = 50, six neurons): one active {moment['one']:.1e}; L/p {np.format_float_scientific(moment['at'][0], 2)} "
+      f"at p = 0.001; per active feature at k = 2: {moment['per_k'][1]:.3g}")
+
+# %% [markdown]
+# **Where the constructions stop beating (b).** $p^*$ from the fine grid of $p$; $k^*$ against
+# the exactly-$k$ bound. With exactly $k$ active the bound (a) per active feature is
+# `baselines.MONOTONE_K_ACTIVE` = 0.0572 for every $k$ (an output's value when its feature is
+# inactive is free there, so the fit is not pinned to 0 as under Bernoulli inputs), and (b) is
+# $(n - d)/n$ times it (`baselines.k_active_bounds`).
+
+# %%
+def p_star(fine, fine_se, d):
+    """(p*, low, high): where the curve, and the curve +- 2 SE, cross (b)."""
+    b = bound_b(P_FINE, d)
+    return (analysis.first_crossing(P_FINE, fine, b), analysis.first_crossing(P_FINE, fine + 2 * fine_se, b),
+            analysis.first_crossing(P_FINE, fine - 2 * fine_se, b))
+
+
+def k_star(per_k, per_k_se, d):
+    """The largest k up to which the loss per active feature is below (b)_k by 2 SE (0: not even k = 1)."""
+    below = per_k + 2 * per_k_se < baselines.k_active_bounds(N, d)["(b)"]
+    return int(np.argmin(np.append(below, False))) if below[0] else 0
+
+
+construction_star = {d: (p_star(built[d][best[d]]["fine"], built[d][best[d]]["fine_se"], d),
+                         k_star(built[d][best[d]]["per_k"], built[d][best[d]]["per_k_se"], d)) for d in WIDTHS}
+for d, ((p, lo, hi), k) in construction_star.items():
+    print(f"d = {d}, {best[d]}: p* = {p:.4f} (range {lo:.4f} to {hi:.4f}); k* = {k} "
+          f"((b)_k = {baselines.k_active_bounds(N, d)['(b)']:.4f} per active feature)")
+
+# %% [markdown]
+# ## Trained: what the screen found, and the kept recipes
+# The screen (one seed, 4000 steps): $L/p$ at each $p$ and how many of the 100 outputs answer
+# both halves of a lone $\pm 1$ (output $> 0.5$), and how many answer neither (dead).
+
+# %%
+measured = json.loads((Path(notebook.__file__).resolve().parents[2] / "paper-code" / "results" / "abs_training.json").read_text())
+stages = measured["stages"]
+print(f"abs_training.json: commit {measured['provenance']['git_commit']}, {measured['provenance']['cpu']}")
+for row in stages["screen"]:
+    s = row["settings"]
+    label = f"init scale {s['scale']:g}" + (f", lr {s['lr']:g}" if "lr" in s else "") + \
+        (f", output bias {s['out_bias']:g}" if "out_bias" in s else "")
+    halves = np.array(row["halves"])
+    print(f"{label:<40} L/p {np.round(row['loss'], 4).tolist()} at p = {s['ps']}; both halves "
+          f"{halves[:, 0].tolist()}, dead {halves[:, 3].tolist()}")
+
+
+def by_p(row):
+    """{p: (L/p over seeds, mean SE, mean count of outputs answering both halves, mean dead)} of a run."""
+    ps = np.array(row["settings"]["ps"])
+    loss, se, halves = (np.array(row[k]) for k in ("loss", "se", "halves"))
+    return {float(p): (loss[ps == p], se[ps == p].mean(), halves[ps == p, 0].mean(), halves[ps == p, 3].mean())
+            for p in sorted(set(ps.tolist()))}
+
+
+kept, steiner = by_p(stages["kept"][0]), by_p(stages["steiner"][0])
+widths = {row["settings"]["d"]: by_p(row) for row in stages["widths"]}
+published = {p: experiments.trained(spec) for p, spec in paper_runs.abs_runs(seed, quick).items()}
+published = {p: (evaluate.expected_loss(run.model, run.mixing, p, setup.samples)) for p, run in published.items()}
+for name, table in (("init scale 0.1", kept), ("from the Steiner construction", steiner)):
+    for p, (values, se, both, dead) in table.items():
+        print(f"{name}, p = {p:g}: L/p {np.round(values, 4).tolist()} (se {se:.1e}); (a) "
+              f"{baselines.monotone_abs_loss([p])[0]:.4f}, (b) {bound_b([p], 50)[0]:.4f}; both halves {both:.1f}, dead {dead:.1f}")
+for d, table in widths.items():
+    for p, (values, se, both, dead) in table.items():
+        print(f"d = {d}, init scale 0.1, p = {p:g}: L/p {np.round(values, 4).tolist()}; (b) {bound_b([p], d)[0]:.4f}; "
+              f"both halves {both:.1f}, dead {dead:.1f}")
+
+# %% [markdown]
+# The trained models' own curves: each instance evaluated on the grid of
+# `abs_training.P_GRID` and on exactly $k$ active. For each start and width, the **best trained
+# model** is the training density whose three seeds beat (b) furthest (the latest crossing of
+# their mean curve with (b); the rule is stated, not tuned); its $p^*$ is that crossing (the range:
+# the seeds' own crossings), its $k^*$ as for the constructions with the seed sd as the noise.
+
+# %%
+GRID = np.array(measured["p_grid"])
+
+
+def trained_star(row, d):
+    """(p trained at, p*, lowest and highest seed crossing, k*, mean curve, mean loss per active feature)
+    of the best trained model of a row of abs_training.json."""
+    ps = np.array(row["settings"]["ps"])
+    b = bound_b(GRID, d)
+    found = []
+    for p_train in sorted(set(ps.tolist())):
+        curve, per_k, per_k_se = (np.array(row[k])[ps == p_train] for k in ("curve", "per_k", "per_k_se"))
+        crossings = [analysis.first_crossing(GRID, c, b) for c in curve]
+        found.append((p_train, analysis.first_crossing(GRID, curve.mean(0), b), min(crossings), max(crossings),
+                      k_star(per_k.mean(0), report.seed_noise(per_k, per_k_se.mean(0)), d), curve.mean(0), per_k.mean(0)))
+    return max(found, key=lambda f: f[1])
+
+
+stars = {("init scale 0.1", 50): trained_star(stages["kept"][0], 50),
+         ("from the Steiner codes", 50): trained_star(stages["steiner"][0], 50)}
+stars.update({("init scale 0.1", row["settings"]["d"]): trained_star(row, row["settings"]["d"]) for row in stages["widths"]})
+for (start, d), (p_train, p, lo, hi, k, *_) in sorted(stars.items(), key=lambda item: item[0][1]):
+    (cp, clo, chi), ck = construction_star[d]
+    print(f"d = {d}, trained {start}: best trained at p = {p_train:g}: p* = {p:.4f} (seeds {lo:.4f} to {hi:.4f}), "
+          f"k* = {k}; best construction: p* = {cp:.4f} ({clo:.4f} to {chi:.4f}), k* = {ck}")
+
+# %%
+fig, axes = plt.subplots(1, 3, figsize=(16, 5))
+ax = axes[0]
+grid = np.logspace(-3, -1, 50)
+ax.plot(grid, baselines.monotone_abs_loss(grid), color="k", ls="--", label="(a) no hidden computation")
+ax.plot(grid, bound_b(grid, 50), color=plotting.COLORS["naive"], ls="--", lw=2, label="(b) more non-monotone outputs than neurons")
+ax.axhline(baselines.abs_no_superposition_loss(N, 50), color="grey", ls=":", label="no superposition (p → 0)")
+for name, s in built[50].items():
+    ax.plot(P_FINE, s["fine"], lw=2 if name == best[50] else 1, alpha=1 if name == best[50] else 0.6,
+            label=f"built: {name}")
+for name, table, color, marker in (("trained, published init (Fig. 18)", {p: (v, se.mean(), 0, 0) for p, (v, se) in published.items()}, plotting.COLORS["published"], "s"),
+                                   ("trained, init scale 0.1", kept, plotting.COLORS["trained"], "o"),
+                                   ("trained from the Steiner codes", steiner, plotting.COLORS["snmf"], "^")):
+    ps = sorted(table)
+    ax.errorbar(ps, [table[p][0].mean() for p in ps], yerr=[report.seed_noise(table[p][0], table[p][1]) for p in ps],
+                color=color, marker=marker, ls="none", capsize=3, label=name)
+ax.set(xscale="log", yscale="log", xlabel="feature probability p", ylabel="loss per feature L / p",
+       title="d = 50: L/p against the ladder", ylim=(0.004, 0.5))
+ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncols=2, fontsize=7)
+
+ax = axes[1]
+bk = baselines.k_active_bounds(N, 50)
+ax.axhline(bk["(a)"], color="k", ls="--", label="(a), exactly k active")
+ax.axhline(bk["(b)"], color=plotting.COLORS["naive"], ls="--", lw=2, label="(b), exactly k active")
+s = built[50][best[50]]
+ax.errorbar(KS, s["per_k"], yerr=2 * s["per_k_se"], marker="o", capsize=3, label=f"built: {best[50]}")
+for (start, d), star in stars.items():
+    if d == 50:
+        ax.plot(KS, star[6], marker="s", color=plotting.COLORS["trained" if start.startswith("init") else "snmf"],
+                label=f"trained {start} at p = {star[0]:g} (mean of 3)")
+ax.set(xlabel="co-active features k", ylabel="loss per active feature", yscale="log",
+       title="d = 50: how many co-active features the code survives")
+ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncols=2, fontsize=7)
+
+ax = axes[2]
+for d, color in zip(WIDTHS, ("#1b9e77", "#d95f02", "#7570b3")):
+    s = built[d][best[d]]
+    ax.plot(P_FINE, s["fine"] / bound_b(P_FINE, d), color=color, label=f"d = {d}: built ({best[d].split(',')[0]})")
+    star = stars[("init scale 0.1", d)]
+    ax.plot(GRID, star[5] / bound_b(GRID, d), color=color, ls="--", label=f"d = {d}: trained at p = {star[0]:g}, init 0.1")
+ax.axhline(1, color="k", lw=1, label="= (b)")
+ax.set(xscale="log", yscale="log", xlabel="feature probability p", ylabel="L/p relative to (b)",
+       title="p* moves with d/n: below 1 beats (b)")
+ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncols=2, fontsize=7)
+fig.suptitle("Fig. 19: Elhage et al.'s |x| model (n = 100) computes in superposition at small p — built and trained")
+plotting.save_figure(fig, out, "fig19")
+plt.show()
+
+# %% [markdown]
+# ## Claims
+# A construction is one deterministic network: its margin is in the evaluation's standard
+# errors. Trained models: the bound minus the mean over three seeds, in the seed sd combined with
+# the evaluation's standard error. The bounds are exact. Verdicts as measured are recorded in
+# `EXPECTED` (a key missing there expects "holds"), so a change fails nbval.
+
+# %%
+EXPECTED = {}
+claims = report.Claims(mode)
+
+
+def judge(key, name, gap, noise, detail):
+    claims.ours.compare(name, gap, 0, max(float(noise), 1e-12), detail=detail, unit="SE" if key[0] == "built" else "sd",
+                        expected=EXPECTED.get(key, True))
+
+
+for d in WIDTHS:
+    s = built[d][best[d]]
+    for i, p in enumerate(PS):
+        judge(("built", d, p), f"d = {d}, p = {p:g}: the best construction beats (b)", bound_b([p], d)[0] - s["at"][i],
+              s["at_se"][i], f"{best[d]}: L/p {s['at'][i]:.4f} vs (b) {bound_b([p], d)[0]:.4f}")
+s = built[50][best[50]]
+for j, k in enumerate(KS):
+    judge(("built k", 50, k), f"d = 50, exactly {k} active: the best construction beats (b)",
+          bk["(b)"] - s["per_k"][j], s["per_k_se"][j], f"per active feature {s['per_k'][j]:.4f} vs {bk['(b)']:.4f}")
+for name, table, d in (("init scale 0.1", kept, 50), ("from the Steiner codes", steiner, 50),
+                       *((f"init scale 0.1, d = {w}", widths[w], w) for w in widths)):
+    for p, (values, se, _, _) in table.items():
+        judge(("trained", name, p), f"p = {p:g}: the model trained {name} beats (b)", bound_b([p], d)[0] - values.mean(),
+              report.seed_noise(values, se) if len(values) > 1 else se, f"L/p {values.mean():.4f} vs (b) {bound_b([p], d)[0]:.4f}")
+claims.ours.add("one active input is degenerate: the moment curve (six neurons) is exact on it and fails at two",
+                moment["one"] < 1e-5 and moment["per_k"][1] > 1, f"one active {moment['one']:.1e}; k = 2: {moment['per_k'][1]:.3g}")
+claims.table()
+
+# %%
+# NBVAL_CHECK_OUTPUT
+claims.finish()
+report.write_json(out, "fig19", mode, seed, claims, seeds=SEEDS, widths=list(WIDTHS), ps=list(PS),
+                  **{f"d{d}_best_construction": best[d] for d in WIDTHS},
+                  **{f"d{d}_construction_p{p:g}": built[d][best[d]]["at"][i] for d in WIDTHS for i, p in enumerate(PS)},
+                  **{f"d{d}_construction_p_star": construction_star[d][0][0] for d in WIDTHS},
+                  **{f"d{d}_construction_k_star": construction_star[d][1] for d in WIDTHS},
+                  **{f"d{d}_trained_p_star": stars[("init scale 0.1", d)][1] for d in WIDTHS},
+                  **{f"d{d}_trained_k_star": stars[("init scale 0.1", d)][4] for d in WIDTHS},
+                  steiner_start_p_star=stars[("from the Steiner codes", 50)][1],
+                  steiner_start_k_star=stars[("from the Steiner codes", 50)][4],
+                  **{f"kept_p{p:g}": v[0].mean() for p, v in kept.items()},
+                  **{f"steiner_start_p{p:g}": v[0].mean() for p, v in steiner.items()})
+
+# %% [markdown]
+# **What the numbers show** (the committed run at paper settings): filled in from the run.
