@@ -59,3 +59,17 @@ def test_counts_are_read_from_the_results_and_the_registry():
     n_claims = sum(len(json.loads(p.read_text())["claims"]) for p in findings.RESULTS.glob("fig*.json"))
     assert sentence.startswith(f"{n_claims} claims in {len(list(findings.RESULTS.glob('fig*.json')))} figures")
     assert f"all {len(paper_runs.registry())} runs of the registry" in findings.store_summary()
+
+
+def test_superposition_sentence_follows_the_results(tmp_path):
+    fig18, fig19 = (json.loads((findings.RESULTS / f"{name}.json").read_text()) for name in ("fig18", "fig19"))
+    (tmp_path / "fig18.json").write_text(json.dumps(fig18))
+    fig19["d50_construction_p_star"] = 0.0421
+    for claim in fig19["claims"]:
+        if claim["name"] == "p = 0.003: the model trained init scale 0.1 beats (b)":
+            claim["verdict"] = "holds"
+    (tmp_path / "fig19.json").write_text(json.dumps(fig19))
+    sentence = findings.superposition(tmp_path)
+    assert "p* = " in sentence and ", 0.0421, " in sentence
+    assert "beats (b) when trained at p = 0.003 and p = 0.01 (" in sentence
+    assert findings.superposition(tmp_path / "missing").startswith("No results")
