@@ -242,10 +242,10 @@ report.write_json(out, "fig18", mode, seed, claims, seeds=SEEDS, ps=PS,
 # %% [markdown]
 # **What the numbers show** (the committed run at paper settings). Not found from this start: at every $p$ the
 # trained models (L/p about 0.23) are above both bounds, (b) by 11 to 23 seed sd and even (a) by 5
-# to 10; at $p \leq 0.03$ they are above even the linear channel, which computes nothing. They do
-# beat "no superposition" (0.25), the wrong bar. The counts say why: a third to two fifths
+# to 10; at $p \leq 0.03$ they are above even the linear channel, which computes nothing. They are
+# below the $p \to 0$ value of "no superposition" (0.25, not judged), the wrong bar. The counts say why: a third to two fifths
 # of the outputs are dead (they answer neither $+1$ nor $-1$ on their own feature), most of the
-# rest answer one half, and at most five of 100 answer both. The accounting from the counts alone
+# rest answer one half, and on average at most five of 100 answer both. The accounting from the counts alone
 # (dead 1/3, one half 1/6, both 0) comes within 0.0015 of the measured loss at $p \leq 0.03$ and
 # 0.007 at $p = 0.1$, so dead outputs and missed halves are nearly the whole story. This is what
 # *this* training finds (Adam, the default steps and learning rate, uniform importance, the

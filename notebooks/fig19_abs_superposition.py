@@ -17,8 +17,8 @@
 # # Fig. 19 — computation in superposition where the read-out is nonlinear: built, trained, and where it ends (beyond the paper)
 #
 # Fig. 18's trained |x| models (Elhage et al.'s $\hat y = \mathrm{ReLU}(W_{out}\,\mathrm{ReLU}(W_{in} x + b_{in}) + b_{out})$,
-# $n = 100$, $d = 50$, $y = |x|$, Bernoulli inputs) ended above every useful bar, a third of
-# their outputs dead. That was this training from the published initialisation, not the
+# $n = 100$, $d = 50$, $y = |x|$, Bernoulli inputs) ended above every useful bar, a third to two
+# fifths of their outputs dead. That was this training from the published initialisation, not the
 # architecture. Here the same architecture is built by hand and trained from other starts, and
 # every model is judged against a ladder of baselines (loss per feature $L/p$):
 #
@@ -42,8 +42,9 @@
 # **Steiner codes** (two Steiner triple systems, one per sign; two codes share at most one
 # neuron) a uniform inhibition $t/(m(m - t))$ suffices; with **random codes** the read-out of
 # each output is the one with the least interference energy that keeps every other output shut
-# (a small quadratic programme). Both are exact on one active input (loss 0) and lose when
-# features co-occur. The **moment curve** (six neurons, codes $(1, t_i, t_i^2)$, a quadratic
+# (a small quadratic programme). The Steiner codes, and random codes wherever that programme is
+# feasible, are exact on one active input (loss 0; the random 3-codes at $d = 25$ are not) and
+# lose when features co-occur. The **moment curve** (six neurons, codes $(1, t_i, t_i^2)$, a quadratic
 # read-out) is also exact on one active input for all 100 features, and useless otherwise: one
 # active input is a degenerate test of this architecture, so everything here is judged on
 # Bernoulli inputs and on exactly $k$ co-active features.
@@ -57,13 +58,14 @@
 # are cached locally and their evaluations committed, not in the store (the note of issue #38
 # says why).
 #
-# **Claims (ours).** At each $p$ (and each $k$, for the constructions): whether a construction
+# **Claims (ours).** At each $p$ (and, at $d = 50$, each $k$): whether a construction
 # and a trained model beat (b), by how many evaluation standard errors (a construction is one
 # deterministic network) or seed sd (trained, three seeds, with the evaluation's standard error),
 # under the MSE. Where each stops beating (b): $p^*$ (the crossing of its $L/p$ curve with (b),
-# with the crossings of the curve $\pm 2$ SE as its range) and $k^*$ (the largest $k$ up to which
-# its loss per active feature stays below the exactly-$k$ version of (b) by 2 SE), at
-# $d = 25, 50, 75$. The verdicts are recorded as measured.
+# with the crossings of the curve $\pm 2$ SE as its range for a construction, the three seeds' own
+# crossings for a trained model) and $k^*$ (the largest $k$ up to which its loss per active
+# feature stays below the exactly-$k$ version of (b) by 2 SE, or 2 seed sd), at $d = 25, 50, 75$;
+# $p^*$ and $k^*$ are reported, not judged. The verdicts are recorded as measured.
 
 # %% tags=["parameters"]
 mode = "paper"  # "paper" or "quick"
@@ -269,7 +271,7 @@ for d, color in zip(WIDTHS, ("#1b9e77", "#d95f02", "#7570b3")):
     ax.plot(GRID, star[5] / bound_b(GRID, d), color=color, ls="--", label=f"d = {d}: trained at p = {star[0]:g}, init 0.1")
 ax.axhline(1, color="k", lw=1, label="= (b)")
 ax.set(xscale="log", yscale="log", xlabel="feature probability p", ylabel="L/p relative to (b)",
-       title="p* moves with d/n: below 1 beats (b)")
+       title="each width against its own (b): below 1 beats it")
 ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.17), ncols=2, fontsize=7)
 fig.suptitle("Fig. 19: Elhage et al.'s |x| model (n = 100) computes in superposition at small p — built and trained")
 plotting.save_figure(fig, out, "fig19")
@@ -301,7 +303,7 @@ claims = report.Claims(mode)
 
 
 def judge(key, name, gap, noise, detail):
-    claims.ours.compare(name, gap, 0, max(float(noise), 1e-12), detail=detail, unit="SE" if key[0] == "built" else "sd",
+    claims.ours.compare(name, gap, 0, max(float(noise), 1e-12), detail=detail, unit="SE" if key[0].startswith("built") else "sd",
                         expected=EXPECTED.get(key, True))
 
 
@@ -338,6 +340,9 @@ report.write_json(out, "fig19", mode, seed, claims, seeds=SEEDS, widths=list(WID
                   **{f"d{d}_construction_k_star": construction_star[d][1] for d in WIDTHS},
                   **{f"d{d}_trained_p_star": stars[("init scale 0.1", d)][1] for d in WIDTHS},
                   **{f"d{d}_trained_k_star": stars[("init scale 0.1", d)][4] for d in WIDTHS},
+                  d50_trained_best_p=stars[("init scale 0.1", 50)][0],
+                  kept_init_scale=stages["kept"][0]["settings"]["scale"],
+                  steiner_start_best_p=stars[("from the Steiner codes", 50)][0],
                   steiner_start_p_star=stars[("from the Steiner codes", 50)][1],
                   steiner_start_k_star=stars[("from the Steiner codes", 50)][4],
                   **{f"kept_p{p:g}": v[0].mean() for p, v in kept.items()},
@@ -364,29 +369,40 @@ print(f"d = 50, init scale 0.1: L/p at p = 0.003 {seeds_of(kept, 0.003)}, at p =
 print(f"d = 50, from the Steiner codes: L/p at p = 0.003 {seeds_of(steiner, 0.003)} (the construction itself "
       f"{built[50]['Steiner codes, inhibition']['at'][1]:.4f}), at p = 0.01 {seeds_of(steiner, 0.01)} "
       f"(construction {built[50]['Steiner codes, inhibition']['at'][2]:.4f})")
+for name, p in (("init scale 0.1", 0.003), ("init scale 0.1", 0.01)):
+    row = stages["kept"][0]
+    halves = np.array(row["halves"])[np.array(row["settings"]["ps"]) == p]
+    print(f"d = 50, {name}, trained at p = {p:g}: outputs answering both halves per seed {halves[:, 0].tolist()}, "
+          f"dead {halves[:, 3].tolist()}")
 print(f"published init (Fig. 18): L/p {', '.join(f'{v.mean():.3f}' for v, _ in published.values())} at p = {list(published)}")
 
 # %% [markdown]
-# At small $p$ this architecture computes in superposition: the constructions, and the models
-# trained from a small initial scale or from a construction, answer both halves of more features
-# than they have neurons with a loss below (b), by far more than their noise. It ends early. The
-# constructions stop beating (b) where a sample holds about one active feature on average
-# ($n p^*$ between 0.5 and 1.3), and the loss per active feature says why: every code survives
-# one active feature ($k^* = 1$) and loses to (b) as soon as two are active. Training from a
+# At small $p$ this architecture computes in superposition: the constructions, and the model
+# trained from the Steiner construction, answer both halves of more features than they have
+# neurons with a loss below (b), by tens to hundreds of noise units. The model trained from a
+# small initial scale does so too, more narrowly: at $d = 50$ when trained at $p = 0.01$ (by the
+# margin in the table), not decisively at $d = 25$ or $75$. It ends early. The best construction at
+# each width stops beating (b) where a sample holds about one active feature on average
+# ($n p^*$ between 0.5 and 1.3), and the loss per active feature says why: it survives one
+# active feature ($k^* = 1$) and loses to (b) as soon as two are active. Training from a
 # construction improves it where features co-occur (its $p^*$ moves up, its loss at two active
-# features down) but does not change $k^*$. $p^*$ does not grow with $d$: the best construction we
-# found at $d = 75$ (random 3-codes) crosses earlier than the Steiner codes at $d = 50$, because
-# (b) halves from $d = 50$ to $d = 75$ while the codes' loss falls by about a third. So "where it
-# ends" is a property of the constructions we could build, a lower bound on what the
-# architecture can do, not a limit of it.
+# features down) but does not change $k^*$. $p^*$ is not monotone in $d$: it rises from $d = 25$
+# to $50$ and falls at $75$, where the best construction we found (random 3-codes) crosses earlier
+# than the Steiner codes at $d = 50$, because (b) halves from $d = 50$ to $d = 75$ while the
+# codes' loss falls by about a third. The small-init models, evaluated away from the $p$ they were
+# trained at, stay below (b) up to a later $p^*$ than the best construction at every width (a
+# crossing of their mean curve, not a judged margin). So "where it ends" is a property of the
+# constructions and trainings we tried, a lower bound on what the architecture can do, not a
+# limit of it.
 #
 # What training finds depends on where it starts. From the published initial scale it ends above
 # (a) and (b), with 25 to 79 of its 100 outputs dead, at every $p$, learning rate and output-bias
-# init we screened. From one tenth of that scale (or 0.03) it beats (b) when trained at
-# $p = 0.01$, where over 90 of the 100 outputs answer both halves; not when trained at
-# $p = 0.003$, where over a quarter of its outputs die, nor at $p \geq 0.03$, where even the
-# constructions lose to (b). Its mean loss on one active feature is below (b) but within its seed
-# sd ($k^* = 0$). Started from the Steiner construction, training keeps every output alive and
-# beats (b) at $p = 0.003$ and $0.01$. At $d = 25$ and $75$ the small-init recipe ties (b) at the
-# $p$ it was trained at (margins within the noise); its models beat (b) only when evaluated at a
-# smaller $p$. These are our claims, beyond the paper; the paper makes none about this model.
+# init we screened. From one tenth of that scale it beats (b) when trained at $p = 0.01$ (as did
+# the one screened seed at 0.03 of the scale), where 89 to 96 of the 100 outputs answer both
+# halves; not when trained at $p = 0.003$, where about 28 of its outputs die, nor at
+# $p \geq 0.03$, where even the constructions lose to (b). Its mean loss on one active feature is
+# below (b) but within its seed sd ($k^* = 0$). Started from the Steiner construction, training
+# keeps every output alive and beats (b) when trained at $p = 0.003$ and $0.01$. At $d = 25$ the
+# small-init recipe ties (b) when trained at $p = 0.003$ and $0.01$, at $d = 75$ when trained at
+# $p = 0.01$ (margins within the noise), and loses to it at the other training $p$. These are our
+# claims, beyond the paper; the paper makes none about this model.
