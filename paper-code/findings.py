@@ -12,7 +12,7 @@ Blocks, each between ``<!-- name:start -->`` and ``<!-- name:end -->``:
 * README.md ``counts``: how many claims hold, fail, are inconclusive;
 * docs/findings.md ``findings``: every claim of every figure, from ``paper-code/results/fig*.json``
   (copied there by ``make notebooks``);
-* README.md and docs/findings.md ``superposition``: where Elhage et al.'s |x| model computes in
+* docs/findings.md ``superposition``: where Elhage et al.'s |x| model computes in
   superposition, from ``paper-code/results/fig18.json`` and ``fig19.json``;
 * docs/performance.md ``bench`` (from ``benchmarks/results.json``, ``make bench``) and ``costs``
   (each figure's cost, from ``paper-code/results/timings.json``, which ``make reproduce`` writes:
@@ -267,8 +267,7 @@ def bench(path: Path = BENCH) -> str:
 
 def _blocks() -> dict[Path, list[tuple[str, str]]]:
     """Every generated block: file -> [(name, text)]."""
-    readme = [("commands", commands()), ("store", store_summary()), ("counts", counts()),
-              ("superposition", superposition())]
+    readme = [("commands", commands()), ("store", store_summary()), ("counts", counts())]
     performance = [("bench", bench())]
     cost_table = costs()
     if cost_table is not None:
