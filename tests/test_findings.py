@@ -63,13 +63,19 @@ def test_counts_are_read_from_the_results_and_the_registry():
 
 def test_superposition_sentence_follows_the_results(tmp_path):
     fig18, fig19 = (json.loads((findings.RESULTS / f"{name}.json").read_text()) for name in ("fig18", "fig19"))
-    (tmp_path / "fig18.json").write_text(json.dumps(fig18))
+    before = findings.superposition(findings.RESULTS)
+    assert "from the published initialisation it beats (b) at no p" in before
     fig19["d50_construction_p_star"] = 0.0421
     for claim in fig19["claims"]:
         if claim["name"] == "p = 0.003: the model trained init scale 0.1 beats (b)":
             claim["verdict"] = "holds"
-    (tmp_path / "fig19.json").write_text(json.dumps(fig19))
+    for claim in fig18["claims"]:
+        if claim["name"] == "p = 0.1: the trained model beats (b) more non-monotone outputs than neurons":
+            claim["verdict"] = "holds"
+    for name, data in (("fig18", fig18), ("fig19", fig19)):
+        (tmp_path / f"{name}.json").write_text(json.dumps(data))
     sentence = findings.superposition(tmp_path)
-    assert "p* = " in sentence and ", 0.0421, " in sentence
+    assert ", 0.0421, " in sentence
     assert "beats (b) when trained at p = 0.003 and p = 0.01 (" in sentence
+    assert "from the published initialisation it beats (b) at p = 0.1 (" in sentence
     assert findings.superposition(tmp_path / "missing").startswith("No results")
