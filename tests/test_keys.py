@@ -156,3 +156,42 @@ def test_an_analysis_edit_on_a_warm_cache_retrains_nothing(package, tmp_path):
     assert trained_count() == 0
     _edit(package / "_grads.py", "import torch\n", "import torch\n\nSCALE = 2.0\n")
     assert trained_count() == 1
+
+
+def _write(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(textwrap.dedent(text))
+
+
+def test_keys_follow_imports_into_subpackages(tmp_path):
+    """A package laid out in subpackages, imported relatively at every depth and absolutely: the
+    closure finds every module the root runs, and an edit of the deepest one re-keys it."""
+    root = tmp_path / "cclib"
+    _write(root, {
+        "__init__.py": "",
+        "train.py": "from . import data\n\ndef run():\n    from .engines import fast\n    return fast.step()\n",
+        "data.py": "X = 1\n",
+        "task.py": "Y = 2\n",
+        "unrelated.py": "Z = 3\n",
+        "engines/__init__.py": "ENGINES = ('fast',)\n",
+        "engines/fast.py": "from ..data import X\nfrom .kernels.inner import k\n\ndef step():\n    return k() + X\n",
+        "engines/kernels/__init__.py": "",
+        "engines/kernels/inner.py": "from ...task import Y\n\ndef k():\n    return Y\n",
+        "engines/slow.py": "import cclib.engines.kernels.inner\n",
+        "notes/readme.py": "W = 4\n",           # no __init__.py: not part of the package
+    })
+    assert set(cache.modules_of(root)) == {"train", "data", "task", "unrelated", "engines", "engines.fast",
+                                           "engines.kernels", "engines.kernels.inner", "engines.slow"}
+    assert cache.module_closure(["train"], package_dir=root) == [
+        "data", "engines", "engines.fast", "engines.kernels", "engines.kernels.inner", "task", "train"]
+    assert cache.module_closure(["engines.slow"], package_dir=root) == [
+        "engines", "engines.kernels", "engines.kernels.inner", "engines.slow", "task"]
+    assert cache.module_closure(["train"], stop=["engines.fast"], package_dir=root) == ["data", "engines", "train"]
+    before = cache.code_fingerprint(["train"], package_dir=root)
+    (root / "unrelated.py").write_text("Z = 4\n")
+    assert cache.code_fingerprint(["train"], package_dir=root) == before
+    (root / "engines" / "kernels" / "inner.py").write_text("from ...task import Y\n\ndef k():\n    return Y + 1\n")
+    assert cache.code_fingerprint(["train"], package_dir=root) != before
+    with pytest.raises(ValueError, match="roots and stop must name modules"):
+        cache.module_closure(["engines.missing"], package_dir=root)

@@ -131,9 +131,10 @@ def test_the_shapes_in_the_task_signatures_are_checked():
 
 
 def test_no_import_cycle_among_the_modules():
-    modules = {path.stem for path in PACKAGE.glob("*.py")} - {"__init__"}
-    for name in sorted(modules):
-        others = cache.module_closure(cache._imports((PACKAGE / f"{name}.py").read_bytes(), modules) - {name})
+    modules = cache.modules_of(PACKAGE)
+    for name, path in sorted(modules.items()):
+        imported = cache._imports(path.read_bytes(), name, modules, is_package=path.name == "__init__.py")
+        others = cache.module_closure(imported - {name})
         assert name not in others, f"{name} imports itself through {others}"
 
 

@@ -55,23 +55,60 @@ def _syntax(source: bytes) -> str:
     return ast.dump(tree, annotate_fields=False)
 
 
-def _imports(source: bytes, modules: set[str]) -> set[str]:
-    """The cclib modules (names among ``modules``) that ``source`` imports anywhere, inside
-    functions too (those imports run when the function does)."""
+def modules_of(package_dir: Path | None = None) -> dict[str, Path]:
+    """Every module of the package, by its dotted name below the package (``"train"``,
+    ``"engines.fast"``; a subpackage by its own name, ``"engines"``, for its ``__init__.py``), with
+    its file. The package's own ``__init__``, which runs on every import, only names the modules
+    and computes nothing (the tests hold it to that): it is no module here."""
+    folder = _package(package_dir)
+    found = {}
+    for path in sorted(folder.rglob("*.py")):
+        parts = path.relative_to(folder).with_suffix("").parts
+        if "__pycache__" in parts or not all((folder.joinpath(*parts[:i]) / "__init__.py").is_file()
+                                             for i in range(1, len(parts))):
+            continue                                    # not importable as part of the package
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        if parts:
+            found[".".join(parts)] = path
+    return found
+
+
+def _imports(source: bytes, name: str, modules: dict | set, package: str = "cclib",
+             is_package: bool = False) -> set[str]:
+    """The package's modules (names among ``modules``, as :func:`modules_of` gives them) that the
+    module ``name`` (its dotted name; ``is_package`` for a subpackage's ``__init__``) imports
+    anywhere in ``source``, inside functions too (those imports run when the function does):
+    relative imports of any depth, absolute ones of ``package``, and ``import package.x.y``. A
+    module of a subpackage brings that subpackage's ``__init__`` with it (it runs first)."""
+    here = name.split(".") if is_package else name.split(".")[:-1]   # the package ``name`` is in
     found = set()
+
+    def add(dotted: list[str], names=()):
+        for alias in names:                             # from pkg import module
+            if ".".join([*dotted, alias]) in modules:
+                found.add(".".join([*dotted, alias]))
+        if dotted:
+            found.add(".".join(dotted))                 # the module itself, or the package run first
+
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.ImportFrom):
-            if node.level == 1 and node.module:                     # from .x import y
-                found.add(node.module.split(".")[0])
-            elif node.level == 1:                                   # from . import x, y
-                found.update(alias.name for alias in node.names)
-            elif node.level == 0 and node.module and node.module.split(".")[0] == "cclib":
-                parts = node.module.split(".")
-                found.update([parts[1]] if len(parts) > 1 else [alias.name for alias in node.names])
+            names = [alias.name for alias in node.names]
+            if node.level:
+                base = here[:len(here) - (node.level - 1)] if node.level - 1 <= len(here) else None
+                if base is None:
+                    continue                            # beyond the package: not ours
+                add(base + (node.module.split(".") if node.module else []), names)
+            elif node.module and node.module.split(".")[0] == package:
+                add(node.module.split(".")[1:], names)
         elif isinstance(node, ast.Import):
-            found.update(alias.name.split(".")[1] for alias in node.names
-                         if alias.name.startswith("cclib."))
-    return found & modules
+            for alias in node.names:
+                if alias.name.split(".")[0] == package:
+                    add(alias.name.split(".")[1:])
+    for dotted in list(found):                          # a subpackage's __init__ runs before its modules
+        parts = dotted.split(".")
+        found.update(".".join(parts[:i]) for i in range(1, len(parts)))
+    return found & set(modules)
 
 
 def _package(package_dir: Path | None) -> Path:
@@ -79,15 +116,15 @@ def _package(package_dir: Path | None) -> Path:
 
 
 def module_closure(roots: Iterable[str], stop: Iterable[str] = (), package_dir: Path | None = None) -> list[str]:
-    """The cclib modules that ``roots`` (module names, e.g. ``["evaluate"]``) import, directly or
-    through each other, at module level or inside functions, and the roots themselves; the
-    modules in ``stop`` are neither included nor followed. Sorted names. (``__init__``, which
-    runs on every import, only names the modules and computes nothing: the tests hold it to
-    that, and it is in no closure.)"""
+    """The package's modules that ``roots`` (dotted module names, e.g. ``["evaluate"]`` or
+    ``["engines.fast"]``) import, directly or through each other, at module level or inside
+    functions, and the roots themselves; the modules in ``stop`` are neither included nor
+    followed. Sorted names (:func:`modules_of`: subpackages and relative imports of any depth
+    included; the package's own ``__init__`` is in no closure)."""
     folder = _package(package_dir)
-    modules = {path.stem for path in folder.glob("*.py")} - {"__init__"}
+    modules = modules_of(folder)
     stop = set(stop)
-    unknown = (set(roots) | stop) - modules
+    unknown = (set(roots) | stop) - set(modules)
     if unknown:
         raise ValueError(f"roots and stop must name modules of {folder.name} ({', '.join(sorted(modules))}); "
                          f"got {', '.join(sorted(unknown))}")
@@ -97,7 +134,8 @@ def module_closure(roots: Iterable[str], stop: Iterable[str] = (), package_dir: 
         if name in seen or name in stop:
             continue
         seen.add(name)
-        todo.extend(_imports((folder / f"{name}.py").read_bytes(), modules))
+        path = modules[name]
+        todo.extend(_imports(path.read_bytes(), name, modules, folder.name, path.name == "__init__.py"))
     return sorted(seen)
 
 
@@ -118,11 +156,13 @@ def code_fingerprint(roots: Iterable[str] | None = None, stop: Iterable[str] = (
     if package_dir is None:  # the source cannot change under a running process
         return _fingerprint(None if roots is None else tuple(sorted(roots)), tuple(sorted(stop)))
     folder = _package(package_dir)
-    names = sorted(p.stem for p in folder.glob("*.py")) if roots is None else \
-        module_closure(roots, stop, folder)
+    modules = modules_of(folder)
+    names = sorted(modules) + ["__init__"] if roots is None else module_closure(roots, stop, folder)
+    files = {**modules, "__init__": folder / "__init__.py"}
     digest = hashlib.sha256(library_versions().encode())
-    for name in names:
-        digest.update(f"{name}.py".encode() + b"\0" + _syntax((folder / f"{name}.py").read_bytes()).encode() + b"\0")
+    for name in sorted(names, key=lambda name: files[name].relative_to(folder).as_posix()):
+        label = files[name].relative_to(folder).as_posix()   # "train.py", "engines/fast.py"
+        digest.update(label.encode() + b"\0" + _syntax(files[name].read_bytes()).encode() + b"\0")
     return digest.hexdigest()[:20]
 
 
