@@ -40,7 +40,7 @@ seed = 0
 import matplotlib.pyplot as plt
 import numpy as np
 
-from cclib import baselines, evaluate, experiments, plotting
+from cclib import baselines, evaluate, evaluations, experiments, plotting
 from cclib.spec import RunSpec
 
 plotting.use_style()
@@ -66,7 +66,7 @@ def explore(kind=kind, sigma=sigma, sign=sign, rank=rank, keep_diagonal=keep_dia
     spec = RunSpec(seeds=[seed], mixing=dict(kind=kind, **mix), optim=dict(steps=steps),
                    inputs=dict(kind="bernoulli", p=p) if inputs == "bernoulli" else dict(kind=inputs))
     run = experiments.trained(spec, progress=True)
-    curve = experiments.loss_curve(run, P_EVAL, 1024)
+    curve = evaluations.loss_curve(run, P_EVAL, 1024)
     snmf = baselines.semi_nmf_projected_gradient(run.mixing, orientation="label", steps=1000)
     snmf_curve = evaluate.loss_curve(snmf.model, run.mixing, P_EVAL, 1024)
     offset = baselines.naive_offset_optimum(P_EVAL)[1]

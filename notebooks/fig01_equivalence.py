@@ -41,7 +41,7 @@ out_dir = None  # None: paper-code/output of this checkout, from any working dir
 import matplotlib.pyplot as plt
 import numpy as np
 
-from cclib import bounds, experiments, notebook, paper_runs, plotting, report
+from cclib import bounds, evaluations, experiments, notebook, paper_runs, plotting, report
 
 setup = notebook.setup(mode, seed, out_dir)  # checks the parameters, sets the style
 out, quick = setup.out, setup.quick
@@ -55,12 +55,12 @@ for name, config in runs.items():
     run = experiments.trained(config, progress=True)
     # the residual model is scored through its folded MLP and its own (minus-sign) mixing: the
     # same loss as the full residual computation on labels x + ReLU(x) (tested in tests/).
-    per_seed[name] = experiments.loss_curve(run, p_eval, setup.samples).loss
+    per_seed[name] = evaluations.loss_curve(run, p_eval, setup.samples).loss
     if name == "mlp_minus":
         minus_mixing, width = run.mixing, run.model.d_mlp
 # the minus-sign MLP once more, its W_out started at the residual model's folded scale (below)
 matched = experiments.trained(paper_runs.equivalence_matched_init(seed, quick), progress=True)
-per_seed["mlp_matched"] = experiments.loss_curve(matched, p_eval, setup.samples).loss
+per_seed["mlp_matched"] = evaluations.loss_curve(matched, p_eval, setup.samples).loss
 curves = {name: c.mean(0) for name, c in per_seed.items()}
 
 # %%

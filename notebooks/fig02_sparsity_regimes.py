@@ -44,7 +44,7 @@ out_dir = None  # None: paper-code/output of this checkout, from any working dir
 import matplotlib.pyplot as plt
 import numpy as np
 
-from cclib import bounds, experiments, notebook, paper_runs, plotting, report
+from cclib import bounds, evaluations, experiments, notebook, paper_runs, plotting, report
 from cclib.baselines import naive_loss
 
 setup = notebook.setup(mode, seed, out_dir)  # checks the parameters, sets the style
@@ -71,8 +71,8 @@ def regime(kind):
     train_p = TRAIN_P[kind]
     runs = [experiments.trained(paper_runs.sparsity_regime(p, SEEDS, quick, embedding=kind == "embedding"),
                                 progress=True) for p in train_p]
-    per_seed = np.stack([experiments.loss_curve(r, p_eval, spk).loss for r in runs])    # (P, S, E)
-    own = np.stack([experiments.loss_curve(r, [p], spk).loss[:, 0] for r, p in zip(runs, train_p)])
+    per_seed = np.stack([evaluations.loss_curve(r, p_eval, spk).loss for r in runs])    # (P, S, E)
+    own = np.stack([evaluations.loss_curve(r, [p], spk).loss[:, 0] for r, p in zip(runs, train_p)])
     return dict(curves=per_seed.mean(1), sd=report.seed_noise(per_seed, axis=1), own=own.mean(1),
                 own_sd=report.seed_noise(own, axis=1),
                 naive_on_labels=float(np.mean([bounds.naive_loss_on(r.mixing, r.model.d_mlp) for r in runs])))

@@ -47,7 +47,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from scipy.stats import linregress
 
-from cclib import evaluate, experiments, notebook, paper_runs, plotting, report
+from cclib import evaluate, evaluations, experiments, notebook, paper_runs, plotting, report
 from cclib.baselines import naive_loss
 
 setup = notebook.setup(mode, seed, out_dir)  # checks the parameters, sets the style
@@ -62,7 +62,7 @@ naive = naive_loss()
 runs_a = {name: experiments.trained(spec, progress=True)
           for name, spec in paper_runs.mixing_kinds(seed, quick).items()}
 p_eval = setup.p_eval
-per_seed = {name: experiments.loss_curve(r, p_eval, setup.samples).loss for name, r in runs_a.items()}
+per_seed = {name: evaluations.loss_curve(r, p_eval, setup.samples).loss for name, r in runs_a.items()}
 curves = {name: c.mean(0) for name, c in per_seed.items()}
 curves_sd = {name: report.seed_noise(c) for name, c in per_seed.items()}
 learned = {name: np.abs(runs_a[name].mixing.sigma.numpy()) for name in ("asymmetric", "symmetric")}
@@ -92,12 +92,12 @@ for inputs in ("bernoulli", "one_active"):
             values = evaluate.one_active_loss(run.model, run.mixing).reshape(len(SEEDS), -1)
             sweep[inputs, kind], sweep_sd[inputs, kind] = values.mean(0), report.seed_noise(values)
             continue
-        curve = experiments.loss_curve(run, [0.01], setup.samples)
+        curve = evaluations.loss_curve(run, [0.01], setup.samples)
         published[kind], published_se[kind] = curve.loss[:, 0], curve.se[:, 0]    # seed 0, every sigma
         values, se = published[kind][None, ::every], published_se[kind][None, ::every]
         more = paper_runs.sigma_sweep_more_seeds(kind, seed, quick)                # None in quick mode
         if more is not None:
-            extra = experiments.loss_curve(experiments.trained(more, progress=True), [0.01], 4096)
+            extra = evaluations.loss_curve(experiments.trained(more, progress=True), [0.01], 4096)
             values = np.vstack([values, extra.loss[:, 0].reshape(len(SEEDS) - 1, -1)])
             se = np.vstack([se, extra.se[:, 0].reshape(len(SEEDS) - 1, -1)])
         sweep[inputs, kind] = values.mean(0)

@@ -44,7 +44,7 @@ out_dir = None  # None: paper-code/output of this checkout, from any working dir
 import matplotlib.pyplot as plt
 import numpy as np
 
-from cclib import analysis, baselines, evaluate, experiments, notebook, paper_runs, plotting, report
+from cclib import analysis, baselines, evaluate, evaluations, experiments, notebook, paper_runs, plotting, report
 from cclib.baselines import naive_loss
 from cclib.spec import RunSpec
 
@@ -67,7 +67,7 @@ ORIENTS = {"published": "I + M (published)", "label": "I + M^T (label)"}
 LEGEND = {"published": "$I + M$ (published)", "label": "$I + M^T$ (label)"}
 
 # each fit's exact loss and final error, cached under M, the settings and the fitting code
-fits = {(s, o): experiments.semi_nmf_fit(snmf_spec, orientation=o, solver=s, iters=iters)
+fits = {(s, o): evaluations.semi_nmf_fit(snmf_spec, orientation=o, solver=s, iters=iters)
         for s in SOLVERS for o in ORIENTS}
 loss = {v: f["loss"] for v, f in fits.items()}
 error = {v: f["error"] for v, f in fits.items()}
@@ -237,9 +237,9 @@ b = int(np.argmin(np.abs(paper_runs.sweep_sigmas(quick) - 0.02)))
 p_eval = setup.p_eval
 spk = setup.samples
 one = mix.select([SIGMAS.index(0.02)])
-profile = {"trained": experiments.cached_curve(dict(run=bern.key(), instance=b), bern.model.select([b]),
+profile = {"trained": evaluations.cached_curve(dict(run=bern.key(), instance=b), bern.model.select([b]),
                                                bern.mixing.select([b]), p_eval, spk).loss[0],
-           "SNMF": experiments.cached_curve(dict(model="snmf", sigma=0.02, seed=seed, orientation="label", iters=iters),
+           "SNMF": evaluations.cached_curve(dict(model="snmf", sigma=0.02, seed=seed, orientation="label", iters=iters),
                                             baselines.semi_nmf(one, orientation="label", max_iter=iters).model, one,
                                             p_eval, spk).loss[0]}
 cross = {k: float(p_eval[np.flatnonzero(c >= naive)[0]]) if (c >= naive).any() else np.nan for k, c in profile.items()}

@@ -41,7 +41,7 @@ out_dir = None  # None: paper-code/output of this checkout, from any working dir
 import matplotlib.pyplot as plt
 import numpy as np
 
-from cclib import baselines, experiments, mixing, notebook, paper_runs, plotting, report
+from cclib import baselines, evaluations, experiments, mixing, notebook, paper_runs, plotting, report
 from cclib.baselines import naive_loss
 
 setup = notebook.setup(mode, seed, out_dir)  # checks the parameters, sets the style
@@ -60,14 +60,14 @@ optimal_loss = {k: float(l) for k, (_, l) in optimum.items()}
 runs = [experiments.trained(spec, progress=True) for spec in paper_runs.clean_runs(seed, quick).values()]
 p_eval = setup.p_eval
 spk = setup.samples
-trained_curves = {k: experiments.loss_curve(r, p_eval, spk) for k, r in zip(keys, runs)}
+trained_curves = {k: evaluations.loss_curve(r, p_eval, spk) for k, r in zip(keys, runs)}
 curves_trained = {k: c.loss.mean(0) for k, c in trained_curves.items()}        # mean over the seeds
 hand = baselines.naive_offset([optimal_offset[k] for k in keys])
 
 
 def hand_curve(p_values, samples_per_k):
     """The hand-coded models' loss curve, cached like the trained runs' (it takes ~30 s at 16x)."""
-    return experiments.cached_curve(dict(model="naive_offset", offsets=[optimal_offset[k] for k in keys]),
+    return evaluations.cached_curve(dict(model="naive_offset", offsets=[optimal_offset[k] for k in keys]),
                                     hand, mixing.clean(n_instances=len(keys)), p_values, samples_per_k)
 
 
@@ -124,7 +124,7 @@ naive = naive_loss()
 claims = report.Claims(mode)
 dense = [(j, k, p) for j, (k, p) in enumerate(zip(keys, PS)) if p >= 0.1]
 for j, k, p in dense:
-    trained_p, hand_p = experiments.loss_curve(runs[j], [p], 16 * spk), hand_curve([p], 16 * spk)
+    trained_p, hand_p = evaluations.loss_curve(runs[j], [p], 16 * spk), hand_curve([p], 16 * spk)
     t_loss, t_se, h_loss, h_se = trained_p.loss[:, 0], trained_p.se[:, 0], hand_p.loss[:, 0], hand_p.se[:, 0]
     # the trained side's noise: the seeds' spread combined with the evaluation's standard error
     diff, se = h_loss[j] - t_loss.mean(), np.hypot(h_se[j], report.seed_noise(t_loss, t_se.mean()))

@@ -45,7 +45,7 @@ out_dir = None  # None: paper-code/output of this checkout, from any working dir
 import matplotlib.pyplot as plt
 import numpy as np
 
-from cclib import experiments, notebook, paper_runs, plotting, report
+from cclib import evaluations, experiments, notebook, paper_runs, plotting, report
 from cclib.baselines import naive_loss
 
 setup = notebook.setup(mode, seed, out_dir)  # checks the parameters, sets the style
@@ -69,12 +69,12 @@ seeds_at = {w: paper_runs.embed_width_seeds(w, SEEDS) for w in WIDTHS}
 pairs = [(w, s) for w in WIDTHS for s in seeds_at[w]]
 mlp_run = experiments.trained(paper_runs.embed_width_mlp([w for w, _ in pairs], [s for _, s in pairs], quick),
                               progress=True)
-mlp_curve = experiments.loss_curve(mlp_run, [P], samples)
+mlp_curve = evaluations.loss_curve(mlp_run, [P], samples)
 mlp_loss, mlp_se = mlp_curve.loss[:, 0], mlp_curve.se[:, 0]
 mean, sd, offdiag_std = {"residual": [], "mlp": []}, {"residual": [], "mlp": []}, []
 for width in WIDTHS:
     run = experiments.trained(paper_runs.embed_width(width, seeds_at[width], quick), progress=True)
-    curve = experiments.loss_curve(run, [P], samples)
+    curve = evaluations.loss_curve(run, [P], samples)
     res_loss, res_se = curve.loss[:, 0], curve.se[:, 0]
     here = np.array([w == width for w, _ in pairs])
     for model, values, se in (("residual", res_loss, res_se), ("mlp", mlp_loss[here], mlp_se[here])):
@@ -100,7 +100,7 @@ offdiag_std = np.array(offdiag_std)
 # %%
 sweep_run = experiments.trained(paper_runs.sigma_sweep("symmetric", "bernoulli", [seed], quick))
 sweep_sigma = paper_runs.sweep_sigmas(quick)
-sweep_loss = experiments.loss_curve(sweep_run, [P], samples).loss[:, 0]
+sweep_loss = evaluations.loss_curve(sweep_run, [P], samples).loss[:, 0]
 inside = offdiag_std <= sweep_sigma.max()
 mapped = np.where(inside, np.interp(offdiag_std, sweep_sigma, sweep_loss), np.nan)
 

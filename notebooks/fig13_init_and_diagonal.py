@@ -40,7 +40,7 @@ out_dir = None  # None: paper-code/output of this checkout, from any working dir
 import matplotlib.pyplot as plt
 import numpy as np
 
-from cclib import experiments, notebook, paper_runs, plotting, report
+from cclib import evaluations, experiments, notebook, paper_runs, plotting, report
 from cclib.baselines import naive_loss
 
 setup = notebook.setup(mode, seed, out_dir)  # checks the parameters, sets the style
@@ -51,7 +51,7 @@ SEEDS = [seed, seed + 1, seed + 2]
 variants = paper_runs.init_and_diagonal(seed, quick)  # (init bounds, diagonal kept) -> run
 loss, se = {}, {}
 for key, config in variants.items():
-    curve = experiments.loss_curve(experiments.trained(config, progress=True), [0.01], setup.samples)
+    curve = evaluations.loss_curve(experiments.trained(config, progress=True), [0.01], setup.samples)
     loss[key], se[key] = curve.loss[:, 0], curve.se[:, 0]            # per seed
 
 # %%
@@ -123,9 +123,9 @@ for label, a, b in [("textbook minus published bounds, diagonal kept", ("textboo
 # %%
 ends = [0.001, 1.0]
 spk = setup.samples
-at_ends = {key: experiments.loss_curve(experiments.trained(variants[key]), ends, spk).loss
+at_ends = {key: evaluations.loss_curve(experiments.trained(variants[key]), ends, spk).loss
            for key in (("published", True), ("published", False))}                       # (seeds, 2)
-embed = experiments.loss_curve(experiments.trained(paper_runs.mixing_kinds(seed, quick)["embed"]), ends, spk).loss
+embed = evaluations.loss_curve(experiments.trained(paper_runs.mixing_kinds(seed, quick)["embed"]), ends, spk).loss
 kept, zero = at_ends["published", True], at_ends["published", False]
 closer = np.abs(kept[:, 0] - embed[:, 0].mean()) - np.abs(zero[:, 0] - embed[:, 0].mean())    # per seed
 sem = lambda v: report.seed_noise(v) / np.sqrt(len(v))

@@ -52,7 +52,7 @@ out_dir = None  # None: paper-code/output of this checkout, from any working dir
 import matplotlib.pyplot as plt
 import numpy as np
 
-from cclib import bounds, evaluate, experiments, mixing, notebook, paper_runs, plotting, report
+from cclib import bounds, evaluate, evaluations, experiments, mixing, notebook, paper_runs, plotting, report
 from cclib.baselines import naive_loss
 from cclib.spec import RunSpec
 
@@ -84,7 +84,7 @@ snmf_mix = experiments.build_mixing(snmf_spec)
 iters = 200 if quick else 2000
 D_SNMF = 50  # the width of the semi-NMF models (baselines.semi_nmf's d_mlp), as of the trained ones
 ORIENTS = {"label": "$I + M^T$ (label)", "published": "$I + M$ (published)"}
-snmf_loss = {o: experiments.semi_nmf_fit(snmf_spec, orientation=o, solver="mu", iters=iters)["loss"]
+snmf_loss = {o: evaluations.semi_nmf_fit(snmf_spec, orientation=o, solver="mu", iters=iters)["loss"]
              for o in ORIENTS}
 snmf_floor = bounds.rank_floor(snmf_mix, D_SNMF)
 

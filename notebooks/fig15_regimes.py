@@ -44,7 +44,7 @@ out_dir = None  # None: paper-code/output of this checkout, from any working dir
 import matplotlib.pyplot as plt
 import numpy as np
 
-from cclib import analysis, evaluate, experiments, notebook, paper_runs, plotting, report
+from cclib import analysis, evaluate, evaluations, experiments, notebook, paper_runs, plotting, report
 
 setup = notebook.setup(mode, seed, out_dir)  # checks the parameters, sets the style
 out, quick = setup.out, setup.quick
@@ -153,7 +153,7 @@ one_active = experiments.trained(paper_runs.sigma_sweep("asymmetric", "one_activ
 sweep = evaluate.one_active_loss(one_active.model, one_active.mixing).reshape(len(SEEDS), -1)
 at = int(np.argmin(np.abs(paper_runs.sweep_sigmas(quick, extended=True) - 0.02)))
 sparse_run = experiments.trained(paper_runs.sparsity_regime(0.001, SEEDS, quick))
-own = experiments.loss_curve(sparse_run, [0.001], setup.samples).loss[:, 0]
+own = evaluations.loss_curve(sparse_run, [0.001], setup.samples).loss[:, 0]
 pooled = np.sqrt((sweep[:, at].var(ddof=1) + own.var(ddof=1)) / 2) if len(SEEDS) > 1 else 1e-12
 claims.paper.compare("exactly one active behaves like p = 0.001 (sigma 0.02)", abs(sweep[:, at].mean() - own.mean()),
                3 * pooled, max(pooled, 1e-12), above=False,

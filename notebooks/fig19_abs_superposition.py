@@ -78,7 +78,6 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 
 from cclib import analysis, baselines, constructions, evaluate, experiments, mixing, notebook, paper_runs, plotting, report
 

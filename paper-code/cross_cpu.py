@@ -68,28 +68,28 @@ def nudge(params, seed: int) -> None:
 def variant(name: str):
     """Train under ``name`` (an ``ulp-S``, a defect of :data:`DEFECTS`, or ``none``) while the
     block runs; every patch is undone after it. Training must run in this process (one worker)."""
-    from cclib import _grads, experiments, fast, mixing, task
+    from cclib import _grads, fast, mixing, sweep, task
 
     with contextlib.ExitStack() as stack:
         def patch(obj, attr, value):
             stack.enter_context(mock.patch.object(obj, attr, value))
 
         if name.startswith("ulp-"):
-            seed, build = int(name[4:]), experiments.build_model
+            seed, build = int(name[4:]), sweep.build_model
 
             def nudged(spec):
                 model = build(spec)
                 nudge(list(model.parameters()), seed)
                 return model
-            patch(experiments, "build_model", nudged)
+            patch(sweep, "build_model", nudged)
         elif name in ("lr+3%", "lr-3%"):
             factor, lr = (1.03 if name == "lr+3%" else 0.97), task.cosine_lr
             off = lambda *args: factor * lr(*args)  # noqa: E731
             patch(task, "cosine_lr", off)
             patch(fast, "cosine_lr", off)
         elif name == "mixing-sign":
-            build_mixing = experiments.build_mixing
-            patch(experiments, "build_mixing", lambda spec: _flipped(build_mixing(spec), mixing.Mixing))
+            build_mixing = sweep.build_mixing
+            patch(sweep, "build_mixing", lambda spec: _flipped(build_mixing(spec), mixing.Mixing))
         elif name == "drop-term":
             gradients = fast._gradients
 
@@ -178,7 +178,7 @@ def derive(folder: Path) -> int:
     from scipy.stats import norm
 
     import importlib.util
-    from cclib import experiments, paper_runs, report, store
+    from cclib import paper_runs, report, store, sweep
 
     spec = importlib.util.spec_from_file_location("store_cli", ROOT / "paper-code" / "store.py")
     store_cli = importlib.util.module_from_spec(spec)
@@ -223,7 +223,7 @@ def derive(folder: Path) -> int:
     data = dict(
         machine=dict(cpu=made["cpu"], torch=made["torch"], git_commit=made["git_commit"]),
         # the code the variants trained with: the store's (its runs were retrained bit-identical by it)
-        training_code={engine: experiments.run_code(engine) for engine in ("fast", "general")},
+        training_code={engine: sweep.run_code(engine) for engine in ("fast", "general")},
         sample=names, honest=list(HONEST), defects=list(DEFECTS), isa_env=ISA_ENV,
         early_steps=EARLY_STEPS, early_safety=EARLY_SAFETY, false_alarm=FALSE_ALARM,
         derived=dict(

@@ -159,6 +159,9 @@ def sweep(args) -> dict:
 
 
 def run(args) -> int:
+    """The sweep, then every chosen notebook in its own process, ``args.jobs`` at a time; the
+    timings, the index and (with --inplace) the committable notebooks and results. 130 if
+    interrupted, 1 if a notebook failed."""
     if args.inplace and args.notebooks == ROOT / "notebooks":  # committed with the commit that made it
         from cclib import report
 
@@ -183,30 +186,14 @@ def run(args) -> int:
         earlier = {}
     pending = sorted(args.chosen, key=lambda name: -earlier.get(name, 0))
     running, results = {}, []
-    # Each notebook gets cores // jobs: cclib's training workers, and the threads of other BLAS
-    # users in the kernels (numpy, scipy), so that notebooks side by side do not oversubscribe
-    # the cores. The numbers do not depend on it. $CCLIB_CACHE_ONLY: they may train nothing new.
-    threads = max(1, (os.cpu_count() or 1) // min(args.jobs, len(pending)))
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    if own:
-        env["CCLIB_CACHE_ONLY"] = "1"
-    env.setdefault("CCLIB_WORKERS", str(threads))
+    env = _notebook_env(args.jobs, len(pending), own)
     logs = Path(tempfile.mkdtemp(prefix="cclib-figures-logs-"))  # kept only if a notebook fails
-    notebooks_started = time.time()
-
-    last_progress = time.time()
+    notebooks_started = last_progress = time.time()
     try:
         while pending or running:
             for name in list(pending[: args.jobs - len(running)]):
                 pending.remove(name)
-                stage = args.out / f".staging-{name}"
-                shutil.rmtree(stage, ignore_errors=True)
-                stage.mkdir()
-                log = open(logs / f"{name}.log", "w")
-                cmd = [sys.executable, __file__, "--worker", name, "--stage", str(stage), "--mode",
-                       args.mode, "--seed", str(args.seed), "--notebooks", str(args.notebooks)]
-                running[name] = (subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT),
-                                 stage, time.time(), log)
+                running[name] = _launch(name, args, env, logs)
                 print(f"[{len(results) + len(running)}/{len(args.chosen)}] {name} ({args.mode}) started",
                       flush=True)
             time.sleep(0.2)
@@ -219,59 +206,102 @@ def run(args) -> int:
                 if proc.poll() is None:
                     continue
                 del running[name]
-                log.close()
-                if proc.returncode == 130:
-                    shutil.rmtree(stage, ignore_errors=True)
-                    raise KeyboardInterrupt
-                ok = proc.returncode == 0
-                if ok:
-                    for path in stage.iterdir():
-                        path.replace(args.out / path.name)
-                    try:  # a page to read it by; the figure does not depend on it
-                        write_notebook_html(args.out / f"{name}.ipynb")
-                    except Exception as err:  # noqa: BLE001 - nbconvert's errors are many
-                        print(f"    {name}: no HTML page ({type(err).__name__}: {err})"[:200])
-                    if args.inplace:
-                        write_committable(args.out / f"{name}.ipynb", args.notebooks / f"{name}.ipynb")
-                        if args.notebooks == ROOT / "notebooks":  # the project's own figures
-                            fig = name.split("_")[0]
-                            RESULTS.mkdir(exist_ok=True)
-                            shutil.copyfile(args.out / f"{fig}.json", RESULTS / f"{fig}.json")
-                else:
-                    failed = [l for l in (logs / f"{name}.log").read_text().splitlines() if "FAILED" in l]
-                    executed = stage / f"{name}.ipynb"
-                    if executed.exists():  # the executed copy shows the failing cell and traceback
-                        executed.replace(logs / f"{name}.failed.ipynb")
-                    print(f"    {name} {failed[-1] if failed else 'FAILED'}; log and executed notebook "
-                          f"in {logs}")
-                shutil.rmtree(stage, ignore_errors=True)
-                seconds = time.time() - t0
-                results.append(dict(name=name, ok=ok, seconds=seconds))
-                print(f"    {name} {'done' if ok else 'failed'} in {seconds:.0f} s "
+                results.append(_collect(name, proc, stage, t0, log, args, logs))
+                print(f"    {name} {'done' if results[-1]['ok'] else 'failed'} in {results[-1]['seconds']:.0f} s "
                       f"(total {time.time() - started:.0f} s)", flush=True)
     except (KeyboardInterrupt, BrokenPipeError) as err:
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # a second signal must not
-            signal.signal(sig, signal.SIG_IGN)                         # cut the clean-up short
-        if isinstance(err, BrokenPipeError):  # the reader of our output went away
-            _silence_stdout()
-        for proc, stage, _, log in running.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
-        for proc, stage, _, log in running.values():
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            log.close()
-            shutil.rmtree(stage, ignore_errors=True)
-        shutil.rmtree(logs, ignore_errors=True)
-        _say("interrupted: nothing partial was left in the output folder; run again to resume "
-             f"(trained models are cached in {_cache_place()})")
+        _stop(running, logs, broken_pipe=isinstance(err, BrokenPipeError))
         return 130
     if all(r["ok"] for r in results):
         shutil.rmtree(logs, ignore_errors=True)
     results.sort(key=lambda r: r["name"])
+    _record(args, results, swept, started, notebooks_started)
+    return 0 if all(r["ok"] for r in results) else 1
+
+
+def _notebook_env(jobs: int, notebooks: int, own: bool) -> dict:
+    """The environment of each notebook's process. Each gets cores // jobs: cclib's training
+    workers, and the threads of other BLAS users in the kernels (numpy, scipy), so that notebooks
+    side by side do not oversubscribe the cores. The numbers do not depend on it.
+    $CCLIB_CACHE_ONLY for the project's own notebooks: they may train nothing new."""
+    threads = max(1, (os.cpu_count() or 1) // min(jobs, notebooks))
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    if own:
+        env["CCLIB_CACHE_ONLY"] = "1"
+    env.setdefault("CCLIB_WORKERS", str(threads))
+    return env
+
+
+def _launch(name: str, args, env: dict, logs: Path) -> tuple:
+    """Start notebook ``name`` in its own process, executing into a fresh staging folder:
+    (process, staging folder, start time, open log)."""
+    stage = args.out / f".staging-{name}"
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir()
+    log = open(logs / f"{name}.log", "w")
+    cmd = [sys.executable, __file__, "--worker", name, "--stage", str(stage), "--mode",
+           args.mode, "--seed", str(args.seed), "--notebooks", str(args.notebooks)]
+    return subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT), stage, time.time(), log
+
+
+def _collect(name: str, proc, stage: Path, t0: float, log, args, logs: Path) -> dict:
+    """A finished notebook's outputs moved into place (its HTML page, and with --inplace the
+    committable notebook and its results), or its failure reported; {name, ok, seconds}.
+    KeyboardInterrupt if it was interrupted."""
+    log.close()
+    if proc.returncode == 130:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise KeyboardInterrupt
+    ok = proc.returncode == 0
+    if ok:
+        for path in stage.iterdir():
+            path.replace(args.out / path.name)
+        try:  # a page to read it by; the figure does not depend on it
+            write_notebook_html(args.out / f"{name}.ipynb")
+        except Exception as err:  # noqa: BLE001 - nbconvert's errors are many
+            print(f"    {name}: no HTML page ({type(err).__name__}: {err})"[:200])
+        if args.inplace:
+            write_committable(args.out / f"{name}.ipynb", args.notebooks / f"{name}.ipynb")
+            if args.notebooks == ROOT / "notebooks":  # the project's own figures
+                fig = name.split("_")[0]
+                RESULTS.mkdir(exist_ok=True)
+                shutil.copyfile(args.out / f"{fig}.json", RESULTS / f"{fig}.json")
+    else:
+        failed = [line for line in (logs / f"{name}.log").read_text().splitlines() if "FAILED" in line]
+        executed = stage / f"{name}.ipynb"
+        if executed.exists():  # the executed copy shows the failing cell and traceback
+            executed.replace(logs / f"{name}.failed.ipynb")
+        print(f"    {name} {failed[-1] if failed else 'FAILED'}; log and executed notebook in {logs}")
+    shutil.rmtree(stage, ignore_errors=True)
+    return dict(name=name, ok=ok, seconds=time.time() - t0)
+
+
+def _stop(running: dict, logs: Path, broken_pipe: bool) -> None:
+    """Interrupt every running notebook and remove what it left, so that nothing partial stays in
+    the output folder."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # a second signal must not
+        signal.signal(sig, signal.SIG_IGN)                         # cut the clean-up short
+    if broken_pipe:  # the reader of our output went away
+        _silence_stdout()
+    for proc, stage, _, log in running.values():
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+    for proc, stage, _, log in running.values():
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+        shutil.rmtree(stage, ignore_errors=True)
+    shutil.rmtree(logs, ignore_errors=True)
+    _say("interrupted: nothing partial was left in the output folder; run again to resume "
+         f"(trained models are cached in {_cache_place()})")
+
+
+def _record(args, results: list[dict], swept: dict | None, started: float, notebooks_started: float) -> None:
+    """timings.json, the index and the table of verdicts; with --inplace on the project's own
+    notebooks, the README's time of make figures and the regenerated blocks."""
     total = time.time() - started
     peak = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024**2
     timings_path = args.out / "timings.json"
@@ -298,7 +328,6 @@ def run(args) -> int:
     sweep_part = "" if swept is None else f"sweep {swept['seconds']:.0f} s, then "
     print(f"all figures: {total:.0f} s ({sweep_part}notebooks with {args.jobs} jobs); peak memory of "
           f"one process {peak:.2f} GB; index: {args.out / 'index.html'}")
-    return 0 if all(r["ok"] for r in results) else 1
 
 
 def _cell_progress(executing: Path) -> str:

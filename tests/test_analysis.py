@@ -85,3 +85,23 @@ def test_first_crossing_interpolates_in_log_x_and_reports_no_crossing_as_infinit
     assert analysis.first_crossing(x, [0.0, 0.0, 0.0], 1.0) == np.inf
     with pytest.raises(ValueError, match="x must be an increasing"):
         analysis.first_crossing([0.01, 0.001], [0, 1], 0.5)
+
+
+def test_effective_rank_is_the_exponential_of_the_singular_values_entropy():
+    assert analysis.effective_rank(np.eye(7)) == pytest.approx(7, rel=1e-12)
+    assert analysis.effective_rank(np.outer(np.arange(1, 6), np.ones(5))) == pytest.approx(1, rel=1e-9)
+    q = np.array([0.5, 0.25, 0.25])                       # singular values 2, 1, 1 of a rotated diagonal
+    rotation = np.linalg.qr(np.random.default_rng(0).normal(size=(3, 3)))[0]
+    assert analysis.effective_rank(rotation @ np.diag([2.0, 1.0, 1.0]) @ rotation.T) == \
+        pytest.approx(np.exp(-(q * np.log(q)).sum()), rel=1e-12)
+
+
+def test_top_mass_is_the_share_of_absolute_mass_in_the_largest_entries():
+    spike = np.full(10, -1 / 9)
+    spike[3] = 9.0                                         # the largest 10%: one entry of mass 9 of 10
+    assert analysis.top_mass(spike) == pytest.approx(0.9, rel=1e-12)
+    sparse = np.zeros((10, 10))
+    sparse[0, :10] = np.arange(1, 11)
+    assert analysis.top_mass(sparse) == pytest.approx(1.0, rel=1e-12)   # 10% of the entries hold it all
+    gaussian = np.random.default_rng(1).normal(size=(1000, 1000))
+    assert analysis.top_mass(gaussian) == pytest.approx(0.259, abs=0.002)  # the docstring's dense value

@@ -146,3 +146,50 @@ def test_the_naive_layer_with_a_skip_reaches_the_skip_floor_at_any_mixing():
     assert np.allclose(evaluate.one_active_loss(model, m), bounds.skip_floor(m, 8), rtol=1e-6, atol=0)
     with pytest.raises(ValueError, match="mixing must be"):
         baselines.naive_skip(20, 8, mixing=mixing.clean(21))
+
+
+def test_the_skip_floor_is_reached_at_half_the_identity_plus_the_mixing_and_not_below():
+    """The tail energy of the residual rows [I + M^T - S; S - M^T] is (n - r) / 2 at
+    S = M^T + I/2 and larger at any other S (the Gram matrix is I/2 + 2 A^T A)."""
+    n, r = 12, 5
+    mix = mixing.random_mixing([0.3], n_features=n, seeds=[7])
+    mt = mix.matrix()[0].double().T
+    eye = torch.eye(n, dtype=torch.float64)
+
+    def tail(s):
+        rows = torch.cat([eye + mt - s, s - mt])
+        return torch.linalg.svdvals(rows)[r:].square().sum().item()
+
+    floor = bounds.skip_floor(mix, r)[0] * 6 * n
+    assert tail(mt + eye / 2) == pytest.approx(floor, rel=1e-12)
+    g = torch.Generator().manual_seed(0)
+    for _ in range(20):
+        assert tail(mt + eye / 2 + 0.1 * torch.randn(n, n, generator=g, dtype=torch.float64)) > floor
+
+
+def test_the_bernoulli_floor_is_below_every_model_and_equals_naive_with_constants_at_m_0():
+    n, d, p = 30, 10, 0.05
+    clean = mixing.random_mixing([0.0], n_features=n, seeds=[0])
+    floor = bounds.bernoulli_floor(clean, d, p)[0]
+    assert floor == pytest.approx((n - d) / n * (1 / 6 - p / 16), rel=1e-12)
+    noisy = mixing.random_mixing([0.1], n_features=n, seeds=[3])
+    g = torch.Generator().manual_seed(0)
+    model = MLP.from_weights(torch.randn(4, n, d, generator=g) * 0.3, torch.randn(4, d, n, generator=g) * 0.3)
+    for mix in (clean, noisy):
+        loss, se = evaluate.expected_loss(model, mixing.Mixing(mix.pattern.expand(4, -1, -1), mix.sigma.expand(4)),
+                                          p, samples_per_k=2048)
+        assert np.all(loss + 3 * se > bounds.bernoulli_floor(mix, d, p)[0])
+    assert np.all(bounds.bernoulli_floor(noisy, d, p, output_bias=True) <= bounds.bernoulli_floor(noisy, d, p))
+
+
+def test_the_built_naive_with_a_skip_sits_on_the_skip_floor():
+    model = baselines.naive_skip(20, 8)
+    clean = mixing.clean(20)
+    assert evaluate.one_active_loss(model, clean)[0] == pytest.approx(bounds.skip_floor(clean, 8)[0], rel=1e-6)
+    assert bounds.skip_floor(clean, 8)[0] == pytest.approx(bounds.rank_floor(clean, 8)[0] / 2)
+
+
+@pytest.mark.parametrize("p", [0.0, 1.5, float("nan"), "0.5", True])
+def test_the_bernoulli_floor_refuses_a_p_outside_0_1_naming_it(p):
+    with pytest.raises((TypeError, ValueError), match="p must be"):
+        bounds.bernoulli_floor(mixing.clean(10), 5, p)

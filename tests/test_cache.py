@@ -3,7 +3,7 @@ import time
 import numpy as np
 import pytest
 
-from cclib import cache, experiments, report
+from cclib import cache, evaluations, experiments, report, sweep
 from cclib.spec import RunSpec
 
 CODE = "test-code"  # a code fingerprint for entries that no cclib code computes
@@ -153,8 +153,8 @@ def test_two_writers_at_once_leave_a_valid_entry(tmp_path):
 def test_cached_loss_curve_equals_a_direct_evaluation(tmp_path):
     from cclib import evaluate
     run = experiments.trained(_spec(seeds=[0], steps=10), folder=tmp_path)
-    first = experiments.loss_curve(run, [0.01, 0.5], 256, folder=tmp_path)
-    again = experiments.loss_curve(run, [0.01, 0.5], 256, folder=tmp_path)
+    first = evaluations.loss_curve(run, [0.01, 0.5], 256, folder=tmp_path)
+    again = evaluations.loss_curve(run, [0.01, 0.5], 256, folder=tmp_path)
     direct = evaluate.loss_curve(run.model, run.mixing, [0.01, 0.5], 256)
     assert np.array_equal(first.loss, direct.loss) and np.array_equal(again.loss, direct.loss)
     assert len(list(tmp_path.glob("curve-*.npz"))) == 1
@@ -202,7 +202,7 @@ def test_a_run_is_keyed_by_its_engine(tmp_path):
     fast = experiments.trained(_spec([0], 5), folder=tmp_path)
     general = experiments.trained(_spec([0], 5), engine="general", folder=tmp_path)
     assert fast.compute == dict(engine="fast", device="cpu") and general.compute["engine"] == "general"
-    assert fast.code == experiments.run_code("fast") != general.code == experiments.run_code("general")
+    assert fast.code == sweep.run_code("fast") != general.code == sweep.run_code("general")
     assert len(list(tmp_path.glob("trained-*.npz"))) == 2
 
 
@@ -216,7 +216,7 @@ def test_a_saved_run_loads_back_without_pickle(tmp_path):
     assert back.spec == run.spec and back.compute == run.compute and back.code == run.code
     assert np.array_equal(back.loss, run.loss)
     # one layout: the saved weights are the cache entry's arrays, byte for byte
-    entry = experiments.RunKey(run.spec, None, None)
+    entry = sweep.RunJob(run.spec, None, None)
     npz, _ = cache.entry_paths("trained", entry.config, entry.code, tmp_path)
     assert (tmp_path / "saved" / "weights.npz").read_bytes() == npz.read_bytes()
     for (name, a), b in zip(run.model.named_parameters(), back.model.parameters()):

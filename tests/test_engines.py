@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from cclib import evaluate, experiments, mixing, reference
+from cclib import evaluate, experiments, mixing, reference, sweep
 from cclib.data import OneActiveStream
 from cclib.models import MLP
 from cclib.spec import RunSpec
@@ -200,7 +200,7 @@ def test_the_registry_names_each_paper_run_once_with_its_cost():
     keys = {json.dumps(spec.canonical(), sort_keys=True) for spec in runs.values()}
     assert len(keys) == len(runs) >= 20
     assert runs["sparsity_p0.001"].steps == [105_033] * 3 and runs["directions"].steps == [20_000] * 3
-    assert all(paper_runs.expected_seconds(spec) > 0 for spec in runs.values())
+    assert all(sweep.expected_seconds(spec) > 0 for spec in runs.values())
     quick = paper_runs.registry(quick=True)
     # every quick run takes QUICK_STEPS, except Fig. 6's pair: 500 steps each side of the switch
     assert {name for name, spec in quick.items() if max(spec.steps) != paper_runs.QUICK_STEPS} == \
@@ -212,9 +212,9 @@ def test_the_registry_names_each_paper_run_once_with_its_cost():
     # Fig. 10's clean runs are four of Fig. 15's (three seeds each), trained once
     assert set(paper_runs.registry(figures=["fig10"])) < set(paper_runs.registry(figures=["fig15"]))
     # seed-major grids: instance i * len(grid) + j is seed i at grid point j
-    sweep = runs["sweep_asymmetric_one_active"]
+    sigma_sweep = runs["sweep_asymmetric_one_active"]
     grid = paper_runs.sweep_sigmas(extended=True)
-    assert sweep.seeds[len(grid)] == 1 and sweep.mixing.sigma[len(grid) + 3] == grid[3]
+    assert sigma_sweep.seeds[len(grid)] == 1 and sigma_sweep.mixing.sigma[len(grid) + 3] == grid[3]
 
 
 def test_the_residual_model_trains_the_same_in_both_engines_on_its_own_labels():

@@ -37,12 +37,12 @@ def test_committed_results_are_paper_settings_of_the_committed_notebooks():
 
 
 def test_cost_table_comes_only_from_a_cold_run_of_todays_registry(tmp_path):
-    from cclib import paper_runs
+    from cclib import paper_runs, sweep
     every = paper_runs.registry()
     timings = dict(mode="paper", seed=0, notebooks_seconds=100.0, run={"fig06_transplant": 14.0},
                    figures={"fig06_transplant": 14.0},
                    sweep=dict(runs=len(every), trained=len(every), seconds=100.0, workers=2,
-                              task_cpu_seconds=sum(paper_runs.expected_seconds(s) for s in every.values())))
+                              task_cpu_seconds=sum(sweep.expected_seconds(s) for s in every.values())))
     (tmp_path / "timings.json").write_text(json.dumps(timings))
     assert "| fig06_transplant | 2 |" in findings.costs(tmp_path)
     timings["sweep"].update(runs=len(every) - 6, trained=len(every) - 6)   # measured on another registry

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cclib import cache, experiments
+from cclib import cache, evaluations, sweep
 
 PACKAGE = Path(cache.__file__).parent
 
@@ -25,9 +25,9 @@ def package(tmp_path):
 
 
 def _keys(package: Path) -> dict:
-    return dict(fast=experiments.run_code("fast", package), general=experiments.run_code("general", package),
-                curve=cache.code_fingerprint(experiments.CURVE_CODE, package_dir=package),
-                snmf=cache.code_fingerprint(experiments.SNMF_CODE, package_dir=package))
+    return dict(fast=sweep.run_code("fast", package), general=sweep.run_code("general", package),
+                curve=cache.code_fingerprint(evaluations.CURVE_CODE, package_dir=package),
+                snmf=cache.code_fingerprint(evaluations.SNMF_CODE, package_dir=package))
 
 
 def _edit(path: Path, old: str, new: str) -> None:
@@ -41,8 +41,8 @@ def test_a_copy_has_the_same_keys(package):
 
 
 @pytest.mark.parametrize("module", ["analysis.py", "bounds.py", "evaluate.py", "baselines.py", "reference.py",
-                                    "plotting.py", "report.py", "paper_runs.py", "experiments.py", "store.py",
-                                    "cache.py", "parallel.py"])
+                                    "plotting.py", "report.py", "paper_runs.py", "experiments.py", "sweep.py",
+                                    "evaluations.py", "store.py", "cache.py", "parallel.py"])
 def test_code_that_trains_nothing_leaves_every_trained_key(package, module):
     before = _keys(package)
     (package / module).write_text((package / module).read_text() + "\n\ndef _added():\n    return 1\n")

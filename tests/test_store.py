@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cclib import cache, experiments, paper_runs, store
-from cclib.experiments import RunKey
+from cclib import cache, experiments, paper_runs, store, sweep
+from cclib.sweep import RunJob
 from cclib.spec import RunSpec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,8 +64,8 @@ def test_runs_are_read_from_the_store_before_the_cache(tmp_path, monkeypatch):
     assert np.array_equal(again.model.W_in.detach(), stored.model.W_in.detach())
     assert not local.exists() or not list(local.iterdir())
     # a damaged store entry is reported and kept (it is committed), never served
-    npz, meta = cache.entry_paths("trained", experiments.RunKey(spec, None, None).config,
-                                  experiments.run_code("fast"), place)
+    npz, meta = cache.entry_paths("trained", sweep.RunJob(spec, None, None).config,
+                                  sweep.run_code("fast"), place)
     npz.write_bytes(npz.read_bytes()[:-10])
     with pytest.raises(RuntimeError, match="CCLIB_CACHE_ONLY is set and 1 stored run.s. are damaged, not missing") as err:
         experiments.trained(spec)
@@ -80,8 +80,8 @@ def test_a_damaged_store_entry_is_retrained_only_with_a_plain_warning(tmp_path, 
     monkeypatch.setenv("CCLIB_STORE", str(place))
     monkeypatch.setenv("CCLIB_CACHE", str(local))
     monkeypatch.delenv("CCLIB_CACHE_ONLY", raising=False)
-    npz, _ = cache.entry_paths("trained", experiments.RunKey(spec, None, None).config,
-                               experiments.run_code("fast"), place)
+    npz, _ = cache.entry_paths("trained", sweep.RunJob(spec, None, None).config,
+                               sweep.run_code("fast"), place)
     data = bytearray(npz.read_bytes())
     data[200:216] = bytes(16)   # 16 bytes flipped in the middle
     npz.write_bytes(bytes(data))
@@ -201,11 +201,11 @@ def test_the_sample_takes_every_path_the_paper_uses():
         "embedding mixing": any(s.mixing is not None and s.mixing.kind == "embedding" for s in sample),
         "started from a run": any(s.init is not None and s.init in sample for s in sample),
         "trained sigma": any(getattr(s.mixing, "trainable_sigma", False) for s in sample),
-        "general engine": any(RunKey(s, None, None).engine == "general" for s in sample),
+        "general engine": any(RunJob(s, None, None).engine == "general" for s in sample),
     }
     assert all(paths.values()), [p for p, ok in paths.items() if not ok]
     # under ten minutes of the 2-core machine, by the registry's own cost model (one core each)
-    assert sum(paper_runs.expected_seconds(s) for s in sample) < 2 * 300
+    assert sum(sweep.expected_seconds(s) for s in sample) < 2 * 300
 
 
 INTERRUPTED = textwrap.dedent("""
@@ -236,7 +236,7 @@ def test_an_interrupted_sweep_keeps_every_run_it_finished(tmp_path):
     quick = RunSpec(seeds=[0], inputs=dict(kind="one_active"), optim=dict(steps=20))
     slow = RunSpec(seeds=[1], inputs=dict(kind="one_active"), optim=dict(steps=2_000_000))
     for spec, stored in ((quick, True), (slow, False)):
-        key = experiments.RunKey(spec, None, None)
+        key = sweep.RunJob(spec, None, None)
         assert (cache.load("trained", key.config, folder, code=key.code) is not None) == stored
     assert sorted(p.suffix for p in folder.iterdir()) == [".json", ".npz"]   # no temporary files
 

@@ -10,7 +10,7 @@ read when the key is made.
 The fingerprint (:func:`code_fingerprint`) covers exactly the code a result depends on: the
 syntax, without comments, docstrings or formatting, of the modules its computation starts from
 and every cclib module they import (:func:`module_closure`), and the numeric libraries'
-versions. A trained run is keyed on the code that trains it (:func:`cclib.experiments.run_code`),
+versions. A trained run is keyed on the code that trains it (:func:`cclib.sweep.run_code`),
 a loss curve on the evaluator's code and the key of the run it evaluates, a fit on the fitting
 and evaluating code. So a changed setting, an edited computation or an upgraded torch never
 returns a result computed by other code, and an edit elsewhere (the analysis, a plot, a

@@ -271,7 +271,7 @@ def registry(seed: int = 0, quick: bool = False, figures: Sequence[str] | None =
     here, or listed for the wrong figure, fails there). A run that several figures use is listed
     once, under its first name (Fig. 1's residual run is also Fig. 12's at width 1000, and its
     MLP runs are Fig. 5a's embedding runs). Each spec's ``model_steps`` is its size;
-    :func:`expected_seconds` its expected training time."""
+    :func:`cclib.sweep.expected_seconds` its expected training time."""
     seeds = paper_seeds(seed, quick)
     runs: list[tuple[tuple[str, ...], str, RunSpec]] = []  # (figures that use it, name, spec)
     runs += [(("fig01",), f"equivalence_{k}", v) for k, v in equivalence(seed, quick).items()]
@@ -332,39 +332,3 @@ REPRODUCE_SAMPLE = {
     "rank_10": "exactly one active input, a low-rank symmetric M, sigma trained",
     "floor_trainable_skip": "the general engine: a model only it trains (a trainable skip), one active input",
 }
-
-
-#: Fast-engine training speed on one core of the reference machine (2-core Intel Xeon, torch
-#: 2.13.0), in model-steps per second: Bernoulli inputs by p (interpolated in log p between these
-#: points), exactly one active, and the residual model per 1000 embedding dimensions.
-#: Measured with 8 instances on one worker (2026-11-30).
-SPEED_BERNOULLI = {0.001: 1495.0, 0.003: 1451.0, 0.01: 839.0, 0.03: 419.0, 0.1: 155.0, 0.3: 135.0, 1.0: 139.0}
-SPEED_ONE_ACTIVE = 3723.0
-SPEED_RESIDUAL_PER_1000 = 462.0
-#: The general engine (any run the fast engine cannot train: another loss, target or architecture),
-#: model-steps per second on one core, from the Fig. 17 and 18 runs (3 instances, 2026-12-03).
-SPEED_GENERAL = 300.0
-
-
-def _on_general_engine(spec: RunSpec) -> bool:
-    arch = spec.model
-    deeper = arch.kind == "mlp" and (arch.hidden_layers > 1 or arch.skip or arch.out_activation != "none"
-                                     or arch.bias or arch.activation != "relu")
-    return deeper or spec.target != "relu" or spec.loss.kind != "mse" or spec.importance is not None
-
-
-def expected_seconds(spec: RunSpec) -> float:
-    """The expected training time of ``spec`` on one core of the reference machine: its model-steps
-    divided by the speed measured for its input distribution on the fast engine
-    (:data:`SPEED_BERNOULLI` and friends), or by :data:`SPEED_GENERAL` for a run only the general
-    engine trains. A
-    guide for planning, not a promise: runs of many instances are often faster per model-step."""
-    if _on_general_engine(spec):
-        return spec.model_steps / SPEED_GENERAL
-    if spec.model.kind == "residual":
-        return spec.model_steps / SPEED_RESIDUAL_PER_1000 * spec.model.d_embed / 1000
-    if spec.inputs.kind == "one_active":
-        return spec.model_steps / SPEED_ONE_ACTIVE
-    ps, speeds = np.log(list(SPEED_BERNOULLI)), np.log(list(SPEED_BERNOULLI.values()))
-    return float(sum(steps / np.exp(np.interp(np.log(p), ps, speeds))
-                     for steps, p in zip(spec.optim.steps, spec.inputs.p)))

@@ -4,7 +4,7 @@ From each instance's seed s the mixing matrix, the embedding, the initial weight
 stream are drawn from separate, fixed streams, so an instance is reproducible on its own.
 
 This module and :mod:`cclib.train` (with what they import) are the code a trained run's numbers
-depend on: :func:`cclib.experiments.run_code` keys a run on them and nothing else.
+depend on: :func:`cclib.sweep.run_code` keys a run on them and nothing else.
 """
 from __future__ import annotations
 

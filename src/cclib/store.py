@@ -3,7 +3,7 @@
 Every run of :func:`cclib.paper_runs.registry` (paper settings, seed 0) is an entry of
 ``data/store/`` (:func:`cclib.cache.store_dir`) in the cache's own format: a checksummed npz of
 its weights, loss history and sigma, and a JSON with its spec, the engine and device kind, the
-fingerprint of the code that trained it (:func:`cclib.experiments.run_code`) and the machine and
+fingerprint of the code that trained it (:func:`cclib.sweep.run_code`) and the machine and
 commit that wrote it. :func:`cclib.experiments.trained_many` reads it before the local cache.
 
 * :func:`status` says which registry runs the store holds under the current keys, which it lacks
@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from . import cache, paper_runs
-from .experiments import RunKey, Trained, trained_many
+from .experiments import Trained, trained_many
+from .sweep import RunJob
 
 #: What another CPU changes in a retrained run, and so what a retrained run that is not
 #: bit-identical is held to (:func:`compare`). Measured by ``paper-code/cross_cpu.py`` on the
@@ -64,9 +65,9 @@ def folder() -> Path:
     return place
 
 
-def keys(seed: int = 0) -> dict[str, RunKey]:
+def keys(seed: int = 0) -> dict[str, RunJob]:
     """Every registry run at paper settings, by name, with its current key."""
-    return {name: RunKey(spec, ENGINE, DEVICE) for name, spec in paper_runs.registry(seed).items()}
+    return {name: RunJob(spec, ENGINE, DEVICE) for name, spec in paper_runs.registry(seed).items()}
 
 
 @dataclass
