@@ -19,7 +19,7 @@ def test_floor_at_m_zero_is_the_naive_loss():
 
 def test_targets_are_the_labels_of_the_one_active_inputs():
     m = mixing.random_mixing(0.05, 20, seeds=[3])
-    t = bounds.one_active_targets(m)
+    t = bounds.one_active_label_rows(m)
     from cclib.task import labels
     x = torch.cat([torch.eye(20), -torch.eye(20)])[None].double()
     assert torch.allclose(labels(x, m.matrix().double()), t, atol=1e-12)
@@ -28,7 +28,7 @@ def test_targets_are_the_labels_of_the_one_active_inputs():
 def test_floor_is_the_best_rank_d_fit():
     """A rank-d matrix fitted by gradient descent reaches the floor and goes no lower."""
     m = mixing.random_mixing(0.1, 12, seeds=[1])
-    t = bounds.one_active_targets(m)[0]
+    t = bounds.one_active_label_rows(m)[0]
     d = 4
     torch.manual_seed(0)
     a = torch.randn(24, d, dtype=torch.float64, requires_grad=True)

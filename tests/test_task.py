@@ -155,14 +155,14 @@ def test_the_shapes_in_the_evaluation_signatures_are_checked():
     checked = {name: jaxtyped(typechecker=beartype)(fn) for name, fn in dict(
         one_active_errors=evaluate.one_active_errors, one_active_loss=evaluate.one_active_loss,
         largest_error=evaluate.largest_error, rank_floor=bounds.rank_floor,
-        one_active_targets=bounds.one_active_targets, forward=Plain.forward,
+        one_active_label_rows=bounds.one_active_label_rows, forward=Plain.forward,
         expected_loss=evaluate.expected_loss).items()}
     model, mix = baselines.naive(n_instances=2), mixing.clean(n_instances=2)
     assert checked["one_active_errors"](model, mix).shape == (2, 200)
     assert checked["one_active_loss"](model, mix).shape == (2,)
     assert checked["largest_error"](model, mix).shape == (2,)
     assert checked["rank_floor"](mix, 50).shape == (2,)
-    assert checked["one_active_targets"](mix).shape == (2, 200, 100)
+    assert checked["one_active_label_rows"](mix).shape == (2, 200, 100)
     assert checked["expected_loss"](model, mix, 0.1, 64)[0].shape == (2,)
     assert checked["forward"](model, torch.zeros(2, 3, 100)).shape == (2, 3, 100)
     with pytest.raises(TypeCheckError):

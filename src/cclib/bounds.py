@@ -1,7 +1,7 @@
 """Exact lower bounds on the loss, and the constructions held against them.
 
 For exactly-one-active inputs x = v e_i (v ~ U[-1, 1]) the labels are v (e_i + M^T[i]) for v > 0
-and |v| (-M^T[i]) for v < 0: the 2n rows of :func:`one_active_targets`, Y = [I + M^T; -M^T], each
+and |v| (-M^T[i]) for v < 0: the 2n rows of :func:`one_active_label_rows`, Y = [I + M^T; -M^T], each
 scaled by |v|. A model whose outputs lie in a subspace of dimension r (any hidden layer of width
 d: every output is a combination of W_out's d rows, whatever the activation and hidden biases;
 r = d + 1 with an output bias) answers case b with some vector o_b(v) of that subspace, and its
@@ -26,7 +26,7 @@ from .mixing import Mixing
 from .task import one_active_labels
 
 
-def one_active_targets(mixing: Mixing) -> Float[torch.Tensor, "K cases n"]:
+def one_active_label_rows(mixing: Mixing) -> Float[torch.Tensor, "K cases n"]:
     """The labels of the 2n one-active cases per unit |v|, (K, 2n, n), float64
     (:func:`cclib.task.one_active_labels`): row i is the label of +e_i (I + M^T), row n + i that
     of -e_i (-M^T)."""
@@ -41,7 +41,7 @@ def _tail_energy(matrix: torch.Tensor, rank: int) -> np.ndarray:
 
 def rank_floor(mixing: Mixing, d_mlp: int, output_bias: bool = False) -> Float[np.ndarray, " K"]:
     """The lower bound on the one-active loss per feature of any model whose hidden layer has
-    width ``d_mlp`` (module docstring), (K,): the energy of :func:`one_active_targets` beyond its
+    width ``d_mlp`` (module docstring), (K,): the energy of :func:`one_active_label_rows` beyond its
     top ``d_mlp`` singular values over 6 n.
 
     With an output bias the outputs lie in an affine subspace of dimension d, and the bound is the
@@ -51,7 +51,7 @@ def rank_floor(mixing: Mixing, d_mlp: int, output_bias: bool = False) -> Float[n
     one more dimension gives (n - d - 1) / (6 n) = 49/600)."""
     n = mixing.n_features
     d = check_int("d_mlp", d_mlp, low=0, high=n)
-    targets = one_active_targets(mixing)
+    targets = one_active_label_rows(mixing)
     if not output_bias:
         return _tail_energy(targets, d) / (6.0 * n)
     ones = torch.ones(n, n, dtype=torch.float64)
@@ -67,7 +67,7 @@ def positive_half_loss(mixing: Mixing, d_mlp: int) -> Float[np.ndarray, " K"]:
     bound (it is never below :func:`rank_floor`)."""
     n = mixing.n_features
     d = check_int("d_mlp", d_mlp, low=0, high=n)
-    t = one_active_targets(mixing)
+    t = one_active_label_rows(mixing)
     return (_tail_energy(t[:, :n], d) + t[:, n:].square().sum((1, 2)).numpy()) / (6.0 * n)
 
 
