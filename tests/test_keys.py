@@ -179,7 +179,6 @@ def test_keys_follow_imports_into_subpackages(tmp_path):
         "engines/kernels/__init__.py": "",
         "engines/kernels/inner.py": "from ...task import Y\n\ndef k():\n    return Y\n",
         "engines/slow.py": "import cclib.engines.kernels.inner\n",
-        "notes/readme.py": "W = 4\n",           # no __init__.py: not part of the package
     })
     assert set(cache.modules_of(root)) == {"train", "data", "task", "unrelated", "engines", "engines.fast",
                                            "engines.kernels", "engines.kernels.inner", "engines.slow"}
@@ -188,6 +187,7 @@ def test_keys_follow_imports_into_subpackages(tmp_path):
     assert cache.module_closure(["engines.slow"], package_dir=root) == [
         "engines", "engines.kernels", "engines.kernels.inner", "engines.slow", "task"]
     assert cache.module_closure(["train"], stop=["engines.fast"], package_dir=root) == ["data", "engines", "train"]
+    assert cache.module_closure(["train"], stop=["engines"], package_dir=root) == ["data", "train"]  # and below it
     before = cache.code_fingerprint(["train"], package_dir=root)
     (root / "unrelated.py").write_text("Z = 4\n")
     assert cache.code_fingerprint(["train"], package_dir=root) == before
@@ -195,3 +195,15 @@ def test_keys_follow_imports_into_subpackages(tmp_path):
     assert cache.code_fingerprint(["train"], package_dir=root) != before
     with pytest.raises(ValueError, match="roots and stop must name modules"):
         cache.module_closure(["engines.missing"], package_dir=root)
+
+
+@pytest.mark.parametrize("files, words", [
+    ({"engines/fast.py": "X = 1\n"}, "a folder without __init__.py"),       # a namespace package
+    ({"engines.py": "X = 1\n", "engines/__init__.py": ""}, "are both the module 'engines'"),
+    ({"gone.py": "from .engines import fast\n"}, "no module of cclib"),  # its key could not follow it
+])
+def test_a_layout_a_key_could_miss_is_refused(tmp_path, files, words):
+    root = tmp_path / "cclib"
+    _write(root, {"__init__.py": "", "train.py": "from . import data\n", "data.py": "X = 1\n", **files})
+    with pytest.raises(ValueError, match=words):
+        cache.module_closure(["gone" if "gone.py" in files else "train"], package_dir=root)

@@ -59,18 +59,27 @@ def modules_of(package_dir: Path | None = None) -> dict[str, Path]:
     """Every module of the package, by its dotted name below the package (``"train"``,
     ``"engines.fast"``; a subpackage by its own name, ``"engines"``, for its ``__init__.py``), with
     its file. The package's own ``__init__``, which runs on every import, only names the modules
-    and computes nothing (the tests hold it to that): it is no module here."""
+    and computes nothing (the tests hold it to that): it is no module here. A ``.py`` file in a
+    folder without ``__init__.py`` (a namespace package, which Python would import but a key
+    could miss), or a module and a subpackage of one name, is refused (ValueError)."""
     folder = _package(package_dir)
     found = {}
     for path in sorted(folder.rglob("*.py")):
         parts = path.relative_to(folder).with_suffix("").parts
-        if "__pycache__" in parts or not all((folder.joinpath(*parts[:i]) / "__init__.py").is_file()
-                                             for i in range(1, len(parts))):
-            continue                                    # not importable as part of the package
+        if "__pycache__" in parts:
+            continue
+        loose = [folder.joinpath(*parts[:i]) for i in range(1, len(parts))
+                 if not (folder.joinpath(*parts[:i]) / "__init__.py").is_file()]
+        if loose:
+            raise ValueError(f"{path} is in {loose[0]}, a folder without __init__.py: make it a package "
+                             "(an empty __init__.py) so that the keys of the code that imports it see it")
         if parts[-1] == "__init__":
             parts = parts[:-1]
         if parts:
-            found[".".join(parts)] = path
+            dotted = ".".join(parts)
+            if dotted in found:
+                raise ValueError(f"{found[dotted]} and {path} are both the module {dotted!r}: rename one")
+            found[dotted] = path
     return found
 
 
@@ -88,8 +97,11 @@ def _imports(source: bytes, name: str, modules: dict | set, package: str = "ccli
         for alias in names:                             # from pkg import module
             if ".".join([*dotted, alias]) in modules:
                 found.add(".".join([*dotted, alias]))
-        if dotted:
-            found.add(".".join(dotted))                 # the module itself, or the package run first
+        if dotted:                                      # the module itself, or the package run first
+            if ".".join(dotted) not in modules:
+                raise ValueError(f"{name} imports {'.'.join([package, *dotted])}, which is no module of "
+                                 f"{package}: its key cannot follow it")
+            found.add(".".join(dotted))
 
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.ImportFrom):
@@ -118,8 +130,8 @@ def _package(package_dir: Path | None) -> Path:
 def module_closure(roots: Iterable[str], stop: Iterable[str] = (), package_dir: Path | None = None) -> list[str]:
     """The package's modules that ``roots`` (dotted module names, e.g. ``["evaluate"]`` or
     ``["engines.fast"]``) import, directly or through each other, at module level or inside
-    functions, and the roots themselves; the modules in ``stop`` are neither included nor
-    followed. Sorted names (:func:`modules_of`: subpackages and relative imports of any depth
+    functions, and the roots themselves; the modules in ``stop`` (and, for a subpackage, its
+    modules) are neither included nor followed. Sorted names (:func:`modules_of`: subpackages and relative imports of any depth
     included; the package's own ``__init__`` is in no closure)."""
     folder = _package(package_dir)
     modules = modules_of(folder)
@@ -131,7 +143,7 @@ def module_closure(roots: Iterable[str], stop: Iterable[str] = (), package_dir: 
     seen, todo = set(), list(roots)
     while todo:
         name = todo.pop()
-        if name in seen or name in stop:
+        if name in seen or any(name == s or name.startswith(s + ".") for s in stop):
             continue
         seen.add(name)
         path = modules[name]
@@ -157,8 +169,9 @@ def code_fingerprint(roots: Iterable[str] | None = None, stop: Iterable[str] = (
         return _fingerprint(None if roots is None else tuple(sorted(roots)), tuple(sorted(stop)))
     folder = _package(package_dir)
     modules = modules_of(folder)
-    names = sorted(modules) + ["__init__"] if roots is None else module_closure(roots, stop, folder)
-    files = {**modules, "__init__": folder / "__init__.py"}
+    top = {"__init__": folder / "__init__.py"} if (folder / "__init__.py").is_file() else {}
+    names = sorted(modules) + list(top) if roots is None else module_closure(roots, stop, folder)
+    files = {**modules, **top}
     digest = hashlib.sha256(library_versions().encode())
     for name in sorted(names, key=lambda name: files[name].relative_to(folder).as_posix()):
         label = files[name].relative_to(folder).as_posix()   # "train.py", "engines/fast.py"

@@ -1,12 +1,14 @@
-"""The runs of a sweep: what each run asked for is (:class:`RunJob`: its engine, its code, its
-key), what it is expected to cost (:func:`expected_seconds`), and the scheduling that trains the
-missing ones together (:func:`train_jobs`).
+"""The runs of a sweep: each run asked for (:class:`RunJob`: its engine, its code, its key), what
+it is expected to cost (:func:`expected_seconds`), and the scheduling that trains the missing
+ones together (:func:`train_jobs`).
 
 :func:`cclib.experiments.trained_many` looks each job up in the store and the local cache and
-hands the missing ones here. Nothing here changes a trained number: which worker trains a shard,
-and in which order, is :mod:`cclib.parallel`'s, and the tests hold a run's bits equal on 1 or 2
-workers and on a Dask cluster. So neither this module nor :mod:`cclib.parallel` is in any run's
-key (:func:`run_code`).
+hands the missing ones here. Which worker trains a shard, and in which order, changes no trained
+number (:mod:`cclib.parallel`; the tests hold a run's bits equal on 1 or 2 workers, on a Dask
+cluster, and in a sweep against alone). So neither this module nor :mod:`cclib.parallel` is in any
+run's key (:func:`run_code`). The one thing here that does reach a run's numbers is handing a run
+that starts from another (``spec.init``) that run's trained weights: the test that a sweep equals
+its runs trained one by one covers it.
 """
 from __future__ import annotations
 
@@ -82,10 +84,10 @@ def expected_seconds(spec: RunSpec, engine: str | None = None) -> float:
     divided by the speed measured for its input distribution on the fast engine
     (:data:`SPEED_BERNOULLI` and friends), or by :data:`SPEED_GENERAL` on the general engine.
     engine: the one it is trained on; None: the one :func:`cclib.train.choose_engine` chooses
-    (the same rule that trains it). A guide for planning, not a promise: runs of many instances
+    for it on the CPU with engine 'auto' (the rule that trains it, not read from the environment). A guide for planning, not a promise: runs of many instances
     are often faster per model-step."""
-    if engine is None:
-        engine = RunJob(spec).engine
+    if engine is None:  # the automatic choice on the CPU, whatever $CCLIB_ENGINE or $CCLIB_DEVICE say
+        engine = choose_engine("auto", build_model(spec), torch.device("cpu"), procedure_of(spec))
     if engine == "general":
         return spec.model_steps / SPEED_GENERAL
     if spec.model.kind == "residual":
@@ -102,7 +104,9 @@ def train_jobs(jobs: dict[str, RunJob], starts: dict[str, str], start_models: di
                progress: bool = False, counts: dict | None = None) -> None:
     """Train every job of ``jobs`` (key -> job) as one sweep: the shards of all of them scheduled
     together, longest first (:func:`expected_seconds`), on the active joblib backend
-    (:mod:`cclib.parallel`).
+    (:mod:`cclib.parallel`: every core here, or a Dask cluster under
+    ``joblib.parallel_config(backend="dask")``); runs on a GPU train in this process, one after
+    another.
 
     starts: a job's key -> the key of the run it starts from (``spec.init``); start_models: the
     trained model of each such run that is already done. A job whose start is done starts from its
