@@ -109,11 +109,9 @@ def scored(model):
     exactly k active (with SE)."""
     at = evaluate.loss_curve(model, clean, list(PS), setup.samples)
     fine = evaluate.loss_curve(model, clean, P_FINE, setup.samples)
-    mean, var = evaluate.conditional_errors(model, clean, list(KS), setup.samples)
-    count = np.array([evaluate.samples_for(k, setup.samples) for k in KS], dtype=float)
+    per_k, per_k_se = evaluate.loss_per_active(model, clean, list(KS), setup.samples)
     return dict(one=float(evaluate.one_active_loss(model, clean)[0]), at=at.loss[0], at_se=at.se[0],
-                fine=fine.loss[0], fine_se=fine.se[0], per_k=mean[0].numpy() / np.array(KS),
-                per_k_se=np.sqrt(var[0].numpy() / count) / np.array(KS))
+                fine=fine.loss[0], fine_se=fine.se[0], per_k=per_k[0], per_k_se=per_k_se[0])
 
 
 built = {d: {name: scored(net) for name, net in candidates(d).items()} for d in WIDTHS}
@@ -143,10 +141,9 @@ def p_star(fine, fine_se, d):
             analysis.first_crossing(P_FINE, fine - 2 * fine_se, b))
 
 
-def k_star(per_k, per_k_se, d):
-    """The largest k up to which the loss per active feature is below (b)_k by 2 SE (0: not even k = 1)."""
-    below = per_k + 2 * per_k_se < baselines.k_active_bounds(N, d)["(b)"]
-    return int(np.argmin(np.append(below, False))) if below[0] else 0
+def k_star(per_k, noise, d):
+    """The largest k up to which the loss per active feature is below (b)_k by 2 noise units."""
+    return analysis.k_star(KS, per_k, noise, baselines.k_active_bounds(N, d)["(b)"])
 
 
 construction_star = {d: (p_star(built[d][best[d]]["fine"], built[d][best[d]]["fine_se"], d),
@@ -183,8 +180,8 @@ def by_p(row):
 
 kept, steiner = by_p(stages["kept"][0]), by_p(stages["steiner"][0])
 widths = {row["settings"]["d"]: by_p(row) for row in stages["widths"]}
-published = {p: experiments.trained(spec) for p, spec in paper_runs.abs_runs(seed, quick).items()}
-published = {p: (evaluate.expected_loss(run.model, run.mixing, p, setup.samples)) for p, run in published.items()}
+published = {p: evaluate.expected_loss(run.model, run.mixing, p, setup.samples)             # Fig. 18's runs
+             for p, run in ((p, experiments.trained(spec)) for p, spec in paper_runs.abs_runs(seed, quick).items())}
 for name, table in (("init scale 0.1", kept), ("from the Steiner construction", steiner)):
     for p, (values, se, both, dead) in table.items():
         print(f"{name}, p = {p:g}: L/p {np.round(values, 4).tolist()} (se {se:.1e}); (a) "
@@ -206,8 +203,9 @@ GRID = np.array(measured["p_grid"])
 
 
 def trained_star(row, d):
-    """(p trained at, p*, lowest and highest seed crossing, k*, mean curve, mean loss per active feature
-    and its seed sd) of the best trained model of a row of abs_training.json."""
+    """The best trained model of a row of abs_training.json: the p it was trained at, its p* with
+    the lowest and highest seed crossing, its k*, its mean curve, and its mean loss per active
+    feature with the seed sd."""
     ps = np.array(row["settings"]["ps"])
     b = bound_b(GRID, d)
     found = []
@@ -215,18 +213,20 @@ def trained_star(row, d):
         curve, per_k, per_k_se = (np.array(row[k])[ps == p_train] for k in ("curve", "per_k", "per_k_se"))
         crossings = [analysis.first_crossing(GRID, c, b) for c in curve]
         noise = report.seed_noise(per_k, per_k_se.mean(0))
-        found.append((p_train, analysis.first_crossing(GRID, curve.mean(0), b), min(crossings), max(crossings),
-                      k_star(per_k.mean(0), noise, d), curve.mean(0), per_k.mean(0), noise))
-    return max(found, key=lambda f: f[1])
+        found.append(dict(p_train=p_train, p_star=analysis.first_crossing(GRID, curve.mean(0), b),
+                          low=min(crossings), high=max(crossings), k_star=k_star(per_k.mean(0), noise, d),
+                          curve=curve.mean(0), per_k=per_k.mean(0), noise=noise))
+    return max(found, key=lambda f: f["p_star"])
 
 
 stars = {("init scale 0.1", 50): trained_star(stages["kept"][0], 50),
          ("from the Steiner codes", 50): trained_star(stages["steiner"][0], 50)}
 stars.update({("init scale 0.1", row["settings"]["d"]): trained_star(row, row["settings"]["d"]) for row in stages["widths"]})
-for (start, d), (p_train, p, lo, hi, k, *_) in sorted(stars.items(), key=lambda item: item[0][1]):
+for (start, d), star in sorted(stars.items(), key=lambda item: item[0][1]):
     (cp, clo, chi), ck = construction_star[d]
-    print(f"d = {d}, trained {start}: best trained at p = {p_train:g}: p* = {p:.4f} (seeds {lo:.4f} to {hi:.4f}), "
-          f"k* = {k}; best construction: p* = {cp:.4f} ({clo:.4f} to {chi:.4f}), k* = {ck}")
+    print(f"d = {d}, trained {start}: best trained at p = {star['p_train']:g}: p* = {star['p_star']:.4f} "
+          f"(seeds {star['low']:.4f} to {star['high']:.4f}), k* = {star['k_star']}; best construction: "
+          f"p* = {cp:.4f} ({clo:.4f} to {chi:.4f}), k* = {ck}")
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(16, 5))
@@ -256,8 +256,8 @@ s = built[50][best[50]]
 ax.errorbar(KS, s["per_k"], yerr=2 * s["per_k_se"], marker="o", capsize=3, color=plotting.COLORS["embed"], label=f"built: {best[50]}")
 for (start, d), star in stars.items():
     if d == 50:
-        ax.plot(KS, star[6], marker="s", color=plotting.COLORS["trained" if start.startswith("init") else "snmf"],
-                label=f"trained {start} at p = {star[0]:g} (mean of 3)")
+        ax.plot(KS, star["per_k"], marker="s", color=plotting.COLORS["trained" if start.startswith("init") else "snmf"],
+                label=f"trained {start} at p = {star['p_train']:g} (mean of 3)")
 ax.set(xlabel="co-active features k", ylabel="loss per active feature", ylim=(0, 0.35),
        title="d = 50: how many co-active features the code survives")
 ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.17), ncols=2, fontsize=7)
@@ -267,7 +267,8 @@ for d, color in zip(WIDTHS, ("#1b9e77", "#d95f02", "#7570b3")):
     s = built[d][best[d]]
     ax.plot(P_FINE, s["fine"] / bound_b(P_FINE, d), color=color, label=f"d = {d}: built ({best[d].split(',')[0]})")
     star = stars[("init scale 0.1", d)]
-    ax.plot(GRID, star[5] / bound_b(GRID, d), color=color, ls="--", label=f"d = {d}: trained at p = {star[0]:g}, init 0.1")
+    ax.plot(GRID, star["curve"] / bound_b(GRID, d), color=color, ls="--",
+            label=f"d = {d}: trained at p = {star['p_train']:g}, init 0.1")
 ax.axhline(1, color="k", lw=1, label="= (b)")
 ax.set(xscale="log", yscale="log", xlabel="feature probability p", ylabel="L/p relative to (b)",
        title="each width against its own (b): below 1 beats it")
@@ -321,10 +322,10 @@ for name, table, d in (("init scale 0.1", kept, 50), ("from the Steiner codes", 
         judge(("trained", name, p), f"p = {p:g}: the model trained {name} beats (b)", bound_b([p], d)[0] - values.mean(),
               report.seed_noise(values, se) if len(values) > 1 else se, f"L/p {values.mean():.4f} vs (b) {bound_b([p], d)[0]:.4f}")
 for start in ("init scale 0.1", "from the Steiner codes"):
-    p_train, *_, per_k, noise = stars[(start, 50)]
+    star = stars[(start, 50)]
     for j, k in enumerate(KS):
-        judge(("trained k", start, k), f"d = 50, exactly {k} active: the best model trained {start} (at p = {p_train:g}) beats (b)",
-              bk["(b)"] - per_k[j], noise[j], f"per active feature {per_k[j]:.4f} vs {bk['(b)']:.4f}")
+        judge(("trained k", start, k), f"d = 50, exactly {k} active: the best model trained {start} (at p = {star['p_train']:g}) beats (b)",
+              bk["(b)"] - star["per_k"][j], star["noise"][j], f"per active feature {star['per_k'][j]:.4f} vs {bk['(b)']:.4f}")
 claims.ours.add("one active input is degenerate: the moment curve (six neurons) is exact on it and fails at two",
                 moment["one"] < 1e-5 and moment["per_k"][1] > 1, f"one active {moment['one']:.1e}; k = 2: {moment['per_k'][1]:.3g}")
 claims.table()
@@ -337,13 +338,13 @@ report.write_json(out, "fig19", mode, seed, claims, seeds=SEEDS, widths=list(WID
                   **{f"d{d}_construction_p{p:g}": built[d][best[d]]["at"][i] for d in WIDTHS for i, p in enumerate(PS)},
                   **{f"d{d}_construction_p_star": construction_star[d][0][0] for d in WIDTHS},
                   **{f"d{d}_construction_k_star": construction_star[d][1] for d in WIDTHS},
-                  **{f"d{d}_trained_p_star": stars[("init scale 0.1", d)][1] for d in WIDTHS},
-                  **{f"d{d}_trained_k_star": stars[("init scale 0.1", d)][4] for d in WIDTHS},
-                  d50_trained_best_p=stars[("init scale 0.1", 50)][0],
+                  **{f"d{d}_trained_p_star": stars[("init scale 0.1", d)]["p_star"] for d in WIDTHS},
+                  **{f"d{d}_trained_k_star": stars[("init scale 0.1", d)]["k_star"] for d in WIDTHS},
+                  d50_trained_best_p=stars[("init scale 0.1", 50)]["p_train"],
                   kept_init_scale=stages["kept"][0]["settings"]["scale"],
-                  steiner_start_best_p=stars[("from the Steiner codes", 50)][0],
-                  steiner_start_p_star=stars[("from the Steiner codes", 50)][1],
-                  steiner_start_k_star=stars[("from the Steiner codes", 50)][4],
+                  steiner_start_best_p=stars[("from the Steiner codes", 50)]["p_train"],
+                  steiner_start_p_star=stars[("from the Steiner codes", 50)]["p_star"],
+                  steiner_start_k_star=stars[("from the Steiner codes", 50)]["k_star"],
                   **{f"kept_p{p:g}": v[0].mean() for p, v in kept.items()},
                   **{f"steiner_start_p{p:g}": v[0].mean() for p, v in steiner.items()})
 
@@ -360,19 +361,19 @@ for d in WIDTHS:
     (cp, clo, chi), ck = construction_star[d]
     print(f"d = {d}: best construction ({best[d]}) beats (b) up to p* = {cp:.4f}, k* = {ck}; "
           f"L/p at p = 0.003: {built[d][best[d]]['at'][1]:.4f} against (b) {bound_b([0.003], d)[0]:.4f}")
-for (start, d), (p_train, p, lo, hi, k, *_) in sorted(stars.items(), key=lambda item: item[0][1]):
-    print(f"d = {d}, trained {start}: the best (trained at p = {p_train:g}) beats (b) up to p* = {p:.4f} "
-          f"(seeds {lo:.4f} to {hi:.4f}), k* = {k}")
+for (start, d), star in sorted(stars.items(), key=lambda item: item[0][1]):
+    print(f"d = {d}, trained {start}: the best (trained at p = {star['p_train']:g}) beats (b) up to "
+          f"p* = {star['p_star']:.4f} (seeds {star['low']:.4f} to {star['high']:.4f}), k* = {star['k_star']}")
 print(f"d = 50, init scale 0.1: L/p at p = 0.003 {seeds_of(kept, 0.003)}, at p = 0.01 {seeds_of(kept, 0.01)}; "
       f"(b) {bound_b([0.01], 50)[0]:.4f}")
 print(f"d = 50, from the Steiner codes: L/p at p = 0.003 {seeds_of(steiner, 0.003)} (the construction itself "
       f"{built[50]['Steiner codes, inhibition']['at'][1]:.4f}), at p = 0.01 {seeds_of(steiner, 0.01)} "
       f"(construction {built[50]['Steiner codes, inhibition']['at'][2]:.4f})")
-for name, p in (("init scale 0.1", 0.003), ("init scale 0.1", 0.01)):
+for p in (0.003, 0.01):
     row = stages["kept"][0]
     halves = np.array(row["halves"])[np.array(row["settings"]["ps"]) == p]
-    print(f"d = 50, {name}, trained at p = {p:g}: outputs answering both halves per seed {halves[:, 0].tolist()}, "
-          f"dead {halves[:, 3].tolist()}")
+    print(f"d = 50, init scale 0.1, trained at p = {p:g}: outputs answering both halves per seed "
+          f"{halves[:, 0].tolist()}, dead {halves[:, 3].tolist()}")
 print(f"published init (Fig. 18): L/p {', '.join(f'{v.mean():.3f}' for v, _ in published.values())} at p = {list(published)}")
 
 # %% [markdown]

@@ -131,14 +131,11 @@ def trained(run: dict, curves: bool = False) -> dict[str, np.ndarray]:
 
 def evaluate_curves(model) -> dict[str, np.ndarray]:
     """L/p on :data:`P_GRID` and the loss per active feature on exactly k active, k in :data:`KS`
-    (Monte-Carlo, 4096 draws per k and stratum, :func:`cclib.evaluate.conditional_errors`)."""
+    (Monte-Carlo, :func:`cclib.evaluate.loss_per_active`)."""
     clean = mixing.clean(model.n_features, model.n_instances)
     curve = evaluate.loss_curve(model, clean, list(P_GRID))
-    mean, var = evaluate.conditional_errors(model, clean, list(KS))
-    count = np.array([evaluate.samples_for(k, 4096) for k in KS], dtype=float)
-    ks = np.array(KS, dtype=float)
-    return dict(curve=curve.loss, curve_se=curve.se, per_k=mean.numpy() / ks,
-                per_k_se=np.sqrt(var.numpy() / count) / ks)
+    per_k, per_k_se = evaluate.loss_per_active(model, clean, list(KS))
+    return dict(curve=curve.loss, curve_se=curve.se, per_k=per_k, per_k_se=per_k_se)
 
 
 def main(argv) -> int:

@@ -105,3 +105,13 @@ def test_top_mass_is_the_share_of_absolute_mass_in_the_largest_entries():
     assert analysis.top_mass(sparse) == pytest.approx(1.0, rel=1e-12)   # 10% of the entries hold it all
     gaussian = np.random.default_rng(1).normal(size=(1000, 1000))
     assert analysis.top_mass(gaussian) == pytest.approx(0.259, abs=0.002)  # the docstring's dense value
+
+
+def test_k_star_is_the_end_of_the_leading_run_below_the_bound_by_the_margin():
+    ks, noise = [1, 2, 3, 4], [0.01] * 4
+    assert analysis.k_star(ks, [0.00, 0.05, 0.30, 0.01], noise, 0.1) == 2      # not revived at k = 4
+    assert analysis.k_star(ks, [0.09, 0.00, 0.00, 0.00], noise, 0.1) == 0      # within 2 noise at k = 1
+    assert analysis.k_star(ks, [0.0] * 4, noise, 0.1) == 4
+    assert analysis.k_star(ks, [0.09, 0.00, 0.00, 0.00], noise, 0.1, margin=0.5) == 4
+    with pytest.raises(ValueError, match="ks must be increasing"):
+        analysis.k_star([2, 1], [0, 0], [0, 0], 1)

@@ -201,6 +201,8 @@ def test_the_registry_names_each_paper_run_once_with_its_cost():
     assert len(keys) == len(runs) >= 20
     assert runs["sparsity_p0.001"].steps == [105_033] * 3 and runs["directions"].steps == [20_000] * 3
     assert all(sweep.expected_seconds(spec) > 0 for spec in runs.values())
+    with pytest.raises(ValueError, match="engine must be one of 'fast', 'general'"):
+        sweep.expected_seconds(runs["directions"], "gpu")
     quick = paper_runs.registry(quick=True)
     # every quick run takes QUICK_STEPS, except Fig. 6's pair: 500 steps each side of the switch
     assert {name for name, spec in quick.items() if max(spec.steps) != paper_runs.QUICK_STEPS} == \

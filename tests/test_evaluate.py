@@ -69,3 +69,12 @@ def test_bad_input_is_named():
         evaluate.loss_curve(MLP(1), mixing.clean(), [0.5], samples_per_k=1)
     with pytest.raises(ValueError, match="they must match"):
         evaluate.one_active_loss(MLP(2), mixing.clean())
+
+
+def test_the_naive_models_loss_per_active_feature_is_a_twelfth_at_every_k():
+    """Naive answers each active feature as it would alone (no interference): its summed error on k
+    active features is k times the one-active 1/12, so per active feature 1/12 at every k."""
+    ks = [1, 2, 4]
+    mean, se = evaluate.loss_per_active(baselines.naive(), mixing.clean(), ks, samples_per_k=2048)
+    assert mean.shape == se.shape == (1, 3) and np.all(se > 0)
+    assert np.all(np.abs(mean[0] - 1 / 12) < 4 * se[0])

@@ -215,3 +215,15 @@ def first_crossing(x: Numbers, y: Numbers, bound: Numbers) -> float:
     j = above[0]
     t = gap[j - 1] / (gap[j - 1] - gap[j])                      # gap[j - 1] < 0 <= gap[j]
     return float(np.exp(np.log(x[j - 1]) + t * (np.log(x[j]) - np.log(x[j - 1]))))
+
+
+def k_star(ks: Numbers, values: Numbers, noise: Numbers, bound: Numbers, margin: float = 2.0) -> int:
+    """The largest k of ``ks`` (increasing, from the first) up to which ``values`` stay below
+    ``bound`` by ``margin`` times their ``noise`` at every k: the k* of Fig. 19, how many co-active
+    features a code survives. 0 if not even at the first k."""
+    ks, values, noise = (np.asarray(v, dtype=float) for v in (ks, values, noise))
+    if ks.ndim != 1 or values.shape != ks.shape or noise.shape != ks.shape or np.any(np.diff(ks) <= 0):
+        raise ValueError("ks must be increasing, and values and noise one per k")
+    below = values + margin * noise < np.broadcast_to(np.asarray(bound, dtype=float), ks.shape)
+    count = int(np.argmin(np.append(below, False)))  # the leading run of True
+    return int(ks[count - 1]) if count else 0

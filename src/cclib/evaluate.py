@@ -179,6 +179,20 @@ def conditional_errors(model: Model, mixing: Mixing, ks: Sequence[int], samples_
     return means, variances
 
 
+def loss_per_active(model: Model, mixing: Mixing, ks: Sequence[int], samples_per_k: int = 4096,
+                    seed: int = 0, device: str | None = None,
+                    kind: str = "mse") -> tuple[Float[np.ndarray, "K S"], Float[np.ndarray, "K S"]]:
+    """The loss per active feature on inputs with exactly k active features, for each k in ``ks``:
+    (mean, standard error), each (K, len(ks)): :func:`conditional_errors`' summed error per sample
+    divided by k, its standard error from the :func:`samples_for` draws. A model that answers each
+    active feature as it would alone has the same value at every k (Fig. 19: how many co-active
+    features a code survives)."""
+    mean, var = conditional_errors(model, mixing, ks, samples_per_k, seed, device, kind)
+    count = np.array([samples_for(k, samples_per_k) for k in ks], dtype=float)
+    per = np.array(ks, dtype=float)
+    return mean.numpy() / per, np.sqrt(var.numpy() / count) / per
+
+
 @single_threaded
 @torch.no_grad()
 def _conditional_errors_general(model, mixing, ks, samples_per_k, seed, device, kind):

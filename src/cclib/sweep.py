@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from . import cache
-from ._checks import resolve_device
+from ._checks import check_choice, resolve_device
 from .models import set_parameters
 from .parallel import chainable, run_plans
 from .runs import build_mixing, build_model
@@ -88,6 +88,7 @@ def expected_seconds(spec: RunSpec, engine: str | None = None) -> float:
     are often faster per model-step."""
     if engine is None:  # the automatic choice on the CPU, whatever $CCLIB_ENGINE or $CCLIB_DEVICE say
         engine = choose_engine("auto", build_model(spec), torch.device("cpu"), procedure_of(spec))
+    engine = check_choice("engine", engine, tuple(ENGINE_MODULES))
     if engine == "general":
         return spec.model_steps / SPEED_GENERAL
     if spec.model.kind == "residual":
