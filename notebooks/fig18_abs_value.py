@@ -66,7 +66,7 @@ out, quick, SEEDS = setup.out, setup.quick, setup.seeds
 N, D = 100, 50
 PS = list(paper_runs.ABS_P)
 runs = {p: experiments.trained(spec, progress=True) for p, spec in paper_runs.abs_runs(seed, quick).items()}
-loss = {p: evaluate.expected_loss(run.model, run.mixing, p, setup.samples) for p, run in runs.items()}
+loss = {p: evaluate.expected_loss(run.model, run.mixing, p, setup.samples, target=run.target) for p, run in runs.items()}
 bound_a = dict(zip(PS, baselines.monotone_abs_loss(PS)))
 bound_b = dict(zip(PS, baselines.abs_nonmonotone_bound(PS, N, D)))
 no_superposition = baselines.abs_no_superposition_loss(N, D)
@@ -80,8 +80,8 @@ def channel_loss(p, target):
     labels |x| ('abs') or ReLU(x) ('relu')."""
     found = []
     for b in BIASES:
-        net = baselines.linear_channel(N, D, out_bias=float(b), seed=seed, target=target)
-        found.append(evaluate.expected_loss(net, mixing.clean(N), p, setup.samples)[0][0])
+        net = baselines.linear_channel(N, D, out_bias=float(b), seed=seed)
+        found.append(evaluate.expected_loss(net, mixing.clean(N), p, setup.samples, target=target)[0][0])
     return min(found)
 
 

@@ -18,10 +18,12 @@ outputs dead. This retrains the same architecture (n = 100, out = ReLU(W_out ReL
   three seeds per p, the default steps;
 * ``widths``: init scale 0.1 at d = 25 and d = 75, three seeds, p in :data:`WIDTH_P`.
 
-These starts are not fields of :class:`cclib.spec.RunSpec` yet, so these runs are not in the
-registry or the store: each trained run is cached locally under its settings and the code that
-trains it (:func:`code_of`), and the evaluations go
-to ``paper-code/results/abs_training.json``, which Fig. 19 reads. Rerunning recomputes only what
+These starts are fields of :class:`cclib.spec.RunSpec` (``model.init_scale``,
+``model.out_bias_init``, ``model.start``), and the registry holds the two kept starts at p = 0.01
+(:func:`cclib.paper_runs.abs_start_runs`). The runs here (many densities and widths in one run
+each) are not in the registry or the store: each trained run is cached locally under its settings
+and the code that trains it (:func:`code_of`), and the evaluations go to
+``paper-code/results/abs_training.json``, which Fig. 19 reads. Rerunning recomputes only what
 the cache lacks. On the project's 2 cores the whole takes about an hour.
 """
 from __future__ import annotations
@@ -35,7 +37,7 @@ import numpy as np
 import torch
 
 from cclib import cache, constructions, evaluate, mixing, report, train
-from cclib.models import AbsMLP
+from cclib.models import DeepMLP
 from cclib.paper_runs import ABS_P
 from cclib.task import default_steps
 
@@ -73,11 +75,11 @@ def settings() -> dict[str, list[dict]]:
             "widths": [dict(scale=0.1, d=d, **widths) for d in (25, 75)]}
 
 
-def start_model(run: dict) -> AbsMLP:
+def start_model(run: dict) -> DeepMLP:
     """The untrained model of ``run``: the published init times ``scale`` (every weight), the output
     bias ``out_bias``; or the construction ``start``."""
     k, d = len(run["ps"]), run["d"]
-    model = AbsMLP(k, N, d, run["seeds"], bias=True, out_activation="relu")
+    model = DeepMLP(k, N, d, run["seeds"], bias=True, out_activation="relu")
     with torch.no_grad():
         if run.get("start") == "steiner":
             built = constructions.code_network(*constructions.split_codes(N, d), d)
@@ -112,14 +114,14 @@ def trained(run: dict, curves: bool = False) -> dict[str, np.ndarray]:
     def compute():
         model = start_model(run)
         history = train.train(model, mixing.clean(N, len(run["ps"])), inputs="bernoulli", p=run["ps"],
-                              steps=steps, seeds=run["seeds"], lr=config["lr"], engine="general")
+                              steps=steps, seeds=run["seeds"], lr=config["lr"], target="abs", engine="general")
         state = {name: t.detach().numpy() for name, t in model.state_dict().items()}
         return dict(state, final_loss=history.loss[-1].numpy())
 
     arrays = cache.cached("abs_training", config, compute, code=code_of(run))
     model = start_model(run)
     model.load_state_dict({name: torch.from_numpy(arrays[name]) for name in model.state_dict()})
-    curve = evaluate.loss_curve(model, mixing.clean(N, len(run["ps"])), sorted(set(run["ps"])))
+    curve = evaluate.loss_curve(model, mixing.clean(N, len(run["ps"])), sorted(set(run["ps"])), target="abs")
     column = [sorted(set(run["ps"])).index(p) for p in run["ps"]]
     rows = np.arange(len(run["ps"]))
     found = dict(loss=curve.loss[rows, column], se=curve.se[rows, column], halves=halves(model),
@@ -133,8 +135,8 @@ def evaluate_curves(model) -> dict[str, np.ndarray]:
     """L/p on :data:`P_GRID` and the loss per active feature on exactly k active, k in :data:`KS`
     (Monte-Carlo, :func:`cclib.evaluate.loss_per_active`)."""
     clean = mixing.clean(model.n_features, model.n_instances)
-    curve = evaluate.loss_curve(model, clean, list(P_GRID))
-    per_k, per_k_se = evaluate.loss_per_active(model, clean, list(KS))
+    curve = evaluate.loss_curve(model, clean, list(P_GRID), target="abs")
+    per_k, per_k_se = evaluate.loss_per_active(model, clean, list(KS), target="abs")
     return dict(curve=curve.loss, curve_se=curve.se, per_k=per_k, per_k_se=per_k_se)
 
 

@@ -7,7 +7,7 @@ import torch
 from scipy.optimize import isotonic_regression
 
 from cclib import baselines, constructions, evaluate, mixing
-from cclib.models import AbsMLP
+from cclib.models import DeepMLP
 
 
 @pytest.mark.parametrize("v", [7, 9, 13, 25])
@@ -48,11 +48,11 @@ def test_code_networks_are_exact_on_one_active_input_and_not_on_two(design):
         net = constructions.code_network(pos, neg, 50, readout="least_interference")
         blunt = constructions.code_network(pos, neg, 50, inhibition=0.0)
     clean = mixing.clean(100)
-    assert evaluate.one_active_loss(net, clean)[0] < 1e-10
-    mean, _ = evaluate.conditional_errors(net, clean, [2], 2048)
+    assert evaluate.one_active_loss(net, clean, target="abs")[0] < 1e-10
+    mean, _ = evaluate.conditional_errors(net, clean, [2], 2048, target="abs")
     assert float(mean[0, 0]) > 0.01
     # the defect the read-out is there for: without inhibition other outputs fire on one active input
-    assert evaluate.one_active_loss(blunt, clean)[0] > 0.01
+    assert evaluate.one_active_loss(blunt, clean, target="abs")[0] > 0.01
 
 
 def test_too_few_neurons_leave_the_least_interference_read_out_inexact():
@@ -61,8 +61,8 @@ def test_too_few_neurons_leave_the_least_interference_read_out_inexact():
     clean = mixing.clean(100)
     short = constructions.code_network(*constructions.random_codes(100, 25, 4), 25, readout="least_interference")
     exact = constructions.code_network(*constructions.random_codes(100, 25, 5), 25, readout="least_interference")
-    assert evaluate.one_active_loss(short, clean)[0] > 1e-3
-    assert evaluate.one_active_loss(exact, clean)[0] < 1e-10
+    assert evaluate.one_active_loss(short, clean, target="abs")[0] > 1e-3
+    assert evaluate.one_active_loss(exact, clean, target="abs")[0] < 1e-10
     with pytest.raises(ValueError, match="inhibition must be None"):
         constructions.code_network(*constructions.random_codes(100, 50, 3), 50, inhibition=0.1,
                                    readout="least_interference")
@@ -72,8 +72,8 @@ def test_the_moment_curve_is_exact_on_one_active_input_with_six_neurons_and_fail
     net = constructions.moment_curve(100, 50)
     assert int((net.hidden[0].abs().sum(1) > 0).sum()) == 6
     clean = mixing.clean(100)
-    assert evaluate.one_active_loss(net, clean)[0] < 1e-5           # float32 rounding of weights ~1e4
-    mean, _ = evaluate.conditional_errors(net, clean, [2], 1024)
+    assert evaluate.one_active_loss(net, clean, target="abs")[0] < 1e-5           # float32 rounding of weights ~1e4
+    mean, _ = evaluate.conditional_errors(net, clean, [2], 1024, target="abs")
     assert float(mean[0, 0]) > 100
 
 
@@ -84,7 +84,7 @@ def test_the_k_active_monotone_bound_is_the_isotonic_regression_with_a_free_zero
     assert baselines.k_active_bounds(100, 50)["(b)"] == pytest.approx(baselines.MONOTONE_K_ACTIVE / 2)
 
 
-def _no_superposition(two_neuron_features: int, n=100, d=50) -> AbsMLP:
+def _no_superposition(two_neuron_features: int, n=100, d=50) -> DeepMLP:
     """Each neuron reads one feature: f_2 features on two neurons (ReLU(x) and ReLU(-x), |x|
     exactly), the other neurons one feature each (ReLU(x): monotone, the negative half missed),
     the remaining outputs constant 0."""
@@ -98,7 +98,7 @@ def _no_superposition(two_neuron_features: int, n=100, d=50) -> AbsMLP:
     while neuron < d:
         w_in[i, neuron], w_out[neuron, i] = 1.0, 1.0
         neuron, i = neuron + 1, i + 1
-    model = AbsMLP(1, n, d, bias=True, out_activation="relu")
+    model = DeepMLP(1, n, d, bias=True, out_activation="relu")
     with torch.no_grad():
         model.hidden[0].copy_(w_in[None])
         model.hidden_bias[0].zero_()

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from cclib import evaluate, mixing, models, train
+from cclib import constructions, evaluate, mixing, models, runs, task, train
 from cclib.spec import RunSpec
 from cclib.sweep import RunJob
 
@@ -54,27 +54,33 @@ def test_a_wrong_new_field_is_refused_with_its_name(fields, words):
 
 @pytest.mark.parametrize("fields, cls", [(dict(model=dict(hidden_layers=2)), models.DeepMLP),
                                          (dict(model=dict(skip=True)), models.DeepMLP),
-                                         (dict(target="abs"), models.AbsMLP), ({}, models.MLP)])
+                                         (dict(target="abs"), models.MLP), ({}, models.MLP)])
 def test_the_spec_builds_its_model_and_only_the_papers_goes_to_the_fast_engine(fields, cls):
     key = RunJob(_spec(**fields), None, None)
-    assert type(key.model) is cls
-    assert key.engine == ("fast" if cls is models.MLP else "general")
-    if cls is not models.MLP:
+    assert type(key.model) is cls                       # an architecture, whatever the target
+    papers = cls is models.MLP and "target" not in fields
+    assert key.engine == ("fast" if papers else "general")
+    if not papers:
         with pytest.raises(ValueError, match="engine='fast' cannot train this exactly"):
             train.choose_engine("fast", key.model, torch.device("cpu"), key.procedure)
 
 
-def test_the_abs_model_is_trained_and_scored_on_abs_x():
-    model = models.AbsMLP(1, 10, 4, seeds=[0], bias=True, out_activation="relu")
+def test_the_abs_target_is_trained_and_scored_on_abs_x():
     x = torch.rand(1, 5, 10) * 2 - 1
-    assert torch.equal(model.labels(x), x.abs())
-    zero = models.AbsMLP(1, 10, 4, seeds=[0])
+    assert torch.equal(task.labels(x, None, "abs"), x.abs())
+    zero = models.DeepMLP(1, 10, 4, seeds=[0], bias=True, out_activation="relu")
     with torch.no_grad():
         for param in zero.parameters():
             param.zero_()
-    mix = zero.mixing()
-    loss, _ = evaluate.expected_loss(zero, mix, 0.2, samples_per_k=512)
+    mix = mixing.clean(10)
+    loss, _ = evaluate.expected_loss(zero, mix, 0.2, samples_per_k=512, target="abs")
     assert loss[0] == pytest.approx(1 / 3, rel=0.05)                 # E|x|^2 / p = 1/3
+    relu, _ = evaluate.expected_loss(zero, mix, 0.2, samples_per_k=512)
+    assert relu[0] == pytest.approx(1 / 6, rel=0.05)                 # E ReLU(x)^2 / p = 1/6: another task
+    with pytest.raises(ValueError, match="target 'abs' takes the clean mixing only"):
+        evaluate.expected_loss(zero, mixing.random_mixing(0.1, n_features=10), 0.2, target="abs")
+    with pytest.raises(ValueError, match="target must be one of 'relu', 'abs', got 'square'"):
+        evaluate.one_active_loss(zero, mix, target="square")
 
 
 def test_a_short_deep_run_trains_and_lowers_its_loss():
@@ -100,3 +106,24 @@ def test_a_deep_homogeneous_models_one_active_loss_is_exact_and_agrees_with_samp
         per_sample = ((model(x) - torch.relu(x)) ** (2 if kind == "mse" else 4)).sum(2).double()
     se = per_sample.std(1) / np.sqrt(x.shape[1])
     assert torch.all((per_sample.mean(1) - torch.as_tensor(exact)).abs() < 4 * se)
+
+
+def test_the_starts_of_fig19_are_spec_fields_that_build_the_model_they_name():
+    base = dict(bias=True, out_activation="relu")
+    plain = runs.build_model(_spec(model=base, target="abs"))
+    scaled = runs.build_model(_spec(model=dict(base, init_scale=0.1, out_bias_init=0.2), target="abs"))
+    for a, b in zip(plain.parameters(), scaled.parameters()):
+        assert a.shape == b.shape
+    assert torch.equal(scaled.hidden[0], plain.hidden[0] * 0.1) and torch.equal(scaled.W_out, plain.W_out * 0.1)
+    assert torch.all(scaled.b_out == 0.2) and torch.all(scaled.hidden_bias[0] == 0)
+    built = runs.build_model(_spec(model=dict(base, start="split_steiner_codes"), target="abs"))
+    net = constructions.code_network(*constructions.split_codes(100, 50), 50)
+    assert all(torch.equal(mine, theirs.expand_as(mine)) for mine, theirs in zip(built.parameters(), net.parameters()))
+    # the defaults leave a spec's canonical form (its key) as it was
+    assert "init_scale" not in _spec(model=base).canonical()["model"]
+    with pytest.raises(ValueError, match="needs bias=True"):
+        _spec(model=dict(out_bias_init=0.1))
+    with pytest.raises(ValueError, match="model.start 'split_steiner_codes' is a network"):
+        _spec(model=dict(start="split_steiner_codes"))
+    with pytest.raises(ValueError, match="d_mlp must be at least 50"):
+        _spec(model=dict(base, d_mlp=40, start="split_steiner_codes"))

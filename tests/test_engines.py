@@ -163,7 +163,7 @@ def test_a_spec_refuses_what_does_not_apply_and_keys_one_model_once():
                        (dict(model=dict(out_init_scale=0.0)), "model.out_init_scale: Input should be greater than 0"),
                        (dict(mixing=dict(kind="asymmetric", sigma="0.02")), "mixing.sigma: Input should be a valid number (got '0.02')"),
                        (dict(model=dict(kind="residual"), mixing=dict(kind="clean")), "mixing must be left out"),
-                       (dict(importance=[1.0] * 3), "importance must have one weight per feature"),
+                       (dict(importance=[1.0] * 3), "importance must be None or 100 finite non-negative numbers (one per feature), got 3"),
                        (dict(seeds=[0, 1, 2], mixing=dict(kind="asymmetric", sigma=[0.1, 0.2])), "mixing.sigma"),
                        # degenerate: a negative standard deviation, a loss of exactly 0, two equal models
                        (dict(mixing=dict(kind="asymmetric", sigma=-0.02)), "mixing.sigma: Input should be greater than or equal to 0"),

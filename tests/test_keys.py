@@ -27,7 +27,7 @@ def package(tmp_path):
 def _keys(package: Path) -> dict:
     return dict(fast=sweep.run_code("fast", package), general=sweep.run_code("general", package),
                 curve=cache.code_fingerprint(evaluations.CURVE_CODE, package_dir=package),
-                snmf=cache.code_fingerprint(evaluations.SNMF_CODE, package_dir=package))
+                snmf=cache.code_fingerprint(evaluations.SNMF_CODE, stop=evaluations.SNMF_STOP, package_dir=package))
 
 
 def _edit(path: Path, old: str, new: str) -> None:
@@ -51,6 +51,16 @@ def test_code_that_trains_nothing_leaves_every_trained_key(package, module):
     # ...while an evaluation or a fit is re-keyed exactly when its own code changed
     assert (after["curve"] != before["curve"]) == (module == "evaluate.py")
     assert (after["snmf"] != before["snmf"]) == (module in ("evaluate.py", "baselines.py"))
+
+
+def test_the_constructions_key_only_the_runs_that_start_from_one(package):
+    before = _keys(package)
+    steiner = sweep.run_code("general", package, start="split_steiner_codes")
+    assert steiner != before["general"]
+    path = package / "constructions.py"
+    path.write_text(path.read_text() + "\n\ndef _added():\n    return 1\n")
+    assert _keys(package) == before                      # the random starts: not re-keyed
+    assert sweep.run_code("general", package, start="split_steiner_codes") != steiner
 
 
 def test_a_notebook_edit_leaves_every_key(package):
@@ -101,8 +111,8 @@ def test_a_new_module_counts_once_it_is_imported(package):
     before = _keys(package)
     (package / "new_kernel.py").write_text("FACTOR = 1.0\n")
     assert _keys(package) == before                      # imported by nothing: runs in no computation
-    _edit(package / "fast.py", "from .models import set_parameters\n",
-          "from .models import set_parameters\nfrom .new_kernel import FACTOR\n")
+    _edit(package / "fast.py", "from .models import closed_forms, set_parameters\n",
+          "from .models import closed_forms, set_parameters\nfrom .new_kernel import FACTOR\n")
     imported = _keys(package)
     assert imported["fast"] != before["fast"]
     (package / "new_kernel.py").write_text("FACTOR = 2.0\n")

@@ -14,7 +14,7 @@ from scipy import stats
 
 from ._types import Numbers
 from .mixing import Mixing
-from .models import check_protocol, fast_supported
+from .models import check_protocol, closed_forms
 from .task import Model
 
 
@@ -22,10 +22,10 @@ def _weights(model, reader: str = "this analysis"):
     """The (K, n, d) and (K, d, n) weights of the equivalent bias-free ReLU MLP, float64; any model
     they do not describe exactly (another activation, biases, a subclass, your own module) is
     refused with the reason, never read as something else."""
-    reason = fast_supported(model)
-    if reason is not None:
+    support = closed_forms(model)
+    if not support:
         raise ValueError(f"{reader} reads the weights of a bias-free ReLU MLP (cclib's MLP or ResidualMLP); "
-                         f"refused here: {reason}")
+                         f"refused here: {support.reason}")
     w_in, w_out = model.effective_weights()
     return w_in.detach().double(), w_out.detach().double()
 
@@ -49,7 +49,7 @@ def responses(model: Model, values: Numbers) -> torch.Tensor:
     cclib's bias-free ReLU models from the weights in float64; for any other model that follows
     the protocol of :mod:`cclib.models`, through ``model(x)`` (its activation, its biases)."""
     v = torch.as_tensor(values, dtype=torch.float64).flatten()
-    if fast_supported(model) is None:
+    if closed_forms(model):
         w_in, w_out = _weights(model)
         h = w_in[:, :, None, :] * v[None, None, :, None]                 # (K, n, V, d)
         return (torch.relu(h) * w_out.transpose(1, 2)[:, :, None, :]).sum(-1)

@@ -19,7 +19,7 @@ from ._checks import check_choice, check_float, check_int, check_probabilities, 
 from ._threads import single_threaded
 from ._types import Numbers
 from .mixing import Mixing
-from .models import MLP, AbsMLP, DeepMLP
+from .models import MLP, DeepMLP
 
 ORIENTATIONS = ("label", "published")
 
@@ -438,14 +438,12 @@ def abs_no_superposition_loss(n_features: int = 100, d_mlp: int = 50) -> float:
     return 1 / 3 - d / (6 * n)
 
 
-def linear_channel(n_features: int = 100, d_mlp: int = 50, out_bias: float = 0.0, seed: int = 0,
-                   target: str = "relu") -> DeepMLP:
+def linear_channel(n_features: int = 100, d_mlp: int = 50, out_bias: float = 0.0, seed: int = 0) -> DeepMLP:
     """A 100 -> 50 -> 100 network with hidden and output biases and an output ReLU whose hidden
     layer only passes on a random linear embedding: out = ReLU(x E E^T + out_bias) for every x in
     [-1, 1]^n, E (n, d) Gaussian with unit rows. The hidden bias (the largest |x E| on the cube,
-    sum_i |E_ij|) keeps every neuron in its linear part, so no neuron computes anything. target:
-    'relu' (a :class:`DeepMLP`, scored on ReLU(x) + x M^T) or 'abs' (an :class:`AbsMLP`, scored
-    on |x|)."""
+    sum_i |E_ij|) keeps every neuron in its linear part, so no neuron computes anything. Score it
+    on either target (``target='abs'`` in :mod:`cclib.evaluate` for |x|)."""
     n = check_int("n_features", n_features)
     d = check_int("d_mlp", d_mlp, high=n)
     b = check_float("out_bias", out_bias, -10.0, 10.0)
@@ -453,8 +451,7 @@ def linear_channel(n_features: int = 100, d_mlp: int = 50, out_bias: float = 0.0
     e = torch.randn(n, d, generator=g, dtype=torch.float64)
     e = e / e.norm(dim=1, keepdim=True)
     shift = e.abs().sum(0)                                      # (d,): x E + shift >= 0 on the cube
-    cls = {"relu": DeepMLP, "abs": AbsMLP}[check_choice("target", target, ("relu", "abs"))]
-    model = cls(1, n, d, seeds=0, bias=True, out_activation="relu")
+    model = DeepMLP(1, n, d, seeds=0, bias=True, out_activation="relu")
     with torch.no_grad():
         model.hidden[0].copy_(e[None].float())
         model.hidden_bias[0].copy_(shift[None].float())

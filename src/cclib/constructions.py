@@ -1,6 +1,7 @@
 """Networks built by hand for Elhage et al.'s absolute-value task (y = |x|, Fig. 19): the model
-out = ReLU(W_out ReLU(W_in x + b_in) + b_out) of :class:`cclib.models.AbsMLP`, n features, d
-neurons, computing |x_i| for more features than it has neurons.
+out = ReLU(W_out ReLU(W_in x + b_in) + b_out), a :class:`cclib.models.DeepMLP` with biases and an
+output ReLU, n features, d neurons, computing |x_i| for more features than it has neurons. They are scored on the target
+'abs' (``target="abs"`` in :mod:`cclib.evaluate`).
 
 **Codes of the half-features.** Each feature has two halves, x_i > 0 and x_i < 0; each half gets
 a *code*, a set of ``m`` neurons. W_in sends +x_i to the neurons of the positive half's code and
@@ -33,7 +34,7 @@ import numpy as np
 import torch
 
 from ._checks import check_choice, check_float, check_int
-from .models import AbsMLP
+from .models import DeepMLP
 
 
 def steiner_triple_system(v: int, seed: int = 0) -> np.ndarray:
@@ -64,6 +65,20 @@ def steiner_triple_system(v: int, seed: int = 0) -> np.ndarray:
     return np.array(sorted(triples), dtype=np.int64)
 
 
+def split_code_order(n_features: int, d_mlp: int) -> int:
+    """v, the order of the Steiner triple systems :func:`split_codes` uses for n features on d
+    neurons: the largest v = 1 or 3 mod 6 with 2v <= d and v(v-1)/6 >= n. A ValueError naming
+    d_mlp if there is none."""
+    n = check_int("n_features", n_features)
+    d = check_int("d_mlp", d_mlp)
+    orders = [v for v in range(7, d // 2 + 1) if v % 6 in (1, 3) and v * (v - 1) // 6 >= n]
+    if not orders:
+        least = next(v for v in itertools.count(7) if v % 6 in (1, 3) and v * (v - 1) // 6 >= n)
+        raise ValueError(f"d_mlp must be at least {2 * least} for split Steiner codes of {n} features "
+                         f"(two systems of order {least}), got {d}; use random_codes")
+    return orders[-1]
+
+
 def split_codes(n_features: int, d_mlp: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Codes of the half-features from two Steiner triple systems on v points each: the positive
     halves on neurons 0..v-1, the negative halves on v..2v-1, v the largest valid order with
@@ -71,13 +86,7 @@ def split_codes(n_features: int, d_mlp: int, seed: int = 0) -> tuple[np.ndarray,
     more. A half's code shares at most one neuron with another feature's codes. (positive,
     negative), each (n, 3)."""
     n = check_int("n_features", n_features)
-    d = check_int("d_mlp", d_mlp)
-    orders = [v for v in range(7, d // 2 + 1) if v % 6 in (1, 3) and v * (v - 1) // 6 >= n]
-    if not orders:
-        least = next(v for v in itertools.count(7) if v % 6 in (1, 3) and v * (v - 1) // 6 >= n)
-        raise ValueError(f"d_mlp must be at least {2 * least} for split Steiner codes of {n} features "
-                         f"(two systems of order {least}), got {d}; use greedy_codes")
-    v = orders[-1]
+    v = split_code_order(n, d_mlp)
     triples = steiner_triple_system(v, seed)
     if len(triples) > n:
         triples = triples[np.sort(np.random.default_rng(seed).choice(len(triples), n, replace=False))]
@@ -147,7 +156,7 @@ def least_interference_readout(positive: np.ndarray, negative: np.ndarray, d_mlp
 
 
 def code_network(positive: np.ndarray, negative: np.ndarray, d_mlp: int, inhibition: float | None = None,
-                 out_bias: float = 0.0, readout: str = "inhibition") -> AbsMLP:
+                 out_bias: float = 0.0, readout: str = "inhibition") -> DeepMLP:
     """The network of the module docstring for the codes (positive, negative), each (n, m): W_in
     +1 / -1 on the codes, read-out 1/m on a feature's own codes and -``inhibition`` elsewhere,
     hidden biases 0, output bias ``out_bias``. inhibition None: t / (m (m - t)), the least that is
@@ -184,7 +193,7 @@ def code_network(positive: np.ndarray, negative: np.ndarray, d_mlp: int, inhibit
     return _abs_network(w_in, w_out, torch.full((n,), b))
 
 
-def moment_curve(n_features: int = 100, d_mlp: int = 50) -> AbsMLP:
+def moment_curve(n_features: int = 100, d_mlp: int = 50) -> DeepMLP:
     """Six neurons that give loss 0 on every one-active input, for any n (the other d - 6 are
     zero): feature i at t_i = i / (n - 1) drives neurons 0-2 with +x_i (1, t_i, t_i^2) and neurons
     3-5 with -x_i (1, t_i, t_i^2); output k reads q_k = (1 - C t_k^2, 2 C t_k, -C) from both
@@ -203,9 +212,9 @@ def moment_curve(n_features: int = 100, d_mlp: int = 50) -> AbsMLP:
     return _abs_network(w_in.float(), w_out.float(), torch.zeros(n))
 
 
-def _abs_network(w_in: torch.Tensor, w_out: torch.Tensor, b_out: torch.Tensor) -> AbsMLP:
+def _abs_network(w_in: torch.Tensor, w_out: torch.Tensor, b_out: torch.Tensor) -> DeepMLP:
     n, d = w_in.shape
-    model = AbsMLP(1, n, d, bias=True, out_activation="relu")
+    model = DeepMLP(1, n, d, bias=True, out_activation="relu")
     with torch.no_grad():
         model.hidden[0].copy_(w_in[None])
         model.hidden_bias[0].zero_()

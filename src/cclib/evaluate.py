@@ -4,7 +4,8 @@ Losses are reported as *loss per feature* L / p, where L is the mean squared err
 features of one sample, averaged over the input distribution (all-zero samples included). Every
 function takes ``kind``: 'mse' (default, the paper's) or another loss of :mod:`cclib.task`
 ('l4': the mean fourth power of the error), e.g. a run's own ``spec.loss.kind``; uniform
-importance.
+importance. And ``target``: the labels' function (:data:`cclib.task.TARGETS`; default 'relu', the
+paper's ReLU(x) + x M^T), e.g. a run's own ``spec.target``.
 
 Bernoulli(p) inputs are evaluated by stratifying on the number k of active features,
 K ~ Binomial(n, p). Given k, the active set is uniform and the values are U[-1, 1] whatever p is,
@@ -12,9 +13,9 @@ so ``e_k = E[sum of errors e(out - y) | k]`` is estimated once and reused for ev
 
     L(p) = (1 / n) * sum_k P(K = k; n, p) * e_k
 
-For cclib's own ReLU models without biases (:func:`cclib.models.fast_supported`) e_0 = 0 and e_1
-is exact (the model is positively homogeneous: piecewise linear in a single active value), and
-only k >= 2 is sampled. Any other model (another activation, biases, your own module) is
+For cclib's own ReLU models without biases (:func:`cclib.models.closed_forms`) on the ReLU
+target e_0 = 0 and e_1 is exact (the model is positively homogeneous: piecewise linear in a
+single active value), and only k >= 2 is sampled. Any other model (another activation, biases, your own module) is
 evaluated through ``model(x)``: e_0 = |model(0)|^2 exactly, and e_1 is sampled like the others.
 The samples are the same for every model and every p (common random numbers), which keeps curves
 smooth and differences between models precise.
@@ -36,8 +37,8 @@ from ._checks import check_choice, check_int, check_probabilities, resolve_devic
 from ._threads import single_threaded
 from ._types import Numbers
 from .mixing import Mixing
-from .task import LOSSES, VALUE_MOMENT_DIVISOR, Model, error, one_active_labels, targets
-from .models import check_own_labels, check_protocol, fast_supported, positively_homogeneous
+from .task import LOSSES, TARGETS, VALUE_MOMENT_DIVISOR, Model, check_target, error, one_active_labels, targets
+from .models import check_own_labels, check_protocol, closed_forms, positively_homogeneous
 
 
 @dataclass
@@ -54,7 +55,8 @@ def _weights(model):
     return w_in.detach().float(), w_out.detach().float()
 
 
-def check_pair(model, mixing):
+def check_pair(model, mixing, target: str = "relu"):
+    """Raise naming the argument unless ``model``, ``mixing`` and ``target`` fit each other."""
     check_protocol(model)
     if not isinstance(mixing, Mixing):
         raise TypeError(f"mixing must be a cclib.mixing.Mixing, got {type(mixing).__name__}")
@@ -62,25 +64,47 @@ def check_pair(model, mixing):
         raise ValueError(f"mixing is (K={mixing.n_instances}, n={mixing.n_features}) but the model "
                          f"is (K={model.n_instances}, n={model.n_features}); they must match")
     check_own_labels(model, mixing)
+    check_target(target, model, mixing)
+
+
+def closed_form(model: Model, target: str) -> bool:
+    """Whether the closed forms (ReLU(x W_in) W_out against ReLU labels) compute ``model``'s error
+    on ``target``: cclib's MLP or residual model with ReLU and no biases
+    (:func:`cclib.models.closed_forms`), on the target 'relu'."""
+    return bool(closed_forms(model)) and target == "relu"
+
+
+def exact_one_active(model: Model, target: str) -> bool:
+    """Whether the exactly-one-active error is |v|^q times the error on the unit inputs, so that
+    the 2n unit inputs give it exactly: the model and the target both positively homogeneous
+    (:func:`cclib.models.positively_homogeneous`, :class:`cclib.task.Target`)."""
+    return TARGETS[target].positively_homogeneous and positively_homogeneous(model)
+
+
+def _label_matrix(mixing: Mixing, target: str, device=None):
+    """The M handed to :func:`cclib.task.targets`: None for a target without a mixing term."""
+    return mixing.matrix().float().to(device) if TARGETS[target].mixing else None
 
 
 @single_threaded
 @torch.no_grad()
-def one_active_errors(model: Model, mixing: Mixing, kind: str = "mse") -> Float[torch.Tensor, "K cases"]:
+def one_active_errors(model: Model, mixing: Mixing, kind: str = "mse",
+                      target: str = "relu") -> Float[torch.Tensor, "K cases"]:
     """Summed error per unit |v|^q (q = 2 for 'mse', 4 for 'l4') for each (feature, sign) bucket,
-    (K, 2n): bucket i is input +e_i, bucket n + i is input -e_i. Exact for positively homogeneous
-    models only (:func:`cclib.models.positively_homogeneous`: cclib's ReLU models without
-    biases); refused for any other."""
-    check_pair(model, mixing)
+    (K, 2n): bucket i is input +e_i, bucket n + i is input -e_i. Exact where the model and the
+    target are positively homogeneous (:func:`exact_one_active`: cclib's ReLU models without
+    biases, on 'relu' or 'abs'); refused for any other."""
+    check_pair(model, mixing, target)
     check_choice("kind", kind, LOSSES)
-    if not positively_homogeneous(model):
-        raise ValueError(f"one_active_errors needs a positively homogeneous model (cclib's ReLU models "
-                         f"without biases), not {type(model).__name__} with these settings; use "
-                         "one_active_loss, which samples such models")
-    if fast_supported(model) is not None:  # a deeper model: through model(x) on the 2n unit inputs
+    if not exact_one_active(model, target):
+        raise ValueError(f"one_active_errors needs a positively homogeneous model and target (cclib's "
+                         f"ReLU models without biases), not {type(model).__name__} with these settings "
+                         f"on target {target!r}; use one_active_loss, which samples such models")
+    if not closed_form(model, target):  # through model(x) on the 2n unit inputs
         eye = torch.eye(model.n_features)
         x = torch.cat([eye, -eye])[None].expand(model.n_instances, -1, -1)
-        return error(model(x).double() - targets(model, x, mixing.matrix().float()).double(), kind).sum(2)
+        y = targets(model, x, _label_matrix(mixing, target), target)
+        return error(model(x).double() - y.double(), kind).sum(2)
     w_in, w_out = _weights(model)
     a = torch.relu(torch.cat([w_in, -w_in], 1))
     labels = one_active_labels(mixing.matrix().double().transpose(1, 2), model.n_features, torch.float64)
@@ -88,23 +112,23 @@ def one_active_errors(model: Model, mixing: Mixing, kind: str = "mse") -> Float[
 
 
 def one_active_loss(model: Model, mixing: Mixing, samples: int = 1 << 16, seed: int | None = None,
-                    device: str | None = None, kind: str = "mse") -> Float[np.ndarray, " K"]:
+                    device: str | None = None, kind: str = "mse", target: str = "relu") -> Float[np.ndarray, " K"]:
     """Loss per feature for exactly-one-active inputs, (K,).
 
-    With p = 1/n, L / p = E[sum of errors]. For positively homogeneous models
-    (:func:`cclib.models.positively_homogeneous`: cclib's ReLU models without biases) it is exact: the mean over buckets of err_b * E[|v|^q], E[v^2] = 1/3 and E[v^4] = 1/5 for
+    With p = 1/n, L / p = E[sum of errors]. Where the model and the target are positively
+    homogeneous (:func:`exact_one_active`: cclib's ReLU models without biases) it is exact: the mean over buckets of err_b * E[|v|^q], E[v^2] = 1/3 and E[v^4] = 1/5 for
     v ~ U[-1, 1], computed on the CPU. Any other model is not homogeneous in v, so the expectation is sampled on ``device``:
     ``samples`` draws (seed: default :func:`default_seed`), standard error about
     sd / sqrt(samples).
     """
-    check_pair(model, mixing)
+    check_pair(model, mixing, target)
     check_int("samples", samples, low=32)
     check_choice("kind", kind, LOSSES)
     resolve_device(device)  # refused here on every path, though the exact form needs no device
-    if positively_homogeneous(model):
-        return (one_active_errors(model, mixing, kind).mean(1) / VALUE_MOMENT_DIVISOR[kind]).double().numpy()
+    if exact_one_active(model, target):
+        return (one_active_errors(model, mixing, kind, target).mean(1) / VALUE_MOMENT_DIVISOR[kind]).double().numpy()
     seed = default_seed() if seed is None else seed
-    mean, _ = conditional_errors(model, mixing, [1], samples // 16, seed, device, kind)
+    mean, _ = conditional_errors(model, mixing, [1], samples // 16, seed, device, kind, target)
     return mean[:, 0].numpy()
 
 
@@ -131,16 +155,16 @@ def _on_device(model, device):
 
 
 def zero_input_error(model: Model, mixing: Mixing, device: str | None = None,
-                     kind: str = "mse") -> Float[np.ndarray, " K"]:
+                     kind: str = "mse", target: str = "relu") -> Float[np.ndarray, " K"]:
     """e_0 = the summed error on the all-zero input (|model(0)|^2 for 'mse'), (K,): 0 for models
     without biases."""
-    check_pair(model, mixing)
+    check_pair(model, mixing, target)
     check_choice("kind", kind, LOSSES)
     dev, home = _on_device(model, device)
     try:
         with torch.no_grad():
             x = torch.zeros(model.n_instances, 1, model.n_features, device=dev)
-            out = model.to(dev)(x) - targets(model, x, None)
+            out = model.to(dev)(x) - targets(model, x, None, target)
         return error(out, kind).sum((1, 2)).double().cpu().numpy()
     finally:
         model.to(home)
@@ -149,14 +173,14 @@ def zero_input_error(model: Model, mixing: Mixing, device: str | None = None,
 @single_threaded
 @torch.no_grad()
 def conditional_errors(model: Model, mixing: Mixing, ks: Sequence[int], samples_per_k: int = 4096,
-                       seed: int = 0, device: str | None = None,
-                       kind: str = "mse") -> tuple[Float[torch.Tensor, "K S"], Float[torch.Tensor, "K S"]]:
+                       seed: int = 0, device: str | None = None, kind: str = "mse",
+                       target: str = "relu") -> tuple[Float[torch.Tensor, "K S"], Float[torch.Tensor, "K S"]]:
     """Monte-Carlo ``e_k`` for each k >= 1 in ``ks``: returns (mean (K, len(ks)), var (K, len(ks)))
     of the per-sample summed error, from :func:`samples_for` draws per k."""
-    check_pair(model, mixing)
+    check_pair(model, mixing, target)
     check_choice("kind", kind, LOSSES)
-    if fast_supported(model) is not None:
-        return _conditional_errors_general(model, mixing, ks, samples_per_k, seed, device, kind)
+    if not closed_form(model, target):
+        return _conditional_errors_general(model, mixing, ks, samples_per_k, seed, device, kind, target)
     dev, _ = _on_device(model, device)
     w_in, w_out = (w.to(dev) for w in _weights(model))
     mt = mixing.matrix().transpose(1, 2).float().to(dev)
@@ -180,14 +204,14 @@ def conditional_errors(model: Model, mixing: Mixing, ks: Sequence[int], samples_
 
 
 def loss_per_active(model: Model, mixing: Mixing, ks: Sequence[int], samples_per_k: int = 4096,
-                    seed: int = 0, device: str | None = None,
-                    kind: str = "mse") -> tuple[Float[np.ndarray, "K S"], Float[np.ndarray, "K S"]]:
+                    seed: int = 0, device: str | None = None, kind: str = "mse",
+                    target: str = "relu") -> tuple[Float[np.ndarray, "K S"], Float[np.ndarray, "K S"]]:
     """The loss per active feature on inputs with exactly k active features, for each k in ``ks``:
     (mean, standard error), each (K, len(ks)): :func:`conditional_errors`' summed error per sample
     divided by k, its standard error from the :func:`samples_for` draws. A model that answers each
     active feature as it would alone has the same value at every k (Fig. 19: how many co-active
     features a code survives)."""
-    mean, var = conditional_errors(model, mixing, ks, samples_per_k, seed, device, kind)
+    mean, var = conditional_errors(model, mixing, ks, samples_per_k, seed, device, kind, target)
     count = np.array([samples_for(k, samples_per_k) for k in ks], dtype=float)
     per = np.array(ks, dtype=float)
     return mean.numpy() / per, np.sqrt(var.numpy() / count) / per
@@ -195,10 +219,10 @@ def loss_per_active(model: Model, mixing: Mixing, ks: Sequence[int], samples_per
 
 @single_threaded
 @torch.no_grad()
-def _conditional_errors_general(model, mixing, ks, samples_per_k, seed, device, kind):
+def _conditional_errors_general(model, mixing, ks, samples_per_k, seed, device, kind, target):
     """:func:`conditional_errors` through ``model(x)``: the same draws, all K instances per pass."""
     dev, home = _on_device(model, device)
-    m = mixing.matrix().float().to(dev)
+    m = _label_matrix(mixing, target, dev)
     n_inst, n = model.n_instances, model.n_features
     gen = torch.Generator().manual_seed(int(seed))
     means = torch.zeros(n_inst, len(ks), dtype=torch.float64)
@@ -212,7 +236,7 @@ def _conditional_errors_general(model, mixing, ks, samples_per_k, seed, device, 
             step = max(1, (1 << 24) // (n_inst * n))  # samples per pass, ~64 MB per tensor
             for lo in range(0, n_samples, step):
                 xs = x[lo:lo + step].expand(n_inst, -1, -1)
-                err = model(xs) - targets(model, xs, m)
+                err = model(xs) - targets(model, xs, m, target)
                 per_sample[:, lo:lo + step] = error(err, kind).sum(2).double()
             means[:, j] = per_sample.mean(1).cpu()
             variances[:, j] = per_sample.var(1).cpu()
@@ -238,30 +262,31 @@ def default_seed() -> int:
 
 
 def loss_curve(model: Model, mixing: Mixing, p_eval: Numbers, samples_per_k: int = 4096,
-               seed: int | None = None, device: str | None = None, kind: str = "mse") -> LossCurve:
+               seed: int | None = None, device: str | None = None, kind: str = "mse",
+               target: str = "relu") -> LossCurve:
     """Expected loss per feature at each p in ``p_eval`` for Bernoulli inputs, (K, P), with SE.
 
     p_eval: floats in (0, 1]. samples_per_k: Monte-Carlo draws per stratum k >= 2 (k = 1 exact
     where the model allows, see the module docstring). seed: the draws' seed (default
-    :func:`default_seed`). kind: the loss (module docstring).
+    :func:`default_seed`). kind, target: the loss and the labels (module docstring).
     """
     seed = default_seed() if seed is None else seed
-    check_pair(model, mixing)
+    check_pair(model, mixing, target)
     check_choice("kind", kind, LOSSES)
     p_eval = check_probabilities("p_eval", p_eval).numpy()
     check_int("samples_per_k", samples_per_k, low=2)
     n = model.n_features
     from scipy.stats import binom
     ks = strata_needed(p_eval, n)
-    if fast_supported(model) is None:
+    if closed_form(model, target):
         e1 = one_active_loss(model, mixing, kind=kind)           # E[sum of errors | k = 1], (K,)
         total = e1[:, None] * binom.pmf(1, n, p_eval)[None, :]
     else:  # e_0 exactly, e_1 sampled with the others
-        total = zero_input_error(model, mixing, device, kind)[:, None] * binom.pmf(0, n, p_eval)[None, :]
+        total = zero_input_error(model, mixing, device, kind, target)[:, None] * binom.pmf(0, n, p_eval)[None, :]
         ks = np.concatenate([[1], ks])
     var = np.zeros_like(total)
     if ks.size:
-        mean_k, var_k = conditional_errors(model, mixing, ks, samples_per_k, seed, device, kind)
+        mean_k, var_k = conditional_errors(model, mixing, ks, samples_per_k, seed, device, kind, target)
         pmf = binom.pmf(ks[:, None], n, p_eval[None, :])         # (S, P)
         total = total + mean_k.numpy() @ pmf
         counts = np.array([samples_for(k, samples_per_k) for k in ks], dtype=float)
@@ -271,12 +296,12 @@ def loss_curve(model: Model, mixing: Mixing, p_eval: Numbers, samples_per_k: int
 
 
 def expected_loss(model: Model, mixing: Mixing, p: float, samples_per_k: int = 4096,
-                  seed: int | None = None, device: str | None = None,
-                  kind: str = "mse") -> tuple[Float[np.ndarray, " K"], Float[np.ndarray, " K"]]:
+                  seed: int | None = None, device: str | None = None, kind: str = "mse",
+                  target: str = "relu") -> tuple[Float[np.ndarray, " K"], Float[np.ndarray, " K"]]:
     """Loss per feature at one p: (loss (K,), se (K,))."""
     if isinstance(p, (str, bytes, bool)) or not isinstance(p, (int, float, np.floating)):
         raise TypeError(f"p must be a number in (0, 1], got {p!r} ({type(p).__name__})")
-    curve = loss_curve(model, mixing, [p], samples_per_k, seed, device, kind)
+    curve = loss_curve(model, mixing, [p], samples_per_k, seed, device, kind, target)
     return curve.loss[:, 0], curve.se[:, 0]
 
 
@@ -286,16 +311,17 @@ def p_grid(points: int = 100, low: float = 1e-3, high: float = 1.0) -> np.ndarra
 
 
 @torch.no_grad()
-def largest_error(model: Model, mixing: Mixing, device: str | None = None) -> Float[np.ndarray, " K"]:
+def largest_error(model: Model, mixing: Mixing, device: str | None = None,
+                  target: str = "relu") -> Float[np.ndarray, " K"]:
     """The largest absolute output error on a single active input of value +1 or -1, (K,): over
     the 2n such inputs and all n outputs. For a positively homogeneous model (a ReLU MLP without
     biases, a linear map) it is also the largest over every single active input with |v| <= 1."""
-    check_pair(model, mixing)
+    check_pair(model, mixing, target)
     dev, home = _on_device(model, device)
     n = model.n_features
     try:
         x = torch.cat([torch.eye(n), -torch.eye(n)]).to(dev).expand(model.n_instances, -1, -1)
-        err = model.to(dev)(x) - targets(model, x, mixing.matrix().float().to(dev))
+        err = model.to(dev)(x) - targets(model, x, _label_matrix(mixing, target, dev), target)
         return err.abs().amax((1, 2)).double().cpu().numpy()
     finally:
         model.to(home)

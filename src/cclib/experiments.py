@@ -51,6 +51,12 @@ class Trained:
                 f"steps={max(self.spec.steps)}, engine={self.compute['engine']!r}, "
                 f"device={self.compute['device']!r})")
 
+    @property
+    def target(self) -> str:
+        """What it was trained to output (``spec.target``): evaluate it on the same
+        (``target=run.target`` in :mod:`cclib.evaluate`)."""
+        return self.spec.target
+
     def key(self) -> dict:
         """What names this run in the key of a result computed from it: its spec, how it was
         computed, and by which code."""

@@ -1,6 +1,6 @@
 """The fast engine: a checked optimisation of the general engine (:mod:`cclib.general`) for the
-cases it supports (:func:`cclib.models.fast_supported`: cclib's own MLP with ReLU and no biases,
-and the residual model; uniform importance; the CPU).
+cases it supports (:func:`refusal`, the one rule: cclib's own MLP with ReLU and no biases, and
+the residual model; the ReLU target, uniform importance and the MSE; the CPU).
 
 A step, read top to bottom in :func:`_train_shard`: draw the batches (:mod:`cclib._batches`),
 compute the loss and its hand-derived gradients (:mod:`cclib._grads`), update with AdamW
@@ -28,7 +28,7 @@ from ._grads import grads_buckets, grads_dense, grads_sparse, one_active_targets
 from ._threads import single_threaded
 from .data import streams
 from .mixing import Mixing
-from .models import set_parameters
+from .models import closed_forms, set_parameters
 from .task import Procedure, cosine_lr
 
 
@@ -52,6 +52,25 @@ def shard_plan(n_instances: int, inputs: str) -> list[list[int]]:
     return [list(range(a, b)) for a, b in zip(bounds, bounds[1:])]
 
 
+def refusal(model, device: torch.device, procedure: Procedure) -> str | None:
+    """Why the fast engine cannot train ``model`` by ``procedure`` on ``device`` exactly, or None
+    when it can: its gradients are hand-derived for the closed-form models
+    (:func:`cclib.models.closed_forms`), the ReLU target, uniform importance and the MSE, and it
+    runs on the CPU. :func:`cclib.train.choose_engine` and the scheduler's estimates ask this."""
+    support = closed_forms(model)
+    if not support:
+        return support.reason
+    if device.type != "cpu":
+        return f"device {str(device)!r} (the fast engine runs on the CPU)"
+    if procedure.target != "relu":
+        return f"target {procedure.target!r} (the fast engine's labels are ReLU(x) + x M^T)"
+    if procedure.importance is not None:
+        return "a non-uniform importance weight"
+    if procedure.loss != "mse":
+        return f"loss {procedure.loss!r} (the fast engine's gradients are the MSE's)"
+    return None
+
+
 class FastPlan:
     """A fast-engine training call cut into shard tasks (:func:`shard_plan`):
     ``tasks`` ((function, args) pairs), ``costs`` (model-steps of each), and :meth:`finish`, which
@@ -62,9 +81,10 @@ class FastPlan:
     local = False
 
     def __init__(self, model, mixing: Mixing, procedure: Procedure):
-        if procedure.loss != "mse" or procedure.importance is not None:
-            raise ValueError("the fast engine trains the uniform MSE only (cclib.train chooses the general "
-                             f"engine for loss {procedure.loss!r} or an importance weight)")
+        reason = refusal(model, torch.device("cpu"), procedure)
+        if reason is not None:
+            raise ValueError(f"the fast engine cannot train this exactly: {reason} (cclib.train chooses "
+                             "the general engine for it)")
         steps = list(procedure.steps)
         self.model, self.mixing, self.steps = model, mixing, steps
         self.shards = shard_plan(model.n_instances, procedure.inputs)

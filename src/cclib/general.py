@@ -3,8 +3,9 @@
 Each step, for all K instances in one batched computation:
 
     x  = the step's inputs, (K, batch, n), from each instance's own stream
-    y  = ReLU(x) + x M^T                      (M = |sigma| G, sigma trained if asked;
-                                               model.labels(x) for a model with labels of its own)
+    y  = f(x) + x M^T                         (the target's f, cclib.task.TARGETS; M = |sigma| G,
+                                               sigma trained if asked; model.labels(x) for a
+                                               model with labels of its own)
     L_k = task.loss(model(x), y, importance, kind)   (mean of importance_j e(model(x) - y)_kbj,
                                                       e(r) = r^2 or r^4: cclib.task)
     grads = autograd of sum_k L_k;  AdamW with instance k's cosine learning rate
@@ -77,7 +78,8 @@ def train_general(model: nn.Module, mixing: Mixing, procedure: Procedure, device
                     if t >= total:
                         break
                     x = x.to(device)
-                    y = task.targets(model, x, None if clean else sigma.abs()[:, None, None] * pattern)
+                    y = task.targets(model, x, None if clean else sigma.abs()[:, None, None] * pattern,
+                                     procedure.target)
                     loss = task.loss(model(x), y, weight, procedure.loss)
                     grads = torch.autograd.grad(loss.sum(), params)
                     lrs = task.cosine_lr(lr, t, steps_t).float().to(device)[:, None]      # (K, 1)

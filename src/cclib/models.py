@@ -4,7 +4,11 @@
 * :class:`ResidualMLP` — Braun et al.'s original: a fixed embedding ``W_E`` into a 1000-dim
   residual stream, one MLP block on the stream, read out with ``W_U = W_E^T``.
 * :class:`DeepMLP` — beyond the paper: several hidden layers, a trainable linear skip from input
-  to output, an output ReLU; :class:`AbsMLP` is it trained on y = |x| (Elhage et al.'s task).
+  to output, an output ReLU (with biases, Elhage et al.'s absolute-value model when trained on
+  the target 'abs').
+
+A model is an architecture only: what it is trained to output (the target) is the task's
+(:data:`cclib.task.TARGETS`), given with the run (:class:`cclib.task.Procedure`).
 
 **The protocol every trainable model follows** (what :func:`cclib.train.train` with the general
 engine and :mod:`cclib.evaluate` need, for these classes and for your own modules):
@@ -22,12 +26,13 @@ engine and :mod:`cclib.evaluate` need, for these classes and for your own module
 The fast engine and the closed-form evaluations additionally use ``effective_weights()`` (the
 (K, n, d) and (K, d, n) matrices of the equivalent ReLU MLP) and ``pullback(...)`` (gradients
 with respect to those mapped back to the model's own parameters). They hold only for the exact
-classes below with ReLU and no biases (:func:`fast_supported`); any other model, a subclass
+classes below with ReLU and no biases (:func:`closed_forms`); any other model, a subclass
 included, is trained and evaluated through ``model(x)``.
 """
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
 import torch
@@ -44,28 +49,40 @@ INIT_BOUNDS = ("published", "textbook")
 ACTIVATIONS = {"relu": torch.relu, "gelu": torch.nn.functional.gelu}
 
 
-def fast_supported(model: nn.Module) -> str | None:
-    """None if the fast engine and the closed-form evaluations compute ``model`` exactly, else the
-    reason why not: they hold for :class:`MLP` (ReLU, no biases) and :class:`ResidualMLP` themselves,
-    not for a subclass (which may override ``forward``) or any other module."""
+@dataclass(frozen=True)
+class Support:
+    """Whether the closed forms hold for a model (true as a bool), and if not, why (``reason``)."""
+
+    ok: bool
+    reason: str = ""
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
+def closed_forms(model: nn.Module) -> Support:
+    """Whether the fast engine's gradients and the closed-form evaluations compute ``model``
+    exactly (``effective_weights`` and ``pullback``): for :class:`MLP` (ReLU, no biases) and
+    :class:`ResidualMLP` themselves, not for a subclass (which may override ``forward``) or any
+    other module. Falsy with the reason otherwise."""
     if type(model) not in (MLP, ResidualMLP):
-        return (f"{type(model).__name__} is not cclib's MLP or ResidualMLP itself (a subclass may "
-                "compute something else)")
+        return Support(False, f"{type(model).__name__} is not cclib's MLP or ResidualMLP itself (a "
+                              "subclass may compute something else)")
     if getattr(model, "activation", "relu") != "relu":
-        return f"activation {model.activation!r} (the fast engine's gradients are ReLU's)"
+        return Support(False, f"activation {model.activation!r} (the fast engine's gradients are ReLU's)")
     if getattr(model, "bias", False):
-        return "biases (the fast engine's model has none)"
-    return None
+        return Support(False, "biases (the fast engine's model has none)")
+    return Support(True)
 
 
 def positively_homogeneous(model: nn.Module) -> bool:
     """True if ``model(c x) = c model(x)`` for every c > 0, known from its class: cclib's models
-    with ReLU and no biases (:func:`fast_supported`, and :class:`DeepMLP` / :class:`AbsMLP` with
-    ReLU, no biases, any depth, skip or output ReLU). Their exactly-one-active loss is exact
-    (:func:`cclib.evaluate.one_active_loss`)."""
-    if fast_supported(model) is None:
+    with ReLU and no biases (:func:`closed_forms`, and :class:`DeepMLP` with ReLU, no biases, any
+    depth, skip or output ReLU). A property of the model alone: an exact exactly-one-active loss
+    also needs a homogeneous target (:func:`cclib.evaluate.exact_one_active`)."""
+    if closed_forms(model):
         return True
-    return type(model) in (DeepMLP, AbsMLP) and model.activation == "relu" and not model.bias
+    return type(model) is DeepMLP and model.activation == "relu" and not model.bias
 
 
 def set_parameters(model: nn.Module, arrays) -> None:
@@ -133,7 +150,27 @@ def _init_generators(seeds: list[int]) -> list[torch.Generator]:
     return [torch.Generator().manual_seed(1_000_003 * (s + 1)) for s in seeds]
 
 
-class MLP(nn.Module):
+class _Sizes:
+    """K, n and d read from W_out, (K, d, n) (a model whose W_out has another shape overrides
+    them)."""
+
+    @property
+    def n_instances(self) -> int:
+        """K, the number of instances."""
+        return self.W_out.shape[0]
+
+    @property
+    def n_features(self) -> int:
+        """n, the number of features."""
+        return self.W_out.shape[2]
+
+    @property
+    def d_mlp(self) -> int:
+        """d, the number of neurons (of each hidden layer)."""
+        return self.W_out.shape[1]
+
+
+class MLP(_Sizes, nn.Module):
     """K simplified models ``act(x W_in + b_in) W_out + b_out``. W_in: (K, n_features, d_mlp);
     W_out: (K, d_mlp, n_features); with ``bias``, b_in: (K, d_mlp) and b_out: (K, n_features),
     starting at zero (the paper's model has none).
@@ -177,21 +214,6 @@ class MLP(nn.Module):
         model.W_out = nn.Parameter(w_out.detach().clone().float())
         return model
 
-    @property
-    def n_instances(self) -> int:
-        """K, the number of instances."""
-        return self.W_in.shape[0]
-
-    @property
-    def n_features(self) -> int:
-        """n, the number of features."""
-        return self.W_in.shape[1]
-
-    @property
-    def d_mlp(self) -> int:
-        """d, the number of neurons."""
-        return self.W_in.shape[2]
-
     def forward(self, x: Float[Tensor, "K B n"]) -> Float[Tensor, "K B n"]:
         """x: (K, batch, n) -> (K, batch, n)."""
         check_input(self, x)
@@ -219,7 +241,7 @@ class MLP(nn.Module):
         return model
 
 
-class ResidualMLP(nn.Module):
+class ResidualMLP(_Sizes, nn.Module):
     """K copies of Braun et al.'s residual model.
 
     W_E: (K, n, D) fixed buffer with unit rows; W_U = W_E^T. Trainable W_in: (K, D, d),
@@ -240,19 +262,9 @@ class ResidualMLP(nn.Module):
         self.W_out = nn.Parameter(torch.stack([kaiming_uniform((d, big_d), g, init_bounds) for g in gens]))
 
     @property
-    def n_instances(self) -> int:
-        """K, the number of instances."""
-        return self.W_E.shape[0]
-
-    @property
     def n_features(self) -> int:
-        """n, the number of features."""
+        """n, the number of features (W_out is (K, d, D) here)."""
         return self.W_E.shape[1]
-
-    @property
-    def d_mlp(self) -> int:
-        """d, the number of neurons."""
-        return self.W_in.shape[2]
 
     def forward(self, x: Float[Tensor, "K B n"]) -> Float[Tensor, "K B n"]:
         """x: (K, batch, n) -> (K, batch, n), the full residual computation."""
@@ -295,10 +307,7 @@ class ResidualMLP(nn.Module):
         return embedding_mixing(self.W_E, sign=-1)
 
 
-TARGETS = ("relu", "abs")
-
-
-class DeepMLP(nn.Module):
+class DeepMLP(_Sizes, nn.Module):
     """K networks ``out = o(h_L W_out + b_out + x S)``, ``h_0 = x``, ``h_l = act(h_{l-1} W_l + b_l)``
     for l = 1..L: L = ``hidden_layers`` hidden layers of width d_mlp; W_1: (K, n, d), the others
     (K, d, d); W_out: (K, d, n); with ``bias``, the b_l (K, d) and b_out (K, n), starting at 0;
@@ -333,21 +342,6 @@ class DeepMLP(nn.Module):
         if skip:
             self.S = nn.Parameter(torch.zeros(k, n, n))
 
-    @property
-    def n_instances(self) -> int:
-        """K, the number of instances."""
-        return self.W_out.shape[0]
-
-    @property
-    def n_features(self) -> int:
-        """n, the number of features."""
-        return self.W_out.shape[2]
-
-    @property
-    def d_mlp(self) -> int:
-        """d, the width of each hidden layer."""
-        return self.W_out.shape[1]
-
     def hidden_layer(self, x: Float[Tensor, "K B n"]) -> Float[Tensor, "K B d"]:
         """The last hidden layer h_L, the layer the output reads."""
         check_input(self, x)
@@ -364,17 +358,3 @@ class DeepMLP(nn.Module):
         if self.skip:
             out = out + x @ self.S
         return torch.relu(out) if self.out_activation == "relu" else out
-
-
-class AbsMLP(DeepMLP):
-    """A :class:`DeepMLP` whose task is y = |x| (Elhage et al. 2022's absolute-value model): labels
-    of its own (:meth:`labels`), and no mixing (:meth:`mixing` is M = 0)."""
-
-    def labels(self, x: Float[Tensor, "K B n"]) -> Float[Tensor, "K B n"]:
-        """|x|: what ``forward`` is trained to output."""
-        return x.abs()
-
-    def mixing(self) -> "Mixing":
-        """M = 0 (the clean mixing): the labels |x| have no linear term."""
-        from .mixing import clean
-        return clean(self.n_features, self.n_instances)

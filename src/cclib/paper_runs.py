@@ -263,6 +263,23 @@ def abs_runs(seed: int = 0, quick: bool = False) -> dict[float, RunSpec]:
                        inputs=dict(kind="bernoulli", p=p), optim=_optim(quick, None)) for p in ABS_P}
 
 
+#: Fig. 19's registered starts of the absolute-value model (the measurement behind them,
+#: ``paper-code/abs_training.py``, screens more): the density they are trained at, where both beat
+#: bound (b) in that screen, and the starts (:class:`cclib.spec.MLPArch`: init_scale, start).
+ABS_START_P = 0.01
+ABS_STARTS = {"init_scale_0.1": dict(init_scale=0.1), "steiner_start": dict(start="split_steiner_codes")}
+
+
+def abs_start_runs(seed: int = 0, quick: bool = False) -> dict[str, RunSpec]:
+    """Fig. 19: Fig. 18's model and recipe at p = :data:`ABS_START_P` from the other starts of
+    :data:`ABS_STARTS`: every weight's initial draw times 0.1, and the split Steiner code network
+    (:func:`cclib.constructions.code_network`); three seeds, the default steps."""
+    seeds = paper_seeds(seed, quick)
+    return {name: RunSpec(seeds=seeds, model=dict(bias=True, out_activation="relu", **start), target="abs",
+                          inputs=dict(kind="bernoulli", p=ABS_START_P), optim=_optim(quick, None))
+            for name, start in ABS_STARTS.items()}
+
+
 def registry(seed: int = 0, quick: bool = False, figures: Sequence[str] | None = None) -> dict[str, RunSpec]:
     """Every run the figure notebooks train, by name, for the notebooks' ``seed`` and mode; with
     ``figures`` (e.g. ["fig05", "fig09"]) only the runs those notebooks use. It is what
@@ -308,6 +325,7 @@ def registry(seed: int = 0, quick: bool = False, figures: Sequence[str] | None =
     runs += [(("fig16",), f"{kind}_{name}", v) for (kind, name), v in l4_runs(seed, quick).items()]
     runs += [(("fig17",), f"floor_{name}", v) for name, v in floor_runs(seed, quick).items()]
     runs += [(("fig18", "fig19"), f"abs_p{p:g}", v) for p, v in abs_runs(seed, quick).items()]
+    runs += [(("fig19",), f"abs_{name}", v) for name, v in abs_start_runs(seed, quick).items()]
     named: dict[str, tuple[set, RunSpec]] = {}
     first = {}  # a spec -> the first name it was listed under (a run two figures share is one run)
     for users, name, spec in runs:

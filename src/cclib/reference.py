@@ -25,7 +25,7 @@ from .data import sample_bernoulli, sample_one_active
 from .evaluate import check_pair
 from .mixing import Mixing
 from .models import MLP, ResidualMLP
-from .task import INPUTS, Model, cosine_lr, default_steps, loss, targets
+from .task import INPUTS, TARGETS, Model, cosine_lr, default_steps, loss, targets
 from .train import TrainResult, resolve_steps, validate_common
 
 
@@ -90,15 +90,15 @@ def train_reference(model: Model, mixing: Mixing, *, inputs: str = "bernoulli",
 @single_threaded
 @torch.no_grad()
 def monte_carlo_loss(model: Model, mixing: Mixing, p: float, n_samples: int = 1_000_000,
-                     seed: int = 0, batch: int = 65_536) -> tuple[np.ndarray, np.ndarray]:
+                     seed: int = 0, batch: int = 65_536, target: str = "relu") -> tuple[np.ndarray, np.ndarray]:
     """Plain Monte-Carlo loss per feature at p from fresh Bernoulli samples: (mean (K,), se (K,)).
 
     The straightforward estimator (the paper's), kept to check :func:`loss_curve`; any model,
     through ``model(x)``.
     """
-    check_pair(model, mixing)
+    check_pair(model, mixing, target)
     p = float(check_probabilities("p", p)[0])
-    m = mixing.matrix().float()
+    m = mixing.matrix().float() if TARGETS[target].mixing else None
     n, k = model.n_features, model.n_instances
     gen = torch.Generator().manual_seed(int(seed))
     sums = torch.zeros(k, dtype=torch.float64)
@@ -109,7 +109,7 @@ def monte_carlo_loss(model: Model, mixing: Mixing, p: float, n_samples: int = 1_
         active = torch.rand(b, n, generator=gen) < p
         x = (torch.rand(b, n, generator=gen) * 2 - 1) * active
         xs = x.expand(k, -1, -1)
-        per = (model(xs) - targets(model, xs, m)).square().sum(2).double() / (n * p)
+        per = (model(xs) - targets(model, xs, m, target)).square().sum(2).double() / (n * p)
         sums += per.sum(1)
         sq += per.square().sum(1)
         done += b

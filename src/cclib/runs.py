@@ -4,14 +4,15 @@ From each instance's seed s the mixing matrix, the embedding, the initial weight
 stream are drawn from separate, fixed streams, so an instance is reproducible on its own.
 
 This module and :mod:`cclib.train` (with what they import) are the code a trained run's numbers
-depend on: :func:`cclib.sweep.run_code` keys a run on them and nothing else.
+depend on: :func:`cclib.sweep.run_code` keys a run on them and nothing else (and on
+:mod:`cclib.constructions` only for a run that starts from a construction).
 """
 from __future__ import annotations
 
 import torch
 
 from .mixing import Mixing, build, embedding_matrix, embedding_mixing, low_rank_mixing
-from .models import MLP, AbsMLP, DeepMLP, ResidualMLP
+from .models import MLP, DeepMLP, ResidualMLP
 from .spec import CleanMixing, EmbeddingMixing, LowRankMixing, ResidualArch, RunSpec
 from .task import Model
 
@@ -45,16 +46,38 @@ def _embedding(n: int, width: int, seeds: list[int]) -> torch.Tensor:
 
 
 def build_model(spec: RunSpec) -> Model:
-    """The untrained model of ``spec`` (its initial weights)."""
+    """The untrained model of ``spec`` (its initial weights): an architecture only, whatever the
+    target (the task's, :data:`cclib.task.TARGETS`)."""
     arch, seeds = spec.model, list(spec.seeds)
     if isinstance(arch, ResidualArch):
         return ResidualMLP(_embedding(arch.n_features, arch.d_embed, seeds), arch.d_mlp, seeds,
                            arch.init_bounds)
+    if arch.start == "split_steiner_codes":
+        return _from_construction(arch, len(seeds))
     plain = arch.hidden_layers == 1 and not arch.skip and arch.out_activation == "none"
-    if plain and spec.target == "relu":
-        return MLP(len(seeds), arch.n_features, arch.d_mlp, seeds, arch.init_bounds,
-                   activation=arch.activation, bias=arch.bias, out_init_scale=arch.out_init_scale)
-    return (AbsMLP if spec.target == "abs" else DeepMLP)(
-        len(seeds), arch.n_features, arch.d_mlp, seeds, hidden_layers=arch.hidden_layers, skip=arch.skip,
-        out_activation=arch.out_activation, bias=arch.bias, activation=arch.activation,
-        init_bounds=arch.init_bounds)
+    if plain:
+        model = MLP(len(seeds), arch.n_features, arch.d_mlp, seeds, arch.init_bounds,
+                    activation=arch.activation, bias=arch.bias, out_init_scale=arch.out_init_scale)
+    else:
+        model = DeepMLP(len(seeds), arch.n_features, arch.d_mlp, seeds, hidden_layers=arch.hidden_layers,
+                        skip=arch.skip, out_activation=arch.out_activation, bias=arch.bias,
+                        activation=arch.activation, init_bounds=arch.init_bounds)
+    with torch.no_grad():
+        if arch.init_scale != 1.0:  # every weight's draw (the biases and the skip start at 0)
+            for name, param in model.named_parameters():
+                if name.startswith(("W_", "hidden.")):
+                    param.mul_(arch.init_scale)
+        if arch.out_bias_init != 0.0:
+            model.b_out.fill_(arch.out_bias_init)
+    return model
+
+
+def _from_construction(arch, k: int) -> DeepMLP:
+    """K copies of the hand-built network ``arch.start`` names (:mod:`cclib.constructions`)."""
+    from .constructions import code_network, split_codes
+    built = code_network(*split_codes(arch.n_features, arch.d_mlp), arch.d_mlp)
+    model = DeepMLP(k, arch.n_features, arch.d_mlp, bias=True, out_activation="relu")
+    with torch.no_grad():
+        for mine, theirs in zip(model.parameters(), built.parameters(), strict=True):
+            mine.copy_(theirs.expand_as(mine))
+    return model

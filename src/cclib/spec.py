@@ -23,9 +23,9 @@ import typing
 from typing import Annotated, Literal, Optional, Union
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .task import default_steps
+from .task import TARGETS, check_importance, default_steps, target_of
 
 # strict: a string such as "0.02" is refused, not parsed; an int is a valid float
 # sigma is a standard deviation (of the entries of M): non-negative
@@ -62,7 +62,14 @@ class MLPArch(_Frozen):
     Beyond the paper (general engine only): ``hidden_layers`` hidden layers of width ``d_mlp``
     (default 1), ``skip``: a trainable linear map from input to output added to the output (a
     (n, n) matrix S, starting at 0), ``out_activation``: 'relu' puts a ReLU on the output (Elhage
-    et al.'s model). Left at their defaults these fields are not in the spec's canonical form.
+    et al.'s model).
+
+    Other starts (Fig. 19): ``init_scale``, a factor on every weight's initial draw (the biases
+    start at 0 whatever it is); ``out_bias_init``, the output bias's initial value (``bias``
+    only); ``start``: 'random' (the draws) or 'split_steiner_codes', the hand-built network of
+    :func:`cclib.constructions.code_network` on :func:`cclib.constructions.split_codes` (every
+    instance starts from it; one hidden layer, biases, the output ReLU). Left at their defaults
+    these fields are not in the spec's canonical form.
     """
 
     kind: Literal["mlp"] = "mlp"
@@ -77,11 +84,28 @@ class MLPArch(_Frozen):
     hidden_layers: Annotated[int, Field(strict=True, ge=1, le=4)] = 1
     skip: bool = False
     out_activation: Literal["none", "relu"] = "none"
+    init_scale: Annotated[float, Field(strict=True, gt=0.0, le=10.0, allow_inf_nan=False)] = 1.0
+    out_bias_init: Annotated[float, Field(strict=True, ge=-10.0, le=10.0, allow_inf_nan=False)] = 0.0
+    start: Literal["random", "split_steiner_codes"] = "random"
 
     @model_validator(mode="after")
     def _fits(self):
         if self.d_mlp > self.n_features:
             raise ValueError(f"model.d_mlp must be at most n_features ({self.n_features}), got {self.d_mlp}")
+        if self.out_bias_init != 0.0 and not self.bias:
+            raise ValueError(f"model.out_bias_init needs bias=True (a model without biases has no output "
+                             f"bias), got {self.out_bias_init}")
+        if self.start != "random":
+            fits = (self.bias and self.out_activation == "relu" and self.hidden_layers == 1 and not self.skip
+                    and self.activation == "relu" and self.init_scale == 1.0 and self.out_bias_init == 0.0
+                    and self.out_init_scale == 1.0)
+            if not fits:
+                raise ValueError(f"model.start {self.start!r} is a network with one ReLU hidden layer, biases "
+                                 "and an output ReLU, and sets every weight: it needs bias=True, "
+                                 "out_activation='relu', hidden_layers=1, skip=False, activation='relu' and "
+                                 "init_scale, out_bias_init, out_init_scale at their defaults")
+            from .constructions import split_code_order
+            split_code_order(self.n_features, self.d_mlp)  # refuses sizes without the codes
         if self.out_init_scale != 1.0 and (self.hidden_layers > 1 or self.skip or self.out_activation != "none"):
             raise ValueError("model.out_init_scale must be 1.0 with hidden_layers > 1, skip or an "
                              f"out_activation (the paper's model only), got {self.out_init_scale}")
@@ -186,8 +210,8 @@ class RunSpec(_Frozen):
     weights and data stream are each drawn from their own stream derived from it.
     model: :class:`MLPArch` (default; a dict without ``kind`` means it) or :class:`ResidualArch`. mixing: one of the mixing kinds
     (default clean); must be left out for the residual model. inputs: :class:`Bernoulli` or
-    :class:`OneActive`. target: 'relu' (the paper's labels ReLU(x) + x M^T) or 'abs' (y = |x|,
-    Elhage et al.'s absolute-value task; clean mixing only). importance: per-feature loss weights
+    :class:`OneActive`. target: a name in :data:`cclib.task.TARGETS`, 'relu' (the paper's labels
+    ReLU(x) + x M^T) or 'abs' (y = |x|, Elhage et al.'s absolute-value task; clean mixing only). importance: per-feature loss weights
     (n_features non-negative floats), None for uniform. loss: :class:`Loss` (default MSE). optim: :class:`Optim`. init: another spec (same K and architecture) whose
     trained weights this run starts from.
     """
@@ -196,7 +220,7 @@ class RunSpec(_Frozen):
     model: Architecture = MLPArch()
     mixing: Optional[MixingSpec] = None
     inputs: InputSpec
-    target: Literal["relu", "abs"] = "relu"
+    target: str = "relu"
     importance: Optional[tuple[Annotated[float, Field(strict=True, ge=0.0, allow_inf_nan=False)], ...]] = None
     loss: Loss = Loss()
     optim: Optim = Optim()
@@ -207,6 +231,12 @@ class RunSpec(_Frozen):
             super().__init__(**fields)
         except ValidationError as err:  # pydantic's own words, less its internal tags and union noise
             raise SpecError(_explain(err)) from None
+
+    @field_validator("target")
+    @classmethod
+    def _known_target(cls, value):
+        target_of(value)
+        return value
 
     @model_validator(mode="before")
     @classmethod
@@ -225,14 +255,11 @@ class RunSpec(_Frozen):
                                  "its own, x + ReLU(x) (the mixing its MLP sees is -(W_E W_E^T - I))")
         elif self.mixing is None:
             object.__setattr__(self, "mixing", CleanMixing(kind="clean"))
-        if self.target != "relu" and not isinstance(self.mixing, CleanMixing):
+        target = TARGETS[self.target]
+        if not target.mixing and not isinstance(self.mixing, CleanMixing):
             raise ValueError(f"target {self.target!r} needs the clean mixing and model kind 'mlp' "
-                             f"(its labels are |x|, with no mixing term), got mixing {self.mixing}")
-        if self.importance is not None and len(self.importance) != n:
-            raise ValueError(f"importance must have one weight per feature ({n}), got {len(self.importance)}")
-        if self.importance is not None and not any(self.importance):
-            raise ValueError("importance must have at least one positive weight: with all weights 0 the "
-                             "loss is exactly 0 and nothing is trained")
+                             f"(its labels are {target.formula}, with no mixing term), got mixing {self.mixing}")
+        check_importance(self.importance, n)
         _broadcast(self, "inputs", "p", k)
         _broadcast(self, "mixing", "sigma", k)
         _broadcast(self, "mixing", "d_embed", k)
@@ -265,7 +292,7 @@ class RunSpec(_Frozen):
     def canonical(self) -> dict:
         """The JSON-able form the cache key hashes: every default filled in, except those of the
         fields added after the paper's runs (the loss, the target, and the model's hidden_layers,
-        skip and out_activation), which are left out at their defaults so that a spec's form does
+        skip, out_activation, init_scale, out_bias_init and start), which are left out at their defaults so that a spec's form does
         not change when a field is added."""
         return _without_later_defaults(json.loads(self.model_dump_json()))
 
@@ -277,7 +304,8 @@ class RunSpec(_Frozen):
 
 #: Fields added after the paper's runs, and their defaults (left out of the canonical form).
 LATER_DEFAULTS = {"loss": Loss().model_dump(), "target": "relu"}
-LATER_MODEL_DEFAULTS = {"hidden_layers": 1, "skip": False, "out_activation": "none"}
+LATER_MODEL_DEFAULTS = {"hidden_layers": 1, "skip": False, "out_activation": "none", "init_scale": 1.0,
+                        "out_bias_init": 0.0, "start": "random"}
 
 
 def _without_later_defaults(form: dict) -> dict:

@@ -32,17 +32,24 @@ ENGINE_MODULES = {"fast": "fast", "general": "general"}
 SCHEDULING = ("parallel",)
 
 
-def run_code(engine: str, package_dir: Path | None = None) -> str:
+#: Modules that build a run's start only for a spec that asks for it (``model.start``).
+STARTS = ("constructions",)
+
+
+def run_code(engine: str, package_dir: Path | None = None, start: str = "random") -> str:
     """The fingerprint of the code that trains a run on ``engine`` ('fast' or 'general'):
     :mod:`cclib.runs` (the model and mixing from the spec) and :mod:`cclib.train` (the engine's
     choice and the plan) with every cclib module they import, the other engine's module left
-    out, and :data:`SCHEDULING` (:func:`cclib.cache.code_fingerprint`). Evaluation, baselines,
-    bounds, analysis, this module and :mod:`cclib.experiments` are not in it: editing them
-    re-keys no trained run. package_dir: as for :func:`cclib.cache.code_fingerprint`."""
+    out, and :data:`SCHEDULING` (:func:`cclib.cache.code_fingerprint`); :data:`STARTS` only for a
+    run whose ``start`` is not 'random' (for the others that code only checks a spec's sizes, it
+    computes nothing they hold). Evaluation, baselines, bounds, analysis, this module and
+    :mod:`cclib.experiments` are not in it: editing them re-keys no trained run. package_dir: as
+    for :func:`cclib.cache.code_fingerprint`."""
     if engine not in ENGINE_MODULES:
         raise ValueError(f"engine must be one of {', '.join(map(repr, ENGINE_MODULES))}, got {engine!r}")
     others = [module for name, module in ENGINE_MODULES.items() if name != engine]
-    return cache.code_fingerprint(("runs", "train"), stop=[*others, *SCHEDULING], package_dir=package_dir)
+    stop = [*others, *SCHEDULING, *(STARTS if start == "random" else ())]
+    return cache.code_fingerprint(("runs", "train"), stop=stop, package_dir=package_dir)
 
 
 class RunJob:
@@ -57,7 +64,7 @@ class RunJob:
         self.device = resolve_device(device)
         self.engine = choose_engine(engine, self.model, self.device, self.procedure)
         self.compute = dict(engine=self.engine, device=self.device.type)
-        self.code = run_code(self.engine)
+        self.code = run_code(self.engine, start=getattr(spec.model, "start", "random"))
         self.config = dict(spec=spec.canonical(), compute=self.compute)
         self.key = cache.config_key(self.config, self.code)
 

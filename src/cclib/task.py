@@ -1,8 +1,10 @@
 """The task, written once: what a model is trained to output, how its error is scored, and the
 procedure that trains it. The engines, evaluation, bounds and tests all call these functions.
 
-* labels: y = ReLU(x) + x M^T (:func:`labels`), or a model's own labels (:func:`targets`);
-  for exactly-one-active inputs x = v e_i the label is |v| times a row of
+* targets: the label function f of each target by name (:data:`TARGETS`: 'relu', the paper's,
+  and 'abs', Elhage et al.'s |x|); a new target is one entry there;
+* labels: y = f(x) + x M^T (:func:`labels`), or a model's own labels (:func:`targets`);
+  for exactly-one-active inputs x = v e_i the ReLU label is |v| times a row of
   :func:`one_active_labels`;
 * the loss (:func:`loss`): per instance, the mean over batch and features of
   importance_j * e(out - y), with e(r) = r^2 ('mse', the paper's) or r^4 ('l4');
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Iterator, Optional, Protocol, runtime_checkable
+from typing import Callable, Iterator, Optional, Protocol, runtime_checkable
 
 import torch
 from jaxtyping import Float
@@ -37,6 +39,36 @@ INPUTS = ("bernoulli", "one_active")
 ONE_ACTIVE_STEPS = 10_000
 
 
+@dataclass(frozen=True)
+class Target:
+    """A label function: y = f(x) + x M^T, f applied to each coordinate.
+
+    positively_homogeneous: f(c x) = c f(x) for c > 0, so that a positively homogeneous model's
+    error on v e_i is |v| times its error on sign(v) e_i (what the exact exactly-one-active loss
+    needs, :func:`cclib.evaluate.one_active_loss`). mixing: whether the labels may have the linear
+    term x M^T (a target without it takes only the clean mixing)."""
+
+    f: Callable[[Tensor], Tensor]
+    positively_homogeneous: bool
+    mixing: bool
+    formula: str
+
+
+#: The targets by name. Adding one here is all the task needs (see docs/design.md).
+TARGETS = {
+    "relu": Target(torch.relu, positively_homogeneous=True, mixing=True, formula="ReLU(x) + x M^T"),
+    "abs": Target(torch.abs, positively_homogeneous=True, mixing=False, formula="|x|"),
+}
+
+
+def target_of(name: str) -> Target:
+    """The :class:`Target` named ``name``; a ValueError naming ``target`` and the known names if
+    there is none."""
+    if name not in TARGETS:
+        raise ValueError(f"target must be one of {', '.join(map(repr, TARGETS))}, got {name!r}")
+    return TARGETS[name]
+
+
 @runtime_checkable
 class Model(Protocol):
     """What cclib trains and evaluates: a torch module of K instances that maps inputs
@@ -52,19 +84,61 @@ class Model(Protocol):
     def parameters(self) -> Iterator[torch.nn.Parameter]: ...
 
 
-def labels(x: Float[Tensor, "K B n"], mixing_matrix: Optional[Float[Tensor, "K n n"]]) -> Float[Tensor, "K B n"]:
-    """y = ReLU(x) + x M^T; M None for the clean task (M = 0)."""
-    y = torch.relu(x)
+def labels(x: Float[Tensor, "K B n"], mixing_matrix: Optional[Float[Tensor, "K n n"]],
+           target: str = "relu") -> Float[Tensor, "K B n"]:
+    """y = f(x) + x M^T for the target's f (:data:`TARGETS`, default ReLU); M None for the clean
+    task (M = 0)."""
+    y = target_of(target).f(x)
     if mixing_matrix is not None:
+        if not TARGETS[target].mixing:
+            raise ValueError(f"target {target!r} takes no mixing term (its labels are "
+                             f"{TARGETS[target].formula}): pass mixing_matrix=None")
         y = y + x @ mixing_matrix.transpose(-1, -2)
     return y
 
 
 def targets(model: Model, x: Float[Tensor, "K B n"],
-            mixing_matrix: Optional[Float[Tensor, "K n n"]]) -> Float[Tensor, "K B n"]:
+            mixing_matrix: Optional[Float[Tensor, "K n n"]], target: str = "relu") -> Float[Tensor, "K B n"]:
     """What ``model(x)`` is trained to output: ``model.labels(x)`` if the model has labels of its
-    own, else :func:`labels`."""
-    return model.labels(x) if hasattr(model, "labels") else labels(x, mixing_matrix)
+    own (then ``target`` must be 'relu', the task its labels pose), else :func:`labels`."""
+    if hasattr(model, "labels"):
+        if target != "relu":
+            raise ValueError(f"target must be 'relu' for {type(model).__name__}, whose labels are its "
+                             f"own, got {target!r}")
+        return model.labels(x)
+    return labels(x, mixing_matrix, target)
+
+
+def check_target(target: str, model: Model, mixing) -> None:
+    """Raise a ValueError naming ``target`` unless it is one of :data:`TARGETS` that fits the model
+    and the mixing (a :class:`cclib.mixing.Mixing`): a target without a mixing term takes the clean
+    mixing only (M = 0, sigma fixed), and a model with labels of its own takes 'relu' only."""
+    spec = target_of(target)
+    if not spec.mixing and (mixing.trainable_sigma or bool(torch.any(mixing.matrix() != 0))):
+        raise ValueError(f"target {target!r} takes the clean mixing only (its labels are {spec.formula}); "
+                         "pass cclib.mixing.clean(n_features, n_instances)")
+    if target != "relu" and hasattr(model, "labels"):
+        raise ValueError(f"target must be 'relu' for {type(model).__name__}, whose labels are its own, "
+                         f"got {target!r}")
+
+
+def check_importance(importance, n: int) -> Optional[Tensor]:
+    """Per-feature loss weights as the engines take them: float32 (n,), or None for uniform (for
+    None and for all ones). A TypeError or ValueError naming ``importance`` unless it is None or
+    n finite non-negative numbers, at least one positive."""
+    if importance is None:
+        return None
+    try:
+        w = torch.as_tensor(importance, dtype=torch.float64).flatten()
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"importance must be None or {n} non-negative numbers, got {importance!r}") from None
+    if w.numel() != n or not torch.all(torch.isfinite(w)) or torch.any(w < 0):
+        raise ValueError(f"importance must be None or {n} finite non-negative numbers (one per "
+                         f"feature), got {w.numel()} values")
+    if not torch.any(w > 0):
+        raise ValueError("importance must have at least one positive weight: with all weights 0 the loss "
+                         "is exactly 0 and nothing is trained")
+    return None if torch.all(w == 1) else w.float()
 
 
 def one_active_labels(mixing_t: Optional[Float[Tensor, "K n n"]], n: int,
@@ -120,7 +194,7 @@ class Procedure:
 
     inputs: 'bernoulli' or 'one_active'; probs: each instance's p (None for one-active); steps,
     seeds: one per instance; importance: (n,) float32 weights, or None for uniform; loss: a kind
-    of :data:`LOSSES`. AdamW: lr, weight_decay, betas (0.9, 0.999), eps 1e-8; the learning rate
+    of :data:`LOSSES`; target: a name in :data:`TARGETS`. AdamW: lr, weight_decay, betas (0.9, 0.999), eps 1e-8; the learning rate
     follows :func:`cosine_lr` over each instance's own steps."""
 
     inputs: str
@@ -132,6 +206,7 @@ class Procedure:
     weight_decay: float = 1e-2
     importance: Optional[Tensor] = None
     loss: str = "mse"
+    target: str = "relu"
 
     def select(self, index: list[int]) -> "Procedure":
         """The procedure of the instances ``index`` (a shard)."""

@@ -37,13 +37,13 @@ import torch
 from . import _env
 from ._checks import check_choice, check_float, check_int, check_probabilities, check_seeds, resolve_device
 from ._types import PerInstance, Seeds
-from .fast import FastPlan
+from .fast import FastPlan, refusal
 from .general import GeneralPlan
 from .mixing import Mixing
-from .models import check_own_labels, check_protocol, fast_supported
+from .models import check_own_labels, check_protocol
 from .parallel import run_plans
 from .spec import RunSpec
-from .task import INPUTS, LOSSES, Model, Procedure, default_steps
+from .task import INPUTS, LOSSES, Model, Procedure, check_importance, check_target, default_steps
 
 ENGINES = ("auto", "fast", "general")
 
@@ -97,43 +97,11 @@ def resolve_steps(steps: int | Sequence[int] | None, default: list[int], k: int)
     return [check_int(f"steps[{i}]", s) for i, s in enumerate(steps)]
 
 
-def check_importance(importance, n: int) -> torch.Tensor | None:
-    """Per-feature loss weights as a float tensor (n,), or None for uniform (also for all ones)."""
-    if importance is None:
-        return None
-    try:
-        w = torch.as_tensor(importance, dtype=torch.float64).flatten()
-    except (TypeError, ValueError, RuntimeError):
-        raise TypeError(f"importance must be None or {n} non-negative numbers, got {importance!r}") from None
-    if w.numel() != n or not torch.all(torch.isfinite(w)) or torch.any(w < 0):
-        raise ValueError(f"importance must be None or {n} finite non-negative numbers (one per "
-                         f"feature), got {w.numel()} values")
-    if not torch.any(w > 0):
-        raise ValueError("importance must have at least one positive weight: with all weights 0 the loss "
-                         "is exactly 0 and nothing is trained")
-    return importance_weights(w)
-
-
-def importance_weights(importance) -> torch.Tensor | None:
-    """Checked per-feature weights as the engines take them: float32 (n,), None for uniform
-    (also for all ones)."""
-    if importance is None:
-        return None
-    w = torch.as_tensor(importance, dtype=torch.float64).flatten()
-    return None if torch.all(w == 1) else w.float()
-
-
 def choose_engine(engine: str | None, model: Model, device: torch.device, procedure: Procedure) -> str:
     """'fast' or 'general' for a call (see the module docstring); engine None means $CCLIB_ENGINE,
-    else 'auto'."""
+    else 'auto'. Whether the fast engine can train the call is :func:`cclib.fast.refusal`'s rule."""
     engine = check_choice("engine", engine if engine is not None else _env.get("CCLIB_ENGINE") or "auto", ENGINES)
-    reason = fast_supported(model)
-    if reason is None and device.type != "cpu":
-        reason = f"device {str(device)!r} (the fast engine runs on the CPU)"
-    if reason is None and procedure.importance is not None:
-        reason = "a non-uniform importance weight"
-    if reason is None and procedure.loss != "mse":
-        reason = f"loss {procedure.loss!r} (the fast engine's gradients are the MSE's)"
+    reason = refusal(model, device, procedure)
     if engine == "fast" and reason is not None:
         raise ValueError(f"engine='fast' cannot train this exactly: {reason}. Use engine='general' "
                          "(or 'auto', which chooses it)")
@@ -153,16 +121,17 @@ def make_plan(model: Model, mixing: Mixing, procedure: Procedure, engine: str, d
 def train(model: Model, mixing: Mixing, *, inputs: str = "bernoulli", p: PerInstance | None = None,
           steps: int | Sequence[int] | None = None, batch_size: int = 2048, lr: float = 3e-3,
           weight_decay: float = 1e-2, seeds: Seeds = 0, importance: Sequence[float] | None = None,
-          loss: str = "mse", progress: bool = False, workers: int | None = None, engine: str | None = None,
-          device: str | torch.device | None = None) -> TrainResult:
-    """Train the K instances of ``model`` (in place) on labels ReLU(x) + x M^T.
+          loss: str = "mse", target: str = "relu", progress: bool = False, workers: int | None = None,
+          engine: str | None = None, device: str | torch.device | None = None) -> TrainResult:
+    """Train the K instances of ``model`` (in place) on labels f(x) + x M^T (f = ReLU by default).
 
     model: any module that follows the protocol (:class:`cclib.task.Model`). inputs: 'bernoulli'
     (p: float or K floats in (0, 1]) or 'one_active' (p must be None). steps: int or K ints;
     default: 10,000 non-empty batches for Bernoulli (:func:`steps_for`), 10,000 for one-active.
     seeds: the data seed of each instance (int s means s, s+1, ...). importance: n non-negative
     per-feature loss weights (default uniform). loss: 'mse' (default) or 'l4'
-    (:func:`cclib.task.loss`). engine: 'auto', 'fast' or 'general' (default $CCLIB_ENGINE, else
+    (:func:`cclib.task.loss`). target: the labels' function, 'relu' (default: ReLU(x) + x M^T) or
+    another of :data:`cclib.task.TARGETS` ('abs': |x|, clean mixing only). engine: 'auto', 'fast' or 'general' (default $CCLIB_ENGINE, else
     'auto'; see the module docstring). device: a torch device (default $CCLIB_DEVICE, else
     'cpu'); the model ends where it started.
     workers: worker processes the fast engine's shards run on (default: the active
@@ -174,7 +143,7 @@ def train(model: Model, mixing: Mixing, *, inputs: str = "bernoulli", p: PerInst
     workers = None if workers is None else check_int("workers", workers)
     plan = plan_training(model, mixing, inputs=inputs, p=p, steps=steps, batch_size=batch_size, lr=lr,
                          weight_decay=weight_decay, seeds=seeds, importance=importance, loss=loss,
-                         engine=engine, device=device)
+                         target=target, engine=engine, device=device)
     history, trained_mixing = run_plans([plan], workers=workers, progress=progress)[0]
     return TrainResult(history, plan.steps, trained_mixing, plan.engine)
 
@@ -182,11 +151,13 @@ def train(model: Model, mixing: Mixing, *, inputs: str = "bernoulli", p: PerInst
 def plan_training(model: Model, mixing: Mixing, *, inputs: str = "bernoulli", p: PerInstance | None = None,
                   steps: int | Sequence[int] | None = None, batch_size: int = 2048, lr: float = 3e-3,
                   weight_decay: float = 1e-2, seeds: Seeds = 0, importance: Sequence[float] | None = None,
-                  loss: str = "mse", engine: str | None = None, device: str | torch.device | None = None):
+                  loss: str = "mse", target: str = "relu", engine: str | None = None,
+                  device: str | torch.device | None = None):
     """The arguments of :func:`train` checked (here, once) and turned into a plan of tasks for
     :func:`run_plans`; nothing is trained yet."""
     check_choice("inputs", inputs, INPUTS)
     check_choice("loss", loss, LOSSES)
+    check_target(target, model, mixing)
     validate_common(model, mixing, batch_size, lr, weight_decay)
     k, n = model.n_instances, model.n_features
     seeds = check_seeds("seeds", seeds, k)
@@ -201,7 +172,7 @@ def plan_training(model: Model, mixing: Mixing, *, inputs: str = "bernoulli", p:
         probs = [None] * k
     steps = resolve_steps(steps, default_steps(inputs, probs, n), k)
     procedure = Procedure(inputs, tuple(probs), tuple(steps), tuple(seeds), batch_size, lr, weight_decay,
-                          weight, loss)
+                          weight, loss, target)
     device = resolve_device(device)
     return make_plan(model, mixing, procedure, choose_engine(engine, model, device, procedure), device)
 
@@ -211,5 +182,6 @@ def procedure_of(spec: RunSpec) -> Procedure:
     optim, bernoulli = spec.optim, spec.inputs.kind == "bernoulli"
     return Procedure(inputs=spec.inputs.kind, probs=tuple(spec.inputs.p) if bernoulli else (None,) * spec.n_instances,
                      steps=tuple(spec.steps), seeds=tuple(spec.seeds), batch_size=optim.batch_size, lr=optim.lr,
-                     weight_decay=optim.weight_decay, importance=importance_weights(spec.importance),
-                     loss=spec.loss.kind)
+                     weight_decay=optim.weight_decay,
+                     importance=check_importance(spec.importance, spec.model.n_features),
+                     loss=spec.loss.kind, target=spec.target)
