@@ -13,6 +13,31 @@ import torch
 from . import _env
 
 
+#: The allowed range of each setting that enters at more than one place (a run spec and a public
+#: function): (low, high, whether low itself is excluded). The spec's fields (:func:`field_range`)
+#: and the functions' checks (:func:`check_range`) both read it, so the rule is written once.
+RANGES = {
+    "p": (0.0, 1.0, True),
+    "sigma": (0.0, 10.0, False),
+    "lr": (0.0, 10.0, True),
+    "weight_decay": (0.0, 1.0, False),
+    "out_init_scale": (0.0, 10.0, True),
+    "init_scale": (0.0, 10.0, True),
+}
+
+
+def field_range(name: str) -> dict:
+    """The pydantic bounds of :data:`RANGES`' ``name`` (``gt`` or ``ge``, and ``le``)."""
+    low, high, low_open = RANGES[name]
+    return {("gt" if low_open else "ge"): low, "le": high}
+
+
+def check_range(name: str, value: object) -> float:
+    """``value`` as a float if it lies in :data:`RANGES`' range for ``name``."""
+    low, high, low_open = RANGES[name]
+    return check_float(name, value, low, high, low_open=low_open)
+
+
 def check_int(name: str, value: object, low: int = 1, high: int | None = None) -> int:
     """``value`` as an int, if it is an integer in [low, high] (high None: no upper bound)."""
     if isinstance(value, bool) or not isinstance(value, (int,)) and not (

@@ -1,7 +1,7 @@
 """Networks built by hand for Elhage et al.'s absolute-value task (y = |x|, Fig. 19): the model
 out = ReLU(W_out ReLU(W_in x + b_in) + b_out), a :class:`cclib.models.DeepMLP` with biases and an
-output ReLU, n features, d neurons, computing |x_i| for more features than it has neurons. They are scored on the target
-'abs' (``target="abs"`` in :mod:`cclib.evaluate`).
+output ReLU, n features, d neurons, computing |x_i| for more features than it has neurons. They
+are scored on the target 'abs' (``target="abs"`` in :mod:`cclib.evaluate`).
 
 **Codes of the half-features.** Each feature has two halves, x_i > 0 and x_i < 0; each half gets
 a *code*, a set of ``m`` neurons. W_in sends +x_i to the neurons of the positive half's code and

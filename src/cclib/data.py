@@ -19,7 +19,7 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from ._checks import check_float, check_int
+from ._checks import check_int, check_range
 
 #: From this probability on a Bernoulli stream draws a dense (steps, batch, n) block; below it,
 #: it draws only the positions of active cells (geometric gaps), ~1/p times fewer numbers. (The
@@ -32,7 +32,7 @@ def sample_bernoulli(batch_size: int, n_features: int, p: float,
     """(batch, n): each cell active with probability p, active values ~ U[-1, 1]."""
     check_int("batch_size", batch_size)
     check_int("n_features", n_features)
-    check_float("p", p, 0.0, 1.0, low_open=True)
+    check_range("p", p)
     active = torch.rand(batch_size, n_features, generator=generator) < p
     values = torch.rand(batch_size, n_features, generator=generator) * 2 - 1
     return values * active
@@ -53,7 +53,7 @@ def sample_one_active(batch_size: int, n_features: int,
 def steps_for(p: float, n_features: int = 100, non_empty_batches: int = 10_000) -> int:
     """Steps that give ``non_empty_batches`` batches' worth of non-empty samples at probability p,
     truncated as the published code does: 105,033 at p = 0.001, 15,773 at p = 0.01."""
-    check_float("p", p, 0.0, 1.0, low_open=True)
+    check_range("p", p)
     return int(non_empty_batches / (1 - (1 - p) ** n_features))
 
 
@@ -66,7 +66,7 @@ class BernoulliStream:
     """
 
     def __init__(self, p: float, batch_size: int, n_features: int, seed: int):
-        self.p = check_float("p", p, 0.0, 1.0, low_open=True)
+        self.p = check_range("p", p)
         self.batch_size = check_int("batch_size", batch_size)
         self.n_features = check_int("n_features", n_features)
         self.dense = self.p >= DENSE_SAMPLING_P

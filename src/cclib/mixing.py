@@ -12,7 +12,7 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from ._checks import check_choice, check_int, check_numbers, check_seeds
+from ._checks import RANGES, check_choice, check_int, check_numbers, check_seeds
 from ._threads import single_threaded
 from ._types import PerInstance, Seeds
 
@@ -81,7 +81,7 @@ def random_mixing(sigma: PerInstance, n_features: int = 100, seeds: Seeds = 0, *
     ``seeds[k]`` (an int s means s, s+1, ...), so it does not depend on the other instances.
     """
     n = check_int("n_features", n_features)
-    sig = torch.tensor(check_numbers("sigma", sigma, 0.0, 10.0), dtype=torch.float32)
+    sig = torch.tensor(check_numbers("sigma", sigma, *RANGES["sigma"][:2]), dtype=torch.float32)
     seeds = check_seeds("seeds", seeds, sig.numel())
     shapes = []
     for seed in seeds:
@@ -135,7 +135,7 @@ def low_rank_mixing(sigma: PerInstance, rank: int, n_features: int = 100, seeds:
     n = check_int("n_features", n_features)
     r = check_int("rank", rank, low=1, high=n)
     check_choice("spectrum", spectrum, ("flat", "random"))
-    sig = torch.tensor(check_numbers("sigma", sigma, 0.0, 10.0), dtype=torch.float32)
+    sig = torch.tensor(check_numbers("sigma", sigma, *RANGES["sigma"][:2]), dtype=torch.float32)
     seeds = check_seeds("seeds", seeds, sig.numel())
     shapes = []
     for seed in seeds:

@@ -39,7 +39,7 @@ import torch
 from jaxtyping import Float
 from torch import Tensor, nn
 
-from ._checks import check_choice, check_float, check_int, check_seeds, check_shape
+from ._checks import check_choice, check_int, check_range, check_seeds, check_shape
 
 if TYPE_CHECKING:
     from .mixing import Mixing
@@ -192,7 +192,7 @@ class MLP(_Sizes, nn.Module):
         if not isinstance(bias, bool):
             raise TypeError(f"bias must be True or False, got {bias!r}")
         self.bias = bias
-        scale = check_float("out_init_scale", out_init_scale, 0.0, 10.0, low_open=True)
+        scale = check_range("out_init_scale", out_init_scale)
         gens = _init_generators(check_seeds("seeds", seeds, k))
         self.W_in = nn.Parameter(torch.stack([kaiming_uniform((n, d), g, init_bounds) for g in gens]))
         self.W_out = nn.Parameter(torch.stack([kaiming_uniform((d, n), g, init_bounds) for g in gens]) * scale)

@@ -25,12 +25,13 @@ from typing import Annotated, Literal, Optional, Union
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ._checks import field_range
 from .task import TARGETS, check_importance, default_steps, target_of
 
 # strict: a string such as "0.02" is refused, not parsed; an int is a valid float
 # sigma is a standard deviation (of the entries of M): non-negative
-Sigma = Annotated[float, Field(strict=True, ge=0.0, le=10.0, allow_inf_nan=False)]
-Probability = Annotated[float, Field(strict=True, gt=0.0, le=1.0, allow_inf_nan=False)]
+Sigma = Annotated[float, Field(strict=True, allow_inf_nan=False, **field_range("sigma"))]
+Probability = Annotated[float, Field(strict=True, allow_inf_nan=False, **field_range("p"))]
 Count = Annotated[int, Field(strict=True, ge=1)]
 
 
@@ -80,11 +81,11 @@ class MLPArch(_Frozen):
     init_bounds: Literal["published", "textbook"] = "published"
     #: A factor on W_out's initial bound (Fig. 1: sqrt(n / d_embed) starts the MLP where the
     #: residual model's folded W_out starts).
-    out_init_scale: Annotated[float, Field(strict=True, gt=0.0, le=10.0, allow_inf_nan=False)] = 1.0
+    out_init_scale: Annotated[float, Field(strict=True, allow_inf_nan=False, **field_range("out_init_scale"))] = 1.0
     hidden_layers: Annotated[int, Field(strict=True, ge=1, le=4)] = 1
     skip: bool = False
     out_activation: Literal["none", "relu"] = "none"
-    init_scale: Annotated[float, Field(strict=True, gt=0.0, le=10.0, allow_inf_nan=False)] = 1.0
+    init_scale: Annotated[float, Field(strict=True, allow_inf_nan=False, **field_range("init_scale"))] = 1.0
     out_bias_init: Annotated[float, Field(strict=True, ge=-10.0, le=10.0, allow_inf_nan=False)] = 0.0
     start: Literal["random", "split_steiner_codes"] = "random"
 
@@ -196,8 +197,8 @@ class Optim(_Frozen):
 
     steps: Union[None, Count, tuple[Count, ...]] = None
     batch_size: Count = 2048
-    lr: Annotated[float, Field(strict=True, gt=0.0, le=10.0, allow_inf_nan=False)] = 3e-3
-    weight_decay: Annotated[float, Field(strict=True, ge=0.0, le=1.0, allow_inf_nan=False)] = 1e-2
+    lr: Annotated[float, Field(strict=True, allow_inf_nan=False, **field_range("lr"))] = 3e-3
+    weight_decay: Annotated[float, Field(strict=True, allow_inf_nan=False, **field_range("weight_decay"))] = 1e-2
     schedule: Literal["cosine"] = "cosine"
 
 
@@ -211,7 +212,8 @@ class RunSpec(_Frozen):
     model: :class:`MLPArch` (default; a dict without ``kind`` means it) or :class:`ResidualArch`. mixing: one of the mixing kinds
     (default clean); must be left out for the residual model. inputs: :class:`Bernoulli` or
     :class:`OneActive`. target: a name in :data:`cclib.task.TARGETS`, 'relu' (the paper's labels
-    ReLU(x) + x M^T) or 'abs' (y = |x|, Elhage et al.'s absolute-value task; clean mixing only). importance: per-feature loss weights
+    ReLU(x) + x M^T) or 'abs' (y = |x|, Elhage et al.'s absolute-value task; clean mixing only).
+    importance: per-feature loss weights
     (n_features non-negative floats), None for uniform. loss: :class:`Loss` (default MSE). optim: :class:`Optim`. init: another spec (same K and architecture) whose
     trained weights this run starts from.
     """
@@ -292,7 +294,8 @@ class RunSpec(_Frozen):
     def canonical(self) -> dict:
         """The JSON-able form the cache key hashes: every default filled in, except those of the
         fields added after the paper's runs (the loss, the target, and the model's hidden_layers,
-        skip, out_activation, init_scale, out_bias_init and start), which are left out at their defaults so that a spec's form does
+        skip, out_activation, init_scale, out_bias_init and start), which are left out at their
+        defaults so that a spec's form does
         not change when a field is added."""
         return _without_later_defaults(json.loads(self.model_dump_json()))
 

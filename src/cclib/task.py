@@ -194,8 +194,8 @@ class Procedure:
 
     inputs: 'bernoulli' or 'one_active'; probs: each instance's p (None for one-active); steps,
     seeds: one per instance; importance: (n,) float32 weights, or None for uniform; loss: a kind
-    of :data:`LOSSES`; target: a name in :data:`TARGETS`. AdamW: lr, weight_decay, betas (0.9, 0.999), eps 1e-8; the learning rate
-    follows :func:`cosine_lr` over each instance's own steps."""
+    of :data:`LOSSES`; target: a name in :data:`TARGETS`. AdamW: lr, weight_decay, betas (0.9,
+    0.999), eps 1e-8; the learning rate follows :func:`cosine_lr` over each instance's own steps."""
 
     inputs: str
     probs: tuple

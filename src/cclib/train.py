@@ -35,7 +35,7 @@ from typing import Sequence
 import torch
 
 from . import _env
-from ._checks import check_choice, check_float, check_int, check_probabilities, check_seeds, resolve_device
+from ._checks import check_choice, check_int, check_probabilities, check_range, check_seeds, resolve_device
 from ._types import PerInstance, Seeds
 from .fast import FastPlan, refusal
 from .general import GeneralPlan
@@ -81,8 +81,8 @@ def validate_common(model: Model, mixing: Mixing, batch_size: int, lr: float, we
                          f"n_features={model.n_features}")
     check_own_labels(model, mixing)
     check_int("batch_size", batch_size)
-    check_float("lr", lr, 0.0, 10.0, low_open=True)
-    check_float("weight_decay", weight_decay, 0.0, 1.0)
+    check_range("lr", lr)
+    check_range("weight_decay", weight_decay)
 
 
 def resolve_steps(steps: int | Sequence[int] | None, default: list[int], k: int) -> list[int]:
@@ -157,8 +157,8 @@ def plan_training(model: Model, mixing: Mixing, *, inputs: str = "bernoulli", p:
     :func:`run_plans`; nothing is trained yet."""
     check_choice("inputs", inputs, INPUTS)
     check_choice("loss", loss, LOSSES)
-    check_target(target, model, mixing)
     validate_common(model, mixing, batch_size, lr, weight_decay)
+    check_target(target, model, mixing)
     k, n = model.n_instances, model.n_features
     seeds = check_seeds("seeds", seeds, k)
     weight = check_importance(importance, n)
