@@ -341,7 +341,7 @@ for name, table, d in (("init scale 0.1", kept, 50), ("from the Steiner codes", 
               report.seed_noise(values, se) if len(values) > 1 else se, f"L/p {values.mean():.4f} vs (b) {bound_b([p], d)[0]:.4f}")
 for name, (values, se) in registered_loss.items():
     judge(("registered", name), f"p = {P_START:g}: the registry run abs_{name} beats (b)",
-          bound_b([P_START], 50)[0] - values.mean(), report.seed_noise(values, se),
+          bound_b([P_START], 50)[0] - values.mean(), report.seed_noise(values, se.mean()),
           f"L/p {values.mean():.4f} vs (b) {bound_b([P_START], 50)[0]:.4f}")
 for start in ("init scale 0.1", "from the Steiner codes"):
     star = stars[(start, 50)]
