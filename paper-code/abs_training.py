@@ -36,9 +36,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cclib import cache, constructions, evaluate, mixing, report, train
+from cclib import cache, evaluate, mixing, report, runs, train
 from cclib.models import DeepMLP
 from cclib.paper_runs import ABS_P
+from cclib.spec import RunSpec
 from cclib.task import default_steps
 
 OUT = Path(__file__).resolve().parent / "results" / "abs_training.json"
@@ -76,20 +77,17 @@ def settings() -> dict[str, list[dict]]:
 
 
 def start_model(run: dict) -> DeepMLP:
-    """The untrained model of ``run``: the published init times ``scale`` (every weight), the output
-    bias ``out_bias``; or the construction ``start``."""
-    k, d = len(run["ps"]), run["d"]
-    model = DeepMLP(k, N, d, run["seeds"], bias=True, out_activation="relu")
-    with torch.no_grad():
-        if run.get("start") == "steiner":
-            built = constructions.code_network(*constructions.split_codes(N, d), d)
-            for mine, theirs in zip(model.parameters(), built.parameters()):
-                mine.copy_(theirs.expand_as(mine))
-        else:
-            for w in list(model.hidden) + [model.W_out]:
-                w.mul_(run.get("scale", 1.0))
-            model.b_out.fill_(run.get("out_bias", 0.0))
-    return model
+    """The untrained model of ``run``, built from the spec fields of its start
+    (:func:`cclib.runs.build_model`): the published init times ``scale`` (every weight, the
+    ``init_scale`` field), the output bias ``out_bias`` (``out_bias_init``); or the construction
+    ``start`` ('steiner': ``start='split_steiner_codes'``)."""
+    model = dict(d_mlp=run["d"], bias=True, out_activation="relu")
+    if run.get("start") == "steiner":
+        model["start"] = "split_steiner_codes"
+    else:
+        model.update(init_scale=run.get("scale", 1.0), out_bias_init=run.get("out_bias", 0.0))
+    return runs.build_model(RunSpec(seeds=run["seeds"], model=model, target="abs",
+                                    inputs=dict(kind="bernoulli", p=run["ps"]), optim=dict(steps=1)))
 
 
 def halves(model) -> np.ndarray:
