@@ -25,11 +25,6 @@ QUICK_STEPS = 300
 #: Fig. 2's training probabilities.
 SPARSITY_P = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
 
-#: Fig. 2's training probabilities for the embedding-like M: both ends of the sparse (<= 0.01) and
-#: dense (>= 0.2) groups its claims compare, and p = 0.1 between them. Half of SPARSITY_P, because
-#: the full ten added 15 minutes to the test suite's cold run (83 of CI's 90 minutes, measured).
-SPARSITY_P_EMBEDDING = (0.001, 0.01, 0.1, 0.5, 1.0)
-
 #: Beyond the published 0.08, where the exactly-one-active sweep is cheap enough to go on.
 SWEEP_EXTENSION = (0.09, 0.1, 0.12, 0.14, 0.16)
 
@@ -76,46 +71,32 @@ def directions(seeds: list[int], quick: bool = False) -> RunSpec:
                    inputs=dict(kind="bernoulli", p=0.01), optim=_optim(quick, 20_000))
 
 
-def sigma_sweep(kind: str, inputs: str, seeds: list[int], quick: bool = False, every: int = 1) -> RunSpec:
+def sigma_sweep(kind: str, inputs: str, seeds: list[int], quick: bool = False) -> RunSpec:
     """Fig. 5b (and 9): one instance per (seed, sigma), seed-major; diagonal kept; 10,000 steps.
 
     inputs='bernoulli' trains at p = 0.01 (the published sweep, sigma up to 0.08); 'one_active'
     on exactly one active input per sample (the input distribution of Fig. 9's SNMF comparison),
-    its grid extended to sigma = 0.16 so that the rise above naive can be seen. ``every``: train
-    every so many sigma of the grid (1: all of them).
+    its grid extended to sigma = 0.16 so that the rise above naive can be seen.
     """
-    grid = sweep_sigmas(quick, extended=inputs == "one_active")[::every]
+    grid = sweep_sigmas(quick, extended=inputs == "one_active")
     all_seeds, sigmas = grid_instances(seeds, grid)
     data = dict(kind="bernoulli", p=0.01) if inputs == "bernoulli" else dict(kind=inputs)
     return RunSpec(seeds=all_seeds, mixing=dict(kind=kind, sigma=sigmas), inputs=data,
                    optim=_optim(quick, 10_000))
 
 
-#: Fig. 5b's Bernoulli sweep at its two further seeds is trained on every fourth sigma of the
-#: published grid (11 of 41, the ends included). Measured on a clean clone: on every other
-#: sigma they were ~490 s of a cold test run of 4915 s (82 min; CI allows 90, on a machine seen
-#: ~6% slower than this one), so every fourth saves ~4 minutes; the full grid would add ~8 more.
-MORE_SEEDS_EVERY = 4
-
-
 def sigma_sweep_more_seeds(kind: str, seed: int = 0, quick: bool = False) -> RunSpec | None:
-    """Fig. 5b's Bernoulli sweep at the seeds of :func:`paper_seeds` after the first, on every
-    :data:`MORE_SEEDS_EVERY`-th sigma; None in quick mode (one seed). The published panel's
+    """Fig. 5b's Bernoulli sweep at the seeds of :func:`paper_seeds` after the first, on the whole
+    published grid; None in quick mode (one seed). The published panel's
     one-seed run (:func:`sigma_sweep` with ``[seed]``, which Figs. 8, 9 and 12 reuse) stays a run
     of its own, so that these seeds add to it without retraining it."""
     more = paper_seeds(seed, quick)[1:]
-    return sigma_sweep(kind, "bernoulli", more, quick, every=MORE_SEEDS_EVERY) if more else None
+    return sigma_sweep(kind, "bernoulli", more, quick) if more else None
 
 
 #: Fig. 12's embedding widths (beyond the paper), and the three of its quick version.
 EMBED_WIDTHS = (100, 150, 200, 300, 500, 1000, 2000, 5000, 10_000)
 EMBED_WIDTHS_QUICK = (100, 300, 1000)
-
-
-def embed_width_seeds(width: int, seeds: list[int]) -> list[int]:
-    """Fig. 12's seeds at one width: all of them up to 1000, the first alone beyond (the residual
-    model's cost grows with the width: ~80 CPU-s per seed at 10,000)."""
-    return list(seeds) if width <= 1000 else list(seeds[:1])
 
 
 def embed_width(width: int, seeds: list[int], quick: bool = False) -> RunSpec:
@@ -296,7 +277,7 @@ def registry(seed: int = 0, quick: bool = False, figures: Sequence[str] | None =
     runs += [(("fig02", "fig03", "fig04", "fig15"), f"sparsity_p{p:g}", sparsity_regime(p, seeds, quick))
              for p in SPARSITY_P]
     runs += [(("fig02",), f"sparsity_embed_p{p:g}", sparsity_regime(p, seeds, quick, embedding=True))
-             for p in SPARSITY_P_EMBEDDING]
+             for p in SPARSITY_P]
     runs += [(("fig15", "fig17"), f"clean_p{p:g}", clean_regime(p, seeds, quick)) for p in SPARSITY_P]
     runs += [(("fig05",), f"mixing_{k}", v) for k, v in mixing_kinds(seed, quick).items()]
     for inputs, sweep_seeds in (("bernoulli", [seed]), ("one_active", seeds)):
@@ -314,9 +295,8 @@ def registry(seed: int = 0, quick: bool = False, figures: Sequence[str] | None =
     runs += [(("fig10",), f"clean_p{p:g}", v) for p, v in clean_runs(seed, quick).items()]
     runs += [(("fig11",), f"rank_{r}", v) for r, v in rank_runs(seed, quick).items()]
     widths = EMBED_WIDTHS_QUICK if quick else EMBED_WIDTHS
-    runs += [(("fig12",), f"embed_width_{w}", embed_width(w, embed_width_seeds(w, seeds), quick))
-             for w in widths]
-    pairs = [(w, s) for w in widths for s in embed_width_seeds(w, seeds)]
+    runs += [(("fig12",), f"embed_width_{w}", embed_width(w, seeds, quick)) for w in widths]
+    pairs = [(w, s) for w in widths for s in seeds]
     runs.append((("fig12",), "embed_width_mlp",
                  embed_width_mlp([w for w, _ in pairs], [s for _, s in pairs], quick)))
     runs.append((("fig13",), "mixing_embed", mixing_kinds(seed, quick)["embed"]))
