@@ -65,7 +65,7 @@ test: $(STAMP)  ## the store checked, unit tests, a sampled reproduction, then n
 unit: $(STAMP)  ## the unit tests alone, on every core
 	$(PY) -m pytest tests -n auto
 
-store: $(STAMP)  ## train the registry runs the store (data/store/) lacks under the current keys, into it
+store: $(STAMP)  ## train the registry runs the store (data/store/) lacks under the current keys, into it; then ship the notebooks' evaluations
 	$(PY) paper-code/store.py fill
 
 # The whole paper from scratch: every registry run retrained into an empty cache (the store

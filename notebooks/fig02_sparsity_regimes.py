@@ -22,8 +22,7 @@
 # diagonal) and (b) the embedding-like M = $-(W_E W_E^T - I)$ of a random 1000-wide embedding with
 # unit rows (Braun et al.'s residual stream, Fig. 1; its diagonal is zero too). Every p is
 # trained from three seeds (a new M, initialisation and data each); curves are the seed mean
-# with a band of ± one seed standard deviation. Panel (b) trains five of the ten p (0.001, 0.01,
-# 0.1, 0.5, 1: both ends of each group the claims compare, and p = 0.1 between them).
+# with a band of ± one seed standard deviation. Both panels train all ten p.
 #
 # **Claim.** "In both cases", models trained sparse beat the naive loss (1/12) at small p_eval and
 # lose at large p_eval; models trained dense do the reverse. The dots (each model at its own
@@ -49,7 +48,7 @@ from cclib.baselines import naive_loss
 
 setup = notebook.setup(mode, seed, out_dir)  # checks the parameters, sets the style
 out, quick, SEEDS = setup.out, setup.quick, setup.seeds
-TRAIN_P = {"random": paper_runs.SPARSITY_P, "embedding": paper_runs.SPARSITY_P_EMBEDDING}
+TRAIN_P = {"random": paper_runs.SPARSITY_P, "embedding": paper_runs.SPARSITY_P}
 COLORS = dict(zip(paper_runs.SPARSITY_P, plotting.sparsity_colors(paper_runs.SPARSITY_P)))  # one per p
 
 # %% [markdown]
@@ -61,8 +60,7 @@ COLORS = dict(zip(paper_runs.SPARSITY_P, plotting.sparsity_colors(paper_runs.SPA
 p_eval = setup.p_eval
 spk = setup.samples
 KINDS = {"random": "(a) random asymmetric M, sigma 0.02",
-         "embedding": f"(b) embedding-like M, $-(W_E W_E^T - I)$: {len(TRAIN_P['embedding'])} of the "
-                      f"{len(TRAIN_P['random'])} p trained"}
+         "embedding": "(b) embedding-like M, $-(W_E W_E^T - I)$"}
 
 
 def regime(kind):
@@ -95,7 +93,7 @@ for ax, (kind, r) in zip(axes, regimes.items()):
     handles, labels = ax.get_legend_handles_labels()
     naive_lines = [i for i, label in enumerate(labels) if label.startswith("naive")]  # each panel's own
     ax.legend([handles[i] for i in naive_lines], [labels[i] for i in naive_lines], fontsize="x-small", loc="lower left")
-    if kind == "random":  # the panel with every p gives the figure's legend
+    if kind == "random":  # one legend for the figure: both panels train the same p
         models = [(handles[i], label) for i, label in enumerate(labels) if not label.startswith("naive")]
 axes[0].set_ylabel("loss per feature L / p (log scale)")
 fig.legend(*zip(*models), fontsize="x-small", loc="upper left", bbox_to_anchor=(1.0, 0.88))

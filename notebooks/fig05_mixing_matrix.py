@@ -27,8 +27,7 @@
 # **(b)** Loss per feature against sigma, as published: random symmetric and asymmetric M with
 # their diagonal kept, Bernoulli inputs at p = 0.01, 10,000 steps, one model per sigma in
 # linspace(0, 0.08, 41), each scored at p_eval = 0.01; and, beyond the paper, two more seeds on
-# every fourth sigma of that grid (11 of 41, both ends included), so that the claims are judged
-# on the mean of three seeds with their spread. Beside it, the same sweep on exactly one
+# the whole grid, so that the claims are judged on the mean of three seeds with their spread. Beside it, the same sweep on exactly one
 # active input per sample (the input distribution of Fig. 9's semi-NMF comparison), over three
 # seeds and extended to sigma = 0.16.
 #
@@ -74,8 +73,8 @@ embed_std = float(m_embed[~np.eye(100, dtype=bool)].std())
 # A seed fixes the random shape G, the initial weights and the data, so along one seed's curve
 # only the magnitude changes. The exactly-one-active loss is exact (closed form), so its band
 # (mean ± one seed standard deviation) is all seed-to-seed variation. The Bernoulli sweep is
-# drawn twice: seed 0 at all 41 sigma (the published panel), and the mean ± sd of seeds 0, 1 and
-# 2 at every fourth sigma, where each seed's loss is also an estimate (standard error 0.0001 to
+# drawn twice: seed 0 (the published panel), and the mean ± sd of seeds 0, 1 and 2, at all 41
+# sigma, where each seed's loss is also an estimate (standard error 0.0001 to
 # 0.0003 at 4096 samples per stratum), combined with the seed spread.
 
 # %%
@@ -83,7 +82,6 @@ sweep_sigmas = {"bernoulli": paper_runs.sweep_sigmas(quick),
                 "one_active": paper_runs.sweep_sigmas(quick, extended=True)}
 sweep_seeds = {"bernoulli": [seed], "one_active": SEEDS}
 sweep, sweep_sd, published, published_se = {}, {}, {}, {}
-every = paper_runs.MORE_SEEDS_EVERY
 for inputs in ("bernoulli", "one_active"):
     for kind in ("symmetric", "asymmetric"):
         run = experiments.trained(paper_runs.sigma_sweep(kind, inputs, sweep_seeds[inputs], quick),
@@ -94,7 +92,7 @@ for inputs in ("bernoulli", "one_active"):
             continue
         curve = evaluations.loss_curve(run, [0.01], setup.samples)
         published[kind], published_se[kind] = curve.loss[:, 0], curve.se[:, 0]    # seed 0, every sigma
-        values, se = published[kind][None, ::every], published_se[kind][None, ::every]
+        values, se = published[kind][None], published_se[kind][None]
         more = paper_runs.sigma_sweep_more_seeds(kind, seed, quick)                # None in quick mode
         if more is not None:
             extra = evaluations.loss_curve(experiments.trained(more, progress=True), [0.01], 4096)
@@ -102,7 +100,6 @@ for inputs in ("bernoulli", "one_active"):
             se = np.vstack([se, extra.se[:, 0].reshape(len(SEEDS) - 1, -1)])
         sweep[inputs, kind] = values.mean(0)
         sweep_sd[inputs, kind] = report.seed_noise(values, np.sqrt((se ** 2).mean(0) / len(values)))
-sweep_sigmas["bernoulli"] = sweep_sigmas["bernoulli"][::every]       # where every seed was trained
 
 # %%
 fig, (ax_a, ax_b, ax_c) = plt.subplots(1, 3, figsize=(16, 4.6), width_ratios=[1.2, 1, 1])
@@ -132,8 +129,7 @@ for ax, inputs, title in ((ax_b, "bernoulli", "(b) Bernoulli p = 0.01, scored at
             if len(SEEDS) == 1:
                 continue
             ax.plot(sweep_sigmas[inputs], s, "--", lw=1.2, color=color,
-                    label=f"{plotting.over_seeds(len(SEEDS))} at {len(sweep_sigmas[inputs])} of the "
-                          f"{len(published[kind])} $\\sigma$")
+                    label=f"random {kind}: {plotting.over_seeds(len(SEEDS))}")
         else:
             ax.plot(sweep_sigmas[inputs], s, "o-", ms=3, color=color, label=f"random {kind}, diagonal kept")
         ax.fill_between(sweep_sigmas[inputs], s - sd, s + sd, color=color, alpha=0.25, lw=0)
@@ -155,14 +151,14 @@ plt.show()
 # above the float rounding of a loss (about 1e-7 of it) and far below the trained models' gains
 # over naive at p = 0.01 (Fig. 2). "About linear": on the first half of the way to the minimum
 # (at least three grid points), a straight line explains R^2 > 0.9 of the variance (its slope
-# judged by its own standard error); on Bernoulli inputs this fit uses seed 0's 41 sigma, since
-# on the three seeds' 11 it would rest on three points. The other claims' margins are in seed
-# standard deviations (for the Bernoulli sweep: the three seeds' mean on every fourth sigma, its
-# noise the seeds' sd combined with the evaluation's standard error of the mean).
+# judged by its own standard error), fitted to the three seeds' mean. The other claims' margins
+# are in seed standard deviations (for the Bernoulli sweep: the three seeds' mean, its noise the
+# seeds' sd combined with the evaluation's standard error of the mean).
 # "Symmetric below asymmetric" is judged on the published grid (sigma 0.01 to 0.08), at its
 # closest sigma. Footnote 5 ("the optimal noise scale ... happens to be close to the standard
 # deviation" of the embedding-like M): "close" is read as "the loss cannot tell them apart",
-# i.e. the std lies where seed 0's Bernoulli sweep is within one seed sd of its minimum.
+# i.e. the std lies where the three seeds' mean Bernoulli sweep is within one seed sd of its
+# minimum.
 
 
 # %% [markdown]
@@ -216,19 +212,15 @@ for inputs, tag in (("bernoulli", "(b)"), ("one_active", "(b')")):
     for kind in ("symmetric", "asymmetric"):
         s, noise = sweep[inputs, kind], sweep_sd[inputs, kind]
         best = int(np.argmin(s))
-        # the fall is fitted on the finest grid: for Bernoulli inputs seed 0's 41 sigma (on the
-        # three seeds' 11 the fit would have three points, one degree of freedom)
-        fine_sig, fine = (paper_runs.sweep_sigmas(quick), published[kind]) if inputs == "bernoulli" else (sig, s)
-        head = slice(0, max(3, int(np.argmin(fine)) // 2 + 1))
-        fit = linregress(fine_sig[head], fine[head])
-        fitted = f"seed {seed}, " if inputs == "bernoulli" else ""
+        head = slice(0, max(3, best // 2 + 1))
+        fit = linregress(sig[head], s[head])
         whose.compare(f"{tag} {kind}: sigma = 0 at naive (within 0.002)", abs(s[0] - naive), 0.002, noise[0],
                        above=False, detail=f"L/p {s[0]:.4f}")
         whose.compare(f"{tag} {kind}: falls for small sigma", fit.slope, 0, max(fit.stderr, 1e-12),
                        above=False, detail=f"initial slope {fit.slope:.2f} ± {fit.stderr:.2f} "
-                                           f"({fitted}sigma <= {fine_sig[head][-1]:.3f})")
+                                           f"(sigma <= {sig[head][-1]:.3f})")
         whose.add(f"{tag} {kind}: about linearly (R^2 > 0.9)", fit.rvalue ** 2 > 0.9,
-                   f"R^2 {fit.rvalue ** 2:.2f} ({fitted}{head.stop} sigma)")
+                   f"R^2 {fit.rvalue ** 2:.2f} ({head.stop} sigma)")
         rise = min(s[0], s[-1]) - s[best]
         whose.compare(f"{tag} {kind}: a minimum inside the range", rise, 0, noise[best],
                        detail=f"min {s[best]:.4f} at sigma {sig[best]:.3f}, {rise:.4f} below both ends")
@@ -242,12 +234,12 @@ claims.ours.compare("(b') symmetric below asymmetric at every sigma in [0.01, 0.
                detail=f"closest at sigma {sweep_sigmas['one_active'][worst]:.3f}: gap {gap[worst]:.4f} "
                       f"± {spread[worst]:.4f}")
 # footnote 5: the optimal sigma is close to the std of the embedding-like M. "Close": the std
-# lies where the Bernoulli sweep (seed 0's 41 sigma) is within the seed spread of its minimum,
-# so that the loss cannot tell the two magnitudes apart
+# lies where the Bernoulli sweep (the seeds' mean) is within the seed spread of its minimum, so
+# that the loss cannot tell the two magnitudes apart
 for kind in ("symmetric", "asymmetric"):
-    fine_sig, fine = paper_runs.sweep_sigmas(quick), published[kind]
-    tol = sweep_sd["bernoulli", kind][int(np.argmin(sweep["bernoulli", kind]))]
-    basin = fine_sig[fine <= fine.min() + tol]
+    s = sweep["bernoulli", kind]
+    tol = sweep_sd["bernoulli", kind][int(np.argmin(s))]
+    basin = sweep_sigmas["bernoulli"][s <= s.min() + tol]
     claims.paper.add(f"footnote 5, {kind}: the embedding-like M's std lies where the loss is within a seed sd of "
                      "its minimum", basin.min() <= embed_std <= basin.max(),
                      f"std {embed_std:.4f}; loss within {tol:.4f} of its minimum for sigma in "

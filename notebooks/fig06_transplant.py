@@ -40,7 +40,7 @@ out_dir = None  # None: paper-code/output of this checkout, from any working dir
 import matplotlib.pyplot as plt
 import numpy as np
 
-from cclib import bounds, evaluate, experiments, mixing, notebook, paper_runs, plotting, report
+from cclib import bounds, evaluations, experiments, mixing, notebook, paper_runs, plotting, report
 from cclib.baselines import naive_loss
 
 setup = notebook.setup(mode, seed, out_dir)  # checks the parameters, sets the style
@@ -60,8 +60,10 @@ mean = {k: float(v.mean()) for k, v in span.items()}
 se = {k: float(v.std(ddof=1) / np.sqrt(v.size)) for k, v in span.items()}   # 500 independent batches
 # the noisy model's weights, scored (not trained) on its own labels and on clean ones
 samples = setup.samples
-own, own_se = (float(v[0]) for v in evaluate.expected_loss(noisy_run.model, noisy_run.mixing, P, samples))
-on_clean, on_clean_se = (float(v[0]) for v in evaluate.expected_loss(noisy_run.model, mixing.clean(), P, samples))
+own, own_se = (float(v[0]) for v in evaluations.expected_loss(noisy_run, P, samples))
+on_clean_curve = evaluations.cached_curve(dict(run=noisy_run.key(), labels="clean"), noisy_run.model, mixing.clean(),
+                                          [P], samples)
+on_clean, on_clean_se = float(on_clean_curve.loss[0, 0]), float(on_clean_curve.se[0, 0])
 
 # %%
 fig, ax = plt.subplots(figsize=(7, 4))

@@ -43,9 +43,12 @@ out_dir = None  # None: paper-code/output of this checkout, from any working dir
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
+import torch
 
 from cclib import analysis, baselines, evaluate, evaluations, experiments, notebook, paper_runs, plotting, report
 from cclib.baselines import naive_loss
+from cclib.models import MLP
+from cclib.runs import build_mixing
 from cclib.spec import RunSpec
 
 setup = notebook.setup(mode, seed, out_dir)  # checks the parameters, sets the style
@@ -212,8 +215,27 @@ claims.ours.compare("not just an SVD: the rank-50 SVD model loses to the trained
                                          f"{trained_at[1:][j]:.4f}; SVD at sigma 0: {svd_loss[0]:.4f}")
 
 
+def snmf_weights(spec, index, iters):
+    """The weights of the semi-NMF fit (label orientation) of instance ``index`` of the mixing of
+    ``spec``; deterministic, so shipped in the store (cclib.evaluations.memo)."""
+    fit = baselines.semi_nmf(build_mixing(spec).select([index]), orientation="label", max_iter=iters).model
+    return dict(W_in=fit.W_in.detach().numpy(), W_out=fit.W_out.detach().numpy())
+
+
+def snmf_curve(spec, index, iters, p_eval, samples):
+    """The loss curve (K = 1) of that fit, on its own labels."""
+    weights = snmf_weights(spec, index, iters)
+    model = MLP.from_weights(torch.from_numpy(weights["W_in"]), torch.from_numpy(weights["W_out"]))
+    return dict(loss=evaluate.loss_curve(model, build_mixing(spec).select([index]), p_eval, samples).loss[0])
+
+
+def snmf_model(index):
+    weights = evaluations.memo("fig09 semi-NMF weights", snmf_weights, spec=snmf_spec, index=index, iters=iters)
+    return MLP.from_weights(torch.from_numpy(weights["W_in"]), torch.from_numpy(weights["W_out"]))
+
+
 k = SIGMAS.index(0.03)
-snmf_fit = baselines.semi_nmf(mix.select([k]), orientation="label", max_iter=iters).model
+snmf_fit = snmf_model(k)
 at_sweep = [i * len(sweep_sigmas) + int(np.argmin(np.abs(sweep_sigmas - 0.03))) for i in range(len(SEEDS))]
 mass_t = np.array([analysis.top_mass(trained.model.W_in[i].detach().numpy()) for i in at_sweep])
 r_t = np.array([analysis.entry_fit(trained.model, trained.mixing, instance=i).offdiag_corr for i in at_sweep])
@@ -236,12 +258,10 @@ bern = experiments.trained(paper_runs.sigma_sweep("asymmetric", "bernoulli", [se
 b = int(np.argmin(np.abs(paper_runs.sweep_sigmas(quick) - 0.02)))
 p_eval = setup.p_eval
 spk = setup.samples
-one = mix.select([SIGMAS.index(0.02)])
 profile = {"trained": evaluations.cached_curve(dict(run=bern.key(), instance=b), bern.model.select([b]),
                                                bern.mixing.select([b]), p_eval, spk).loss[0],
-           "SNMF": evaluations.cached_curve(dict(model="snmf", sigma=0.02, seed=seed, orientation="label", iters=iters),
-                                            baselines.semi_nmf(one, orientation="label", max_iter=iters).model, one,
-                                            p_eval, spk).loss[0]}
+           "SNMF": evaluations.memo("fig09 semi-NMF loss curve", snmf_curve, spec=snmf_spec, index=SIGMAS.index(0.02),
+                                    iters=iters, p_eval=p_eval, samples=spk)["loss"]}
 cross = {k: float(p_eval[np.flatnonzero(c >= naive)[0]]) if (c >= naive).any() else np.nan for k, c in profile.items()}
 same = all(c[0] < naive and c[-1] > naive for c in profile.values())
 claims.paper.add("SNMF reproduces the loss profile: below naive at the sparsest p_eval, above at p_eval = 1 (sigma 0.02)",

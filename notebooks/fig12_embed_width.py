@@ -58,22 +58,20 @@ naive = naive_loss()
 # %% [markdown]
 # ## Training
 # The residual model: one run per width, its instances the seeds. Its weights are
-# $d_{embed} \times 50$, so its cost grows with the width (about 80 CPU-seconds per seed at 10,000):
-# widths up to 1000 have three seeds, wider ones one, and their bars show only the evaluation's
-# standard error. The MLPs on the same mixing matrices train as one run, an instance per
+# $d_{embed} \times 50$, so its cost grows with the width (about 80 CPU-seconds per seed at 10,000);
+# every width has three seeds. The MLPs on the same mixing matrices train as one run, an instance per
 # (width, seed). The mapping below reads Fig. 5's Bernoulli sweep from the cache (and trains it if
 # Fig. 5 has not run yet).
 
 # %%
-seeds_at = {w: paper_runs.embed_width_seeds(w, SEEDS) for w in WIDTHS}
-pairs = [(w, s) for w in WIDTHS for s in seeds_at[w]]
+pairs = [(w, s) for w in WIDTHS for s in SEEDS]
 mlp_run = experiments.trained(paper_runs.embed_width_mlp([w for w, _ in pairs], [s for _, s in pairs], quick),
                               progress=True)
 mlp_curve = evaluations.loss_curve(mlp_run, [P], samples)
 mlp_loss, mlp_se = mlp_curve.loss[:, 0], mlp_curve.se[:, 0]
 mean, sd, offdiag_std = {"residual": [], "mlp": []}, {"residual": [], "mlp": []}, []
 for width in WIDTHS:
-    run = experiments.trained(paper_runs.embed_width(width, seeds_at[width], quick), progress=True)
+    run = experiments.trained(paper_runs.embed_width(width, SEEDS, quick), progress=True)
     curve = evaluations.loss_curve(run, [P], samples)
     res_loss, res_se = curve.loss[:, 0], curve.se[:, 0]
     here = np.array([w == width for w, _ in pairs])
@@ -86,7 +84,6 @@ for width in WIDTHS:
     offdiag_std.append(float(m[:, off].std()))
 mean = {k: np.array(v) for k, v in mean.items()}
 sd = {k: np.array(v) for k, v in sd.items()}
-n_seeds = np.array([len(seeds_at[w]) for w in WIDTHS])
 offdiag_std = np.array(offdiag_std)
 
 # %% [markdown]
@@ -115,8 +112,7 @@ ax.plot(WIDTHS, mapped, "^:", color=plotting.COLORS["snmf"], ms=5,
         label="Fig. 5b (symmetric $M$) at the same off-diagonal std")
 plotting.naive_line(ax)
 ax.set(xscale="log", xlabel="embedding width $d_{embed}$", ylabel="loss per feature $L / p$ at $p$ = 0.01",
-       title=(f"loss against embedding width ({len(SEEDS)} seeds to 1000, 1 beyond; bars: sd)"
-              if len(SEEDS) > 1 else "loss against embedding width (1 seed)"))
+       title=f"loss against embedding width ({plotting.over_seeds(len(SEEDS))}; bars: sd)")
 ax.set_yscale("log")
 plotting.plain_log_axis(ax, "y", [0.06, 0.07, 0.08, 0.1, 0.15, 0.2, 0.3, 0.4])
 plotting.plain_log_axis(ax, "x", [w for w in (100, 300, 1000, 3000, 10_000) if w <= max(WIDTHS)])
@@ -136,8 +132,7 @@ plt.show()
 
 # %% [markdown]
 # ## Claims
-# Margins are in seed standard deviations (combined with the evaluation's standard error; at
-# the one-seed widths, that standard error alone). "Past the best
+# Margins are in seed standard deviations (combined with the evaluation's standard error). "Past the best
 # width the advantage shrinks": the slope of the advantage $\mathrm{naive} - L/p$ against log10(width),
 # fitted over the best width and wider ones, is negative by its own standard error. "Agree at
 # every width": each width's difference between the two architectures lies within 3 combined
@@ -168,7 +163,7 @@ claims.ours.compare("past the best width, the advantage over naive shrinks with 
                above=False, unit="se",
                detail=f"slope {slope:+.4f} ± {slope_se:.4f} per decade; advantage {advantage[0]:.4f} at "
                       f"{WIDTHS[best]}, {advantage[-1]:.4f} at {WIDTHS[-1]}")
-combined = np.sqrt((sd["residual"] ** 2 + sd["mlp"] ** 2) / n_seeds)
+combined = np.sqrt((sd["residual"] ** 2 + sd["mlp"] ** 2) / len(SEEDS))
 z = (mean["residual"] - mean["mlp"]) / combined
 claims.ours.add("the residual model and the MLP on its mixing agree at every width (|z| < 3)",
            bool(np.all(np.abs(z) < 3)), expected=False,

@@ -69,7 +69,7 @@ import numpy as np
 
 import torch
 
-from cclib import baselines, bounds, evaluate, experiments, mixing, notebook, paper_runs, plotting, report
+from cclib import baselines, bounds, evaluate, evaluations, experiments, mixing, notebook, paper_runs, plotting, report
 from cclib.models import MLP
 
 setup = notebook.setup(mode, seed, out_dir)  # checks the parameters, sets the style
@@ -95,28 +95,38 @@ def score(model, p, samples):
 
 
 # %%
+def all_scores(runs, settings, seed, iters, samples, d_mlp):
+    """Every model's scores in each setting (name -> p; runs: the MSE- and L4-trained run of each),
+    the baselines fitted here, and the L4 rank floor; deterministic, so shipped in the store
+    (cclib.evaluations.memo)."""
+    codes = baselines.sparse_codes(per_feature=5, seeds=[seed])
+    codes_l4 = MLP.from_weights(codes.W_in.detach(), baselines.l4_readout(codes.W_in.detach(), iters=iters))
+    identity = torch.eye(100)[None]
+    scores = {}
+    for (name, p), (mse_run, l4_run) in zip(settings.items(), runs):
+        linear = baselines.best_linear(d_mlp, p, "l4", seeds=[seed], iters=iters)
+        storage = MLP.from_weights(identity, baselines.best_storage(d_mlp, p, "l4", seeds=[seed], iters=iters).float())
+        scores[name] = {"naive": score(baselines.naive(), p, samples),
+                        "best linear map": score(linear, p, samples),
+                        "sparse codes, least squares": score(codes, p, samples),
+                        "sparse codes, L4 read-out": score(codes_l4, p, samples),
+                        "storage: ReLU(x), best rank-50 map": score(storage, p, samples),
+                        "MSE-trained": score(mse_run.model, p, samples),
+                        "L4-trained": score(l4_run.model, p, samples)}
+        if p is not None:  # the linear map's exact losses, beside the sampled ones used above
+            for kind in ("mse", "l4"):
+                scores[name]["best linear map"][f"{kind}_exact"] = baselines.linear_loss(
+                    linear.matrix().detach(), p, kind).numpy()
+    l4_floor = bounds.l4_rank_floor(100, d_mlp, seeds=[seed, seed + 1, seed + 2], iters=iters)
+    return dict(scores=scores, l4_floor=l4_floor)
+
+
 runs = {key: experiments.trained(spec, progress=True) for key, spec in paper_runs.l4_runs(seed, quick).items()}
-scores = {}
-iters = 300 if quick else 3000
-codes = baselines.sparse_codes(per_feature=5, seeds=[seed])
-codes_l4 = MLP.from_weights(codes.W_in.detach(), baselines.l4_readout(codes.W_in.detach(), iters=iters))
-identity = torch.eye(100)[None]
-for name, p in SETTINGS.items():
-    linear = baselines.best_linear(D_MLP, p, "l4", seeds=[seed], iters=iters)
-    storage = MLP.from_weights(identity, baselines.best_storage(D_MLP, p, "l4", seeds=[seed], iters=iters).float())
-    scores[name] = {"naive": score(baselines.naive(), p, setup.samples),
-                    "best linear map": score(linear, p, setup.samples),
-                    "sparse codes, least squares": score(codes, p, setup.samples),
-                    "sparse codes, L4 read-out": score(codes_l4, p, setup.samples),
-                    "storage: ReLU(x), best rank-50 map": score(storage, p, setup.samples),
-                    "MSE-trained": score(runs["mse", name].model, p, setup.samples),
-                    "L4-trained": score(runs["l4", name].model, p, setup.samples)}
-    if p is not None:  # the linear map's exact losses, beside the sampled ones used above
-        for kind in ("mse", "l4"):
-            scores[name]["best linear map"][f"{kind}_exact"] = baselines.linear_loss(
-                linear.matrix().detach(), p, kind).numpy()
+found = evaluations.memo("fig16 scores", all_scores, runs=[[runs["mse", n], runs["l4", n]] for n in SETTINGS],
+                         settings=SETTINGS, seed=seed, iters=300 if quick else 3000, samples=setup.samples,
+                         d_mlp=D_MLP)
+scores, l4_floor = found["scores"], float(found["l4_floor"])
 floor = float(bounds.rank_floor(mixing.clean(), D_MLP)[0])
-l4_floor = bounds.l4_rank_floor(100, D_MLP, seeds=[seed, seed + 1, seed + 2], iters=iters)
 for name in SETTINGS:
     print(LABELS[name], {model: {k: np.round(v.mean(), 5) for k, v in s.items() if not k.endswith("_se")}
                          for model, s in scores[name].items()})

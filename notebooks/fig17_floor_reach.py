@@ -80,7 +80,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from cclib import baselines, bounds, evaluate, experiments, mixing, notebook, paper_runs, plotting, report
+from cclib import baselines, bounds, evaluate, evaluations, experiments, mixing, notebook, paper_runs, plotting, report
 
 setup = notebook.setup(mode, seed, out_dir)  # checks the parameters, sets the style
 out, quick, SEEDS = setup.out, setup.quick, setup.seeds
@@ -146,7 +146,7 @@ for name, loss in trained.items():
 # Bernoulli inputs: the paper's clean-label models (Fig. 15's runs), each at its own p
 clean_runs = {p: experiments.trained(paper_runs.clean_regime(p, SEEDS, quick))
               for p in paper_runs.SPARSITY_P}
-bern = {p: evaluate.expected_loss(run.model, run.mixing, p, setup.samples) for p, run in clean_runs.items()}
+bern = {p: evaluations.expected_loss(run, p, setup.samples) for p, run in clean_runs.items()}
 bern_floor = {p: float(bounds.bernoulli_floor(clean, D, p)[0]) for p in clean_runs}
 excess = {p: bern[p][0].mean() - bern_floor[p] for p in clean_runs}
 worst = max(excess, key=excess.get)

@@ -59,14 +59,14 @@ import numpy as np
 import torch
 from scipy.optimize import linprog
 
-from cclib import baselines, evaluate, experiments, mixing, models, notebook, paper_runs, plotting, report
+from cclib import baselines, evaluate, evaluations, experiments, mixing, models, notebook, paper_runs, plotting, report
 
 setup = notebook.setup(mode, seed, out_dir)  # checks the parameters, sets the style
 out, quick, SEEDS = setup.out, setup.quick, setup.seeds
 N, D = 100, 50
 PS = list(paper_runs.ABS_P)
 runs = {p: experiments.trained(spec, progress=True) for p, spec in paper_runs.abs_runs(seed, quick).items()}
-loss = {p: evaluate.expected_loss(run.model, run.mixing, p, setup.samples, target=run.target) for p, run in runs.items()}
+loss = {p: evaluations.expected_loss(run, p, setup.samples) for p, run in runs.items()}
 bound_a = dict(zip(PS, baselines.monotone_abs_loss(PS)))
 bound_b = dict(zip(PS, baselines.abs_nonmonotone_bound(PS, N, D)))
 no_superposition = baselines.abs_no_superposition_loss(N, D)
@@ -75,17 +75,26 @@ no_superposition = baselines.abs_no_superposition_loss(N, D)
 BIASES = np.linspace(-0.3, 0.0, 7)
 
 
-def channel_loss(p, target):
-    """The least loss per feature of :func:`baselines.linear_channel` over the output biases, on
-    labels |x| ('abs') or ReLU(x) ('relu')."""
-    found = []
-    for b in BIASES:
-        net = baselines.linear_channel(N, D, out_bias=float(b), seed=seed)
-        found.append(evaluate.expected_loss(net, mixing.clean(N), p, setup.samples, target=target)[0][0])
-    return min(found)
+def channel_losses(n, d, biases, ps, target, seed, samples):
+    """The least loss per feature of :func:`baselines.linear_channel` over the output biases, at
+    each p, on labels |x| ('abs') or ReLU(x) ('relu'); shipped in the store (cclib.evaluations.memo)."""
+    least = []
+    for p in ps:
+        found = []
+        for b in biases:
+            net = baselines.linear_channel(n, d, out_bias=float(b), seed=seed)
+            found.append(evaluate.expected_loss(net, mixing.clean(n), p, samples, target=target)[0][0])
+        least.append(min(found))
+    return dict(least=np.array(least))
 
 
-channel = {p: channel_loss(p, "abs") for p in PS}
+def channel_loss(ps, target):
+    found = evaluations.memo("fig18 linear channel", channel_losses, n=N, d=D, biases=BIASES, ps=list(ps),
+                             target=target, seed=seed, samples=setup.samples)
+    return dict(zip(ps, found["least"].tolist()))
+
+
+channel = channel_loss(PS, "abs")
 for p in PS:
     print(f"p = {p:g}: trained {np.round(loss[p][0], 4)} (se {loss[p][1].mean():.1e}); (a) {bound_a[p]:.4f}, "
           f"(b) {bound_b[p]:.4f}, linear channel {channel[p]:.4f}")
@@ -153,7 +162,7 @@ plt.show()
 # nothing in its neurons, scored on the paper's labels ReLU(x) at $p = 0.01$:
 
 # %%
-trap_channel = channel_loss(0.01, "relu")
+trap_channel = channel_loss([0.01], "relu")[0.01]
 print(f"linear channel with an output ReLU on y = ReLU(x), p = 0.01: L/p = {trap_channel:.4f}; "
       f"the paper's naive model: {baselines.naive_loss(N, D):.4f}")
 

@@ -80,7 +80,8 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from cclib import analysis, baselines, constructions, evaluate, experiments, mixing, notebook, paper_runs, plotting, report
+from cclib import (analysis, baselines, constructions, evaluate, evaluations, experiments, mixing, notebook, paper_runs,
+                   plotting, report)
 
 setup = notebook.setup(mode, seed, out_dir)  # checks the parameters, sets the style
 out, quick, SEEDS = setup.out, setup.quick, setup.seeds
@@ -89,36 +90,46 @@ WIDTHS = (25, 50, 75)
 PS = (0.001, 0.003, 0.01, 0.03, 0.1)             # where the constructions are scored
 KS = tuple(range(1, 9))                            # exactly k co-active features
 P_FINE = np.logspace(-3, -1, 9 if quick else 25)  # for p*
-clean = mixing.clean(N)
 
 
 def bound_b(p, d):
     return baselines.abs_nonmonotone_bound(p, N, d)
 
 
-def candidates(d):
+def candidates(n, d, seed):
     """The constructions tried at width d (Steiner codes need d >= 50)."""
-    found = {} if d < 50 else {"Steiner codes, inhibition": constructions.code_network(*constructions.split_codes(N, d, seed), d)}
+    found = {} if d < 50 else {"Steiner codes, inhibition": constructions.code_network(*constructions.split_codes(n, d, seed), d)}
     for m in (3, 5):
-        codes = constructions.random_codes(N, d, m, seed)
+        codes = constructions.random_codes(n, d, m, seed)
         found[f"random {m}-codes, least interference"] = constructions.code_network(*codes, d, readout="least_interference")
     return found
 
 
-def scored(model):
-    """A network's one-active loss, L/p at PS and on P_FINE (with SE), and loss per active feature on
+def scored(model, ps, p_fine, ks, samples):
+    """A network's one-active loss, L/p at ps and on p_fine (with SE), and loss per active feature on
     exactly k active (with SE)."""
-    at = evaluate.loss_curve(model, clean, list(PS), setup.samples, target="abs")
-    fine = evaluate.loss_curve(model, clean, P_FINE, setup.samples, target="abs")
-    per_k, per_k_se = evaluate.loss_per_active(model, clean, list(KS), setup.samples, target="abs")
+    clean = mixing.clean(model.n_features)
+    at = evaluate.loss_curve(model, clean, list(ps), samples, target="abs")
+    fine = evaluate.loss_curve(model, clean, p_fine, samples, target="abs")
+    per_k, per_k_se = evaluate.loss_per_active(model, clean, list(ks), samples, target="abs")
     return dict(one=float(evaluate.one_active_loss(model, clean, target="abs")[0]), at=at.loss[0], at_se=at.se[0],
                 fine=fine.loss[0], fine_se=fine.se[0], per_k=per_k[0], per_k_se=per_k_se[0])
 
 
-built = {d: {name: scored(net) for name, net in candidates(d).items()} for d in WIDTHS}
+def built_and_scored(n, widths, ps, p_fine, ks, seed, samples):
+    """Every construction at each width, and the moment curve at d = 50, scored; deterministic, so
+    shipped in the store (cclib.evaluations.memo)."""
+    built = {str(d): {name: scored(net, ps, p_fine, ks, samples) for name, net in candidates(n, d, seed).items()}
+             for d in widths}
+    return dict(built=built, moment=scored(constructions.moment_curve(n, 50), ps, p_fine, ks, samples))
+
+
+found = evaluations.memo("fig19 constructions", built_and_scored, n=N, widths=WIDTHS, ps=PS, p_fine=P_FINE, ks=KS,
+                         seed=seed, samples=setup.samples)
+built = {int(d): {name: dict(s, one=float(s["one"])) for name, s in table.items()} for d, table in found["built"].items()}
+moment = dict(found["moment"], one=float(found["moment"]["one"]))
 # the best construction at each width: the lowest L/p at p = 0.003 (the rule is stated, not tuned)
 best = {d: min(built[d], key=lambda name: built[d][name]["at"][PS.index(0.003)]) for d in WIDTHS}
-moment = scored(constructions.moment_curve(N, 50))
 for d in WIDTHS:
     print(f"d = {d}: (b) at p = {PS}: {np.round(bound_b(PS, d), 4).tolist()}")
     for name, s in built[d].items():
@@ -181,8 +192,8 @@ def by_p(row):
 
 kept, steiner = by_p(stages["kept"][0]), by_p(stages["steiner"][0])
 widths = {row["settings"]["d"]: by_p(row) for row in stages["widths"]}
-published = {p: evaluate.expected_loss(run.model, run.mixing, p, setup.samples, target=run.target)  # Fig. 18's
-             for p, run in ((p, experiments.trained(spec)) for p, spec in paper_runs.abs_runs(seed, quick).items())}
+published = {p: evaluations.expected_loss(experiments.trained(spec), p, setup.samples)  # Fig. 18's
+             for p, spec in paper_runs.abs_runs(seed, quick).items()}
 for name, table in (("init scale 0.1", kept), ("from the Steiner construction", steiner)):
     for p, (values, se, both, dead) in table.items():
         print(f"{name}, p = {p:g}: L/p {np.round(values, 4).tolist()} (se {se:.1e}); (a) "
@@ -203,8 +214,7 @@ for d, table in widths.items():
 # %%
 registered = {name: experiments.trained(spec) for name, spec in paper_runs.abs_start_runs(seed, quick).items()}
 P_START = paper_runs.ABS_START_P
-registered_loss = {name: evaluate.expected_loss(run.model, run.mixing, P_START, setup.samples, target=run.target)
-                   for name, run in registered.items()}
+registered_loss = {name: evaluations.expected_loss(run, P_START, setup.samples) for name, run in registered.items()}
 for name, (values, se) in registered_loss.items():
     print(f"{name}, p = {P_START:g}: L/p {np.round(values, 4).tolist()} (se {se.mean():.1e}); "
           f"(b) {bound_b([P_START], 50)[0]:.4f}")

@@ -207,8 +207,10 @@ def run(args) -> int:
                     continue
                 del running[name]
                 results.append(_collect(name, proc, stage, t0, log, args, logs))
-                print(f"    {name} {'done' if results[-1]['ok'] else 'failed'} in {results[-1]['seconds']:.0f} s "
-                      f"(total {time.time() - started:.0f} s)", flush=True)
+                r = results[-1]
+                print(f"    {name} {'done' if r['ok'] else 'failed'} in {r['seconds']:.0f} s (evaluations: "
+                      f"{r['evaluations_read']} read, {r['evaluations_computed']} computed; total "
+                      f"{time.time() - started:.0f} s)", flush=True)
     except (KeyboardInterrupt, BrokenPipeError) as err:
         _stop(running, logs, broken_pipe=isinstance(err, BrokenPipeError))
         return 130
@@ -239,6 +241,8 @@ def _launch(name: str, args, env: dict, logs: Path) -> tuple:
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir()
     log = open(logs / f"{name}.log", "w")
+    if not env.get("CCLIB_EVALUATIONS_LOG"):  # what the notebook's evaluations read and computed
+        env = dict(env, CCLIB_EVALUATIONS_LOG=str(logs / f"{name}.evaluations"))
     cmd = [sys.executable, __file__, "--worker", name, "--stage", str(stage), "--mode",
            args.mode, "--seed", str(args.seed), "--notebooks", str(args.notebooks)]
     return subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT), stage, time.time(), log
@@ -273,7 +277,17 @@ def _collect(name: str, proc, stage: Path, t0: float, log, args, logs: Path) -> 
             executed.replace(logs / f"{name}.failed.ipynb")
         print(f"    {name} {failed[-1] if failed else 'FAILED'}; log and executed notebook in {logs}")
     shutil.rmtree(stage, ignore_errors=True)
-    return dict(name=name, ok=ok, seconds=time.time() - t0)
+    return dict(name=name, ok=ok, seconds=time.time() - t0, **_evaluations(logs / f"{name}.evaluations"))
+
+
+def _evaluations(log: Path) -> dict:
+    """How many evaluations (cclib.evaluations) a notebook read from the store or cache and how
+    many it computed, from the log its process appended to."""
+    try:
+        words = [line.split(" ", 1)[0] for line in log.read_text().splitlines()]
+    except OSError:
+        return dict(evaluations_read=0, evaluations_computed=0)
+    return dict(evaluations_read=words.count("read"), evaluations_computed=words.count("computed"))
 
 
 def _stop(running: dict, logs: Path, broken_pipe: bool) -> None:
@@ -313,6 +327,8 @@ def _record(args, results: list[dict], swept: dict | None, started: float, noteb
     timings = dict(mode=args.mode, seed=args.seed, jobs=args.jobs, total_seconds=total,
                    sweep=swept, notebooks_seconds=time.time() - notebooks_started,
                    peak_rss_gb=peak, run={r["name"]: r["seconds"] for r in results},
+                   evaluations={r["name"]: {k.split("_")[1]: r[k] for k in ("evaluations_read", "evaluations_computed")}
+                                for r in results},
                    figures=dict(sorted(figures.items())))
     _write_text(timings_path, json.dumps(timings, indent=1))
     write_index(args.out, args.notebooks, figures, failed=[r["name"] for r in results if not r["ok"]])
@@ -322,7 +338,8 @@ def _record(args, results: list[dict], swept: dict | None, started: float, noteb
         if not args.only and swept is not None and swept["trained"] == 0 and all(r["ok"] for r in results):
             # every figure from the store: README's time for make figures
             findings.record("figures", dict(seconds=round(total), notebooks=len(results), trained=0,
-                                            notebooks_seconds=round(timings["notebooks_seconds"])))
+                                            notebooks_seconds=round(timings["notebooks_seconds"]),
+                                            evaluations_computed=sum(r["evaluations_computed"] for r in results)))
         findings.main([])
         print("the generated blocks of README.md and docs/ regenerated from paper-code/results/")
     sweep_part = "" if swept is None else f"sweep {swept['seconds']:.0f} s, then "

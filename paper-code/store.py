@@ -1,14 +1,16 @@
 """The store of the paper's trained runs (data/store/, committed): check it, fill it, retrain from it.
 
     python paper-code/store.py check     # make test's first step: every registry run stored, whole?
-    python paper-code/store.py fill      # make store: train what the store lacks, on every core
+    python paper-code/store.py fill      # make store: train what the store lacks, then ship the evaluations
     python paper-code/store.py sample    # make test: retrain paper_runs.REPRODUCE_SAMPLE, compare
     python paper-code/store.py report --cache DIR --results DIR --out FILE   # make reproduce's report
 
 ``check`` reads every entry of the store and exits 1 if one is damaged (its bytes not those its
 JSON's SHA-256 records: naming the file and the ``git checkout`` that restores it) or if the
 store lacks a registry run under the current keys (a new run, or one whose spec or training code
-changed: naming the runs and ``make store``). ``sample`` retrains the
+changed: naming the runs and ``make store``), or if a shipped evaluation is damaged. ``fill``
+trains the runs the store lacks, on every core, then executes the figure notebooks to compute the
+evaluations they make into the store, and removes the shipped evaluations none of them used. ``sample`` retrains the
 sample cold into a temporary folder and compares each run with the stored one
 (:func:`cclib.store.compare`): bit-identical on the machine that wrote the store, else within
 what another CPU's rounding does, as measured by ``paper-code/cross_cpu.py`` (its first steps'
@@ -23,6 +25,7 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -51,9 +54,16 @@ def check() -> int:
         bad = True
     if bad:
         return 1
+    damaged = store.damaged_evaluations()
+    if damaged:
+        print(f"store: {len(damaged)} shipped evaluation(s) are damaged: "
+              + "; ".join(f"{npz}: {why}" for npz, why in damaged)
+              + f". Restore them with `{store.restore_command([p for npz, _ in damaged for p in (npz, npz.with_suffix('.json'))])}`",
+              file=sys.stderr)
+        return 1
     extra = f"; {len(found.unused)} files of earlier keys (make store removes them)" if found.unused else ""
-    print(f"store: all {len(found.present)} registry runs stored under the current keys, every byte "
-          f"checked against its SHA-256{extra}")
+    print(f"store: all {len(found.present)} registry runs stored under the current keys and "
+          f"{len(store.evaluation_entries())} evaluations shipped, every byte checked against its SHA-256{extra}")
     return 0
 
 
@@ -86,12 +96,42 @@ def fill() -> int:
                                           tasks=stats["tasks"], task_cpu_seconds=round(stats["task_cpu_seconds"]),
                                           core_use=round(busy, 3)))
     print(f"store: {len(after.present)} runs stored, {len(after.missing)} missing; "
-          f"{_megabytes(store.folder())} MB in {store.folder()}")
-    return 0 if not after.missing else 1
+          f"{_megabytes(store.folder(), 'trained-*')} MB in {store.folder()}", flush=True)
+    if after.missing:
+        return 1
+    return ship_evaluations()
 
 
-def _megabytes(folder: Path) -> str:
-    return f"{sum(p.stat().st_size for p in folder.glob('trained-*')) / 1e6:.1f}"
+def ship_evaluations() -> int:
+    """make store's second part: execute every figure notebook on the stored runs with
+    $CCLIB_EVALUATIONS_INTO=store, so that each evaluation they make (cclib.evaluations) is
+    computed into the store, or read from it; then remove the shipped evaluations none of them
+    used (earlier keys)."""
+    from cclib import store
+
+    started = time.time()
+    with tempfile.TemporaryDirectory(prefix="cclib-ship-") as tmp:
+        log = Path(tmp) / "evaluations.log"
+        log.touch()
+        env = dict(os.environ, CCLIB_EVALUATIONS_INTO="store", CCLIB_EVALUATIONS_LOG=str(log))
+        print("store: executing the figure notebooks to ship their evaluations", flush=True)
+        done = subprocess.run([sys.executable, str(ROOT / "paper-code" / "make_figures.py"), "--mode", "paper",
+                               "--out", str(Path(tmp) / "figures")], env=env)
+        if done.returncode != 0:
+            print("store: a notebook failed; the evaluations it had made are shipped, none removed", file=sys.stderr)
+            return 1
+        lines = [line.split(" ", 1) for line in log.read_text().splitlines()]
+    used = {name for _, name in lines}
+    removed = store.prune_evaluations(used)
+    computed = sum(what == "computed" for what, _ in lines)
+    print(f"store: {len(used)} evaluations shipped ({computed} computed now, the rest already there; "
+          f"{len(removed)} of earlier keys removed), {_megabytes(store.folder(), 'curve-*', 'snmf-*', 'memo-*')} "
+          f"MB; notebooks {time.time() - started:.0f} s", flush=True)
+    return 0
+
+
+def _megabytes(folder: Path, *patterns: str) -> str:
+    return f"{sum(p.stat().st_size for pattern in patterns for p in folder.glob(pattern)) / 1e6:.1f}"
 
 
 def _load(names, folder: Path | None) -> dict:
@@ -205,6 +245,18 @@ def report(cache_dir: Path, results_dir: Path, out: Path) -> int:
               + (f"; {len(unjudged)} differ and could not be judged (no check applies: {', '.join(unjudged)})"
                  if unjudged else "") + ".", "",
               TOLERANCE.format(steps=store.EARLY_STEPS, early=store.EARLY_REL, final=store.FINAL_SD), ""]
+    shipped = {npz.name: npz for npz in store.evaluation_entries()}
+    evals = {npz.name: (store.compare_evaluation(shipped[npz.name], npz) if npz.name in shipped else None)
+             for npz in store.evaluation_entries(cache_dir)}
+    unshipped = sorted(n for n, r in evals.items() if r is None)
+    differ = {n: r["largest_rel"] for n, r in evals.items() if r is not None and not r["identical"]}
+    lines += [f"**Evaluations** (loss curves, fits, the notebooks' memo results): {len(evals)} recomputed from "
+              f"the retrained runs; {len(evals) - len(unshipped) - len(differ)} bit-identical to the ones the "
+              f"store ships, {len(differ)} differ"
+              + (f" (largest relative difference {max(differ.values()):.1e}: {', '.join(sorted(differ)[:10])})"
+                 if differ else "")
+              + f", {len(unshipped)} not shipped" + (f" ({', '.join(unshipped[:10])}: run `make store`)"
+                                                     if unshipped else "") + ".", ""]
     moved_claims, changed_verdicts, figures = [], [], []
     for path in sorted(COMMITTED.glob("fig*.json")):
         new_path = results_dir / path.name
@@ -252,9 +304,10 @@ def report(cache_dir: Path, results_dir: Path, out: Path) -> int:
                                               outside=len(outside), verdicts_changed=len(changed_verdicts)))
         findings.main([])
     print(f"reproduce: {identical} of {len(rows)} runs bit-identical to the store, {len(outside)} outside "
-          f"tolerance; {len(changed_verdicts)} of {n_claims} verdicts changed, {len(moved_claims)} margins "
-          f"moved; report: {out}")
-    return 0 if not outside and not changed_verdicts and not missing_figs else 1
+          f"tolerance; {len(evals) - len(unshipped) - len(differ)} of {len(evals)} evaluations bit-identical "
+          f"to the shipped ones ({len(differ)} differ, {len(unshipped)} not shipped); {len(changed_verdicts)} "
+          f"of {n_claims} verdicts changed, {len(moved_claims)} margins moved; report: {out}")
+    return 0 if not outside and not changed_verdicts and not missing_figs and not unshipped else 1
 
 
 def main(argv) -> int:

@@ -13,6 +13,13 @@ commit that wrote it. :func:`cclib.experiments.trained_many` reads it before the
   the files no current run uses (``make store``);
 * :func:`compare` holds a retrained run against the stored one (``make test`` retrains
   :data:`cclib.paper_runs.REPRODUCE_SAMPLE`; ``make reproduce`` every run).
+
+Beside the runs, the store ships the evaluations the figure notebooks compute from them (loss
+curves, fits, the notebooks' :func:`cclib.evaluations.memo` results), keyed like every cache
+entry on what computes them and the keys of the runs they read: ``make store`` executes the
+notebooks with $CCLIB_EVALUATIONS_INTO=store and keeps exactly the evaluations they used
+(:func:`evaluation_entries`, :func:`prune_evaluations`); :func:`compare_evaluation` holds a
+recomputed one against the shipped one (``make reproduce``).
 """
 from __future__ import annotations
 
@@ -205,3 +212,47 @@ def compare(stored: Trained, fresh: Trained, spread: float | None = None) -> dic
                 loss_stored=before, loss_fresh=after, loss_rel=float(np.max(change / np.abs(before))),
                 spread=spread, allowed=allowed, judged=bool(checks), judged_by=judged_by,
                 ok=bool(identical or (checks and all(ok for _, ok in checks))))
+
+
+def evaluation_entries(place: Path | None = None) -> list[Path]:
+    """The npz files of the evaluations the store ships (:data:`cclib.evaluations.KINDS`)."""
+    from .evaluations import KINDS
+
+    place = Path(place) if place is not None else folder()
+    return sorted(p for kind in KINDS for p in place.glob(f"{kind}-*.npz"))
+
+
+def damaged_evaluations(place: Path | None = None) -> list[tuple[Path, str]]:
+    """(npz path, why) of each shipped evaluation that is not whole (:func:`cclib.cache.verify`)."""
+    found = []
+    for npz in evaluation_entries(place):
+        why = cache.verify(npz, npz.with_suffix(".json"))
+        if why is not None:
+            found.append((npz, why))
+    return found
+
+
+def prune_evaluations(used: set[str], place: Path | None = None) -> list[Path]:
+    """Remove the shipped evaluations whose npz name is not in ``used`` (the ones no notebook read
+    or computed in the run that filled them: earlier keys). Returns the removed npz paths."""
+    removed = [npz for npz in evaluation_entries(place) if npz.name not in used]
+    for npz in removed:
+        npz.unlink()
+        npz.with_suffix(".json").unlink(missing_ok=True)
+    return removed
+
+
+def compare_evaluation(stored: Path, fresh: Path) -> dict:
+    """A recomputed evaluation against the shipped one of the same key: ``identical`` (every array
+    equal, bit for bit) and ``largest_rel`` (the largest |difference| of an array's entries over
+    that array's largest |entry|, over its arrays; 0 when identical)."""
+    with np.load(stored, allow_pickle=False) as a, np.load(fresh, allow_pickle=False) as b:
+        if set(a.files) != set(b.files) or any(a[k].shape != b[k].shape for k in a.files):
+            return dict(identical=False, largest_rel=float("inf"))
+        identical = all(np.array_equal(a[k], b[k], equal_nan=True) for k in a.files)
+        rel = 0.0
+        for k in a.files:
+            x, y = a[k].astype(float), b[k].astype(float)
+            if x.size and not np.array_equal(x, y, equal_nan=True):
+                rel = max(rel, float(np.nanmax(np.abs(x - y)) / max(float(np.nanmax(np.abs(x))), 1e-30)))
+    return dict(identical=identical, largest_rel=rel)
