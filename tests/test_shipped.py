@@ -74,22 +74,33 @@ def test_memo_computes_once_then_reads(places):
     assert CALLS == [4, 4]
 
 
+def test_the_evaluation_seed_is_in_a_memo_key(places, monkeypatch):
+    """$CCLIB_EVAL_SEED redraws every Monte-Carlo estimate a call makes without naming a seed: a
+    memo computed under another seed is not served."""
+    evaluations.memo("squares", squares, n=4, offset=1.0)
+    monkeypatch.setenv("CCLIB_EVAL_SEED", "1")
+    evaluations.memo("squares", squares, n=4, offset=1.0)
+    assert CALLS == [4, 4]
+
+
 def test_memo_is_keyed_on_the_source_of_the_function_and_its_helpers():
     sources, modules = evaluations._dependencies(squares)
     assert set(sources) == {f"{__name__}.squares", f"{__name__}._helper"} and modules == set()
 
 
 def test_memo_sees_an_edited_helper(places):
-    namespace = {"np": np, "__name__": "scratch"}
-    code = "def helper(x):\n    return x + {k}\n\ndef f(n):\n    return dict(v=np.arange(n) + helper(1))\n"
-    keys = []
-    for k in (1, 2, 2):
-        path = places[0].parent / f"scratch_{k}_{len(keys)}.py"
-        path.write_text(code.format(k=k))
-        compiled = compile(path.read_text(), str(path), "exec")
-        exec(compiled, namespace)
-        keys.append(evaluations._dependencies(namespace["f"])[0])
-    assert keys[0] != keys[1] and keys[1] == keys[2]
+    """The same memo, its helper edited between calls: recomputed; edited back (or only its
+    comment edited): read."""
+    code = "def helper(x):\n    return x + {k}  # {comment}\n\ndef f(n):\n    return dict(v=np.arange(n) + helper(1))\n"
+    values = []
+    for i, (k, comment) in enumerate(((1, "a"), (2, "a"), (2, "another comment"), (1, "a"))):
+        path = places[0].parent / f"scratch_{i}.py"
+        path.write_text(code.format(k=k, comment=comment))
+        namespace = {"np": np, "__name__": "scratch"}
+        exec(compile(path.read_text(), str(path), "exec"), namespace)
+        values.append(evaluations.memo("edited", namespace["f"], n=2)["v"].tolist())
+    assert values == [[2, 3], [3, 4], [3, 4], [2, 3]]
+    assert _words(places[2]) == ["computed", "computed", "read", "read"]
 
 
 class _Box:
