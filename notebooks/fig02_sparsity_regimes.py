@@ -110,28 +110,42 @@ plt.show()
 # dense regime's "constant per-feature loss on sparse inputs": over p_eval <= 0.01, each
 # dense-trained curve varies (largest minus smallest, relative) by under a tenth of the least
 # varying sparse-trained curve, the contrast the paper draws.
+#
+# **Summary of findings** (both panels at all ten p). On the random M every claim holds; the
+# closest is the model trained at p = 0.2 losing to naive at p_eval = 0.001, by 2.5 sd (0.0840
+# against 0.0833). On the embedding-like M the model trained at p = 0.2 does not lose there: it
+# beats naive at p_eval = 0.001 by 19 sd (0.0780 ± 0.0003) as well as at p_eval = 1 (0.0712),
+# while the models trained at 0.5 and 1 lose at p_eval = 0.001 (0.0894, 0.1032). So on this M
+# "dense-trained models lose on sparse inputs" holds from p = 0.5 on, not from 0.2; the claim
+# held when panel (b) trained five of the ten p, because 0.2 was not among them.
 
 # %%
 naive = naive_loss()
 claims = report.Claims(mode)
 
 
-def group_claim(name, kind, dense, column, beats):
-    """The group's worst model, judged against naive in its own seed sd."""
+def group_claim(name, kind, dense, column, beats, expected=True):
+    """The group's worst model, judged against naive in its own seed sd; the group's every model in
+    the detail."""
     train_p, r = TRAIN_P[kind], regimes[kind]
     group = [i for i, p in enumerate(train_p) if (p >= 0.2 if dense else p <= 0.01)]
     curves, sd = r["curves"][:, column], r["sd"][:, column]
     margins = [(naive - curves[i]) / sd[i] * (1 if beats else -1) for i in group]
     i = group[int(np.argmin(margins))]
-    claims.paper.compare(name, curves[i], naive, sd[i], above=not beats,
-                   detail=f"closest: trained at p = {train_p[i]:g}, L/p {curves[i]:.4f} ± {sd[i]:.4f} vs naive {naive:.4f}")
+    every = ", ".join(f"{train_p[j]:g}: {curves[j]:.4f}" for j in group)
+    claims.paper.compare(name, curves[i], naive, sd[i], above=not beats, expected=expected,
+                   detail=f"closest: trained at p = {train_p[i]:g}, L/p {curves[i]:.4f} ± {sd[i]:.4f} vs naive "
+                          f"{naive:.4f} (by training p: {every})")
 
 
 for kind in KINDS:
     prefix = "" if kind == "random" else "embedding-like M: "
     group_claim(prefix + "sparse-trained beat naive at p_eval = 0.001", kind, False, 0, beats=True)
     group_claim(prefix + "sparse-trained lose to naive at p_eval = 1", kind, False, -1, beats=False)
-    group_claim(prefix + "dense-trained lose to naive at p_eval = 0.001", kind, True, 0, beats=False)
+    # measured on all ten p: the embedding-like M's model trained at p = 0.2 beats naive at the
+    # sparsest p_eval (see the findings above)
+    group_claim(prefix + "dense-trained lose to naive at p_eval = 0.001", kind, True, 0, beats=False,
+                expected=kind == "random")
     group_claim(prefix + "dense-trained beat naive at p_eval = 1", kind, True, -1, beats=True)
     # footnote 4: the view Braun et al. measured, each model at its own training p, beats naive
     r = regimes[kind]

@@ -168,19 +168,19 @@ plt.show()
 # it). Symmetric M gives the lower curve throughout. In panel (a) the mean curves of symmetric
 # and embedding-like M differ by at most 3.1%, closer than the embedding-like M's two signs
 # (5.4%), which the paper treats as the same construction.
-# Over three seeds (every fourth sigma) the Bernoulli sweep keeps its shape: the claims judged on
+# Over three seeds at all 41 sigma the Bernoulli sweep keeps its shape: the claims judged on
 # their mean (naive at sigma = 0, a minimum, above naive at 0.08) hold by 9.9 seed sd or more,
-# the fall (fitted on seed 0's 41 sigma) by 15 standard errors or more. Minima 0.0658 (symmetric, at sigma 0.032) and 0.0761
-# (asymmetric, 0.024); the seed sd grows from 0.0002 at sigma = 0 to about 0.002 at 0.08, and
+# the fall by 23 standard errors or more. Minima 0.0658 (symmetric, at sigma 0.034) and 0.0761
+# (asymmetric, 0.026); the seed sd grows from 0.0002 at sigma = 0 to about 0.002 at 0.08, and
 # the published one-seed curve lies within 1.1 sd of the three seeds' mean at every sigma: the
 # published panel shows a typical seed.
 # Whether the clean model beats naive by more than 0.1% at dense p_eval (through the offset of
 # Fig. 10) is within the seed noise after 10,000 steps: the literal "never" is neither
 # confirmed nor refuted there, while in the sparse regime M = 0 sits at naive.
-# Footnote 5 holds for symmetric M (its loss is within a seed sd of the minimum from sigma 0.028
-# to 0.036, and the embedding-like M's std is 0.0315) but not for asymmetric M, whose flat bottom
-# ends at 0.028: its optimum (0.024, learned 0.024 in panel a) is near, but distinguishably below,
-# the embedding-like std.
+# Footnote 5 holds for symmetric M (the three seeds' mean loss is within a seed sd of its minimum
+# from sigma 0.030 to 0.036, and the embedding-like M's std is 0.0315) but not for asymmetric M,
+# whose flat bottom (0.020 to 0.030) ends just below it: its optimum (0.026, learned 0.024 in
+# panel a) is near, but distinguishably below, the embedding-like std.
 
 # %%
 claims = report.Claims(mode)
