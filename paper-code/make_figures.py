@@ -7,8 +7,12 @@ Two stages (``--sweep-only``: the first alone). (1) The sweep: every run the cho
 :func:`cclib.paper_runs.registry`, read from the store (``data/store/``, the paper's runs) or the
 local cache by :func:`cclib.experiments.trained_many`, which trains, as one sweep, any run found
 in neither (their shards together, largest first, on every core; on a GPU with $CCLIB_DEVICE). At
-paper settings on a clone whose store is current it trains nothing. (2) The notebooks, executed with papermill in up to --jobs processes at once (default: one
-per core, each kernel single-threaded; results are bit-identical to a sequential run), with
+paper settings on a clone whose store is current it trains nothing. (2) The notebooks, executed with papermill by --jobs worker processes
+(default: one per core), each with one single-threaded kernel that runs its notebooks in turn,
+longest first, reset between them (no names, figures or style left from the last: so each
+starts as in a fresh kernel, and the start-up of a kernel and
+of its imports is paid once per worker, not per notebook; results are bit-identical to a
+sequential run), with
 $CCLIB_CACHE_ONLY set: a notebook that would train a run the sweep did not fails, so every run
 checks that the registry lists what the notebooks use. (Notebooks from another --notebooks
 folder have no registry: they train what they need themselves.) Each notebook runs in a staging folder;
@@ -64,8 +68,7 @@ def parse(argv) -> argparse.Namespace:
                         help="notebooks run at once (default: number of cores)")
     parser.add_argument("--progress-every", type=float, default=30.0, metavar="SECONDS",
                         help="print which notebooks run, at which cell, this often (default 30)")
-    parser.add_argument("--worker", help=argparse.SUPPRESS)  # internal: run one notebook
-    parser.add_argument("--stage", help=argparse.SUPPRESS)
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # internal: run notebooks
     args = parser.parse_args(argv)
     if not args.jobs.isdigit() or int(args.jobs) < 1:
         parser.error(f"--jobs must be an integer >= 1, got {args.jobs!r}")
@@ -99,32 +102,102 @@ def parse(argv) -> argparse.Namespace:
     return args
 
 
+#: Run in a kernel before its first notebook: the rcParams of a fresh kernel with pyplot imported,
+#: kept for the next notebooks.
+FRESH = """import matplotlib as _m, matplotlib.pyplot as _p
+_m._cclib_fresh_rc = {k: v for k, v in _m.rcParams.items() if k != "backend"}
+"""
+#: Run in a kernel between two notebooks, so that the next starts as in a fresh kernel: no names
+#: of the last (%reset), no figures, the rcParams of a fresh kernel, and torch's default
+#: generator reseeded from the system as a new process seeds it (cclib and the notebooks draw
+#: from seeded generators only, so nothing depends on it).
+RESET = """%reset -f
+import matplotlib as _m, matplotlib.pyplot as _p, torch as _t
+_p.close("all"); _m.rcParams.update(_m._cclib_fresh_rc); _t.seed()
+"""
+
+
 def work(args) -> int:
-    """Worker mode: execute one notebook into its staging folder. Exit 0, 1 (failed), 130."""
+    """Worker mode: execute the notebooks named on stdin, one per line, in turn, in one kernel
+    (reset between them: :data:`RESET`), each into its staging folder; after each, write the
+    folder's ``.exit`` (its exit code: 0, 1 failed, 130 interrupted; its seconds; the failure in
+    words). A kernel that ran a failed notebook is replaced. Exit 0 at the end of stdin, 130 if
+    interrupted."""
     import papermill as pm
+    from jupyter_client.manager import KernelManager
 
     _interrupt_on_signals()
+    km = None
     try:
-        pm.execute_notebook(str(args.notebooks / f"{args.worker}.ipynb"),
-                            str(Path(args.stage) / f"{args.worker}.ipynb"), cwd=str(args.notebooks),
-                            progress_bar=False, kernel_name="python3",
-                            parameters=dict(mode=args.mode, seed=args.seed, out_dir=args.stage))
+        for line in sys.stdin:
+            name = line.strip()
+            if not name:
+                break
+            stage, t0 = args.out / f".staging-{name}", time.time()
+            if km is None:
+                km = KernelManager(kernel_name="python3")
+                km.start_kernel(cwd=str(args.notebooks))
+                before = FRESH
+            else:
+                before = RESET
+            if not os.environ.get("CCLIB_EVALUATIONS_LOG"):  # what its evaluations read and computed
+                log = str(args.out / f".{name}.evaluations")
+                before += f"import os as _o; _o.environ['CCLIB_EVALUATIONS_LOG'] = {log!r}\n"
+            _in_kernel(km, before)
+            rc, failed = _execute(pm, km, name, stage, args)
+            if rc != 0:
+                km.shutdown_kernel(now=True)
+                km = None
+            marker = dict(rc=rc, seconds=time.time() - t0, failed=failed)
+            (stage / ".exit.tmp").write_text(json.dumps(marker))
+            (stage / ".exit.tmp").replace(stage / ".exit")
+            if rc == 130:
+                return 130
         return 0
     except KeyboardInterrupt:
         return 130
+    finally:
+        if km is not None and km.has_kernel:
+            km.shutdown_kernel(now=True)
+
+
+def _in_kernel(km, code: str) -> None:
+    """Run ``code`` in the kernel of ``km``, its output dropped; RuntimeError if it fails."""
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=120)
+        reply = kc.execute_interactive(code, timeout=120, output_hook=lambda msg: None)
+        if reply["content"]["status"] != "ok":
+            raise RuntimeError(f"the kernel could not run {code.splitlines()[0]!r}: {reply['content'].get('evalue')}")
+    finally:
+        kc.stop_channels()
+
+
+def _execute(pm, km, name: str, stage: Path, args) -> tuple[int, str]:
+    """Execute one notebook in the kernel of ``km``: (0, ''), (1, the failing cell in words) or
+    (130, '')."""
+    try:
+        pm.execute_notebook(str(args.notebooks / f"{name}.ipynb"), str(stage / f"{name}.ipynb"),
+                            progress_bar=False, kernel_name="python3", km=km,
+                            parameters=dict(mode=args.mode, seed=args.seed, out_dir=str(stage)))
+        return 0, ""
+    except KeyboardInterrupt:
+        return 130, ""
     except pm.PapermillExecutionError as err:
         if err.ename == "KeyboardInterrupt":
-            return 130
+            return 130, ""
         try:  # name the cell by its first line: the one whose output is the error
-            executed = json.loads((Path(args.stage) / f"{args.worker}.ipynb").read_text())
+            executed = json.loads((stage / f"{name}.ipynb").read_text())
             cell = next(c for c in executed["cells"]
                         if any(o.get("output_type") == "error" for o in c.get("outputs", [])))
             first = "".join(cell["source"]).strip().splitlines()[0]
         except (OSError, ValueError, IndexError, KeyError, StopIteration):
             first = "?"
         where = f"cell [{err.exec_count}] `{first[:60]}`"
-        print(f"FAILED in {where}: {err.ename}: {err.evalue}".splitlines()[0], file=sys.stderr)
-        return 1
+        return 1, f"FAILED in {where}: {err.ename}: {err.evalue}".splitlines()[0]
+    except Exception as err:  # noqa: BLE001 - a dead kernel, a timeout: the notebook failed
+        return 1, f"FAILED: {type(err).__name__}: {err}".splitlines()[0]
 
 
 def _interrupt_on_signals() -> None:
@@ -159,9 +232,9 @@ def sweep(args) -> dict:
 
 
 def run(args) -> int:
-    """The sweep, then every chosen notebook in its own process, ``args.jobs`` at a time; the
-    timings, the index and (with --inplace) the committable notebooks and results. 130 if
-    interrupted, 1 if a notebook failed."""
+    """The sweep, then every chosen notebook on ``args.jobs`` workers (:class:`Worker`), each
+    given the next pending one as it ends one; the timings, the index and (with --inplace) the
+    committable notebooks and results. 130 if interrupted, 1 if a notebook failed."""
     if args.inplace and args.notebooks == ROOT / "notebooks":  # committed with the commit that made it
         from cclib import report
 
@@ -185,35 +258,45 @@ def run(args) -> int:
     except (OSError, ValueError):
         earlier = {}
     pending = sorted(args.chosen, key=lambda name: -earlier.get(name, 0))
-    running, results = {}, []
+    results: list[dict] = []
     env = _notebook_env(args.jobs, len(pending), own)
     logs = Path(tempfile.mkdtemp(prefix="cclib-figures-logs-"))  # kept only if a notebook fails
     notebooks_started = last_progress = time.time()
+    workers: list[Worker] = []
     try:
-        while pending or running:
-            for name in list(pending[: args.jobs - len(running)]):
-                pending.remove(name)
-                running[name] = _launch(name, args, env, logs)
-                print(f"[{len(results) + len(running)}/{len(args.chosen)}] {name} ({args.mode}) started",
-                      flush=True)
+        workers = [Worker(i, args, env, logs) for i in range(min(args.jobs, len(pending)))]
+        for worker in workers:
+            _give(worker, pending, args, len(results), workers)
+        while any(w.name for w in workers):
             time.sleep(0.2)
-            if running and time.time() - last_progress >= args.progress_every:
+            busy = [w for w in workers if w.name]
+            if time.time() - last_progress >= args.progress_every:
                 last_progress = time.time()
                 print("    running: " + "; ".join(
-                    f"{name} {_cell_progress(stage / f'{name}.ipynb')}, {time.time() - t0:.0f} s"
-                    for name, (_, stage, t0, _) in running.items()), flush=True)
-            for name, (proc, stage, t0, log) in list(running.items()):
-                if proc.poll() is None:
+                    f"{w.name} {_cell_progress(w.stage / f'{w.name}.ipynb')}, {time.time() - w.t0:.0f} s"
+                    for w in busy), flush=True)
+            for worker in busy:
+                marker = worker.stage / ".exit"
+                if marker.exists():
+                    ended = json.loads(marker.read_text())
+                elif worker.proc.poll() is not None:  # the worker itself died
+                    ended = dict(rc=130 if worker.proc.returncode == 130 else 1, failed="FAILED: its worker died")
+                else:
                     continue
-                del running[name]
-                results.append(_collect(name, proc, stage, t0, log, args, logs))
+                results.append(_collect(worker.name, ended["rc"], ended.get("failed", ""), worker.stage,
+                                        worker.t0, args, logs))
                 r = results[-1]
-                print(f"    {name} {'done' if r['ok'] else 'failed'} in {r['seconds']:.0f} s (evaluations: "
+                print(f"    {r['name']} {'done' if r['ok'] else 'failed'} in {r['seconds']:.0f} s (evaluations: "
                       f"{r['evaluations_read']} read, {r['evaluations_computed']} computed; total "
                       f"{time.time() - started:.0f} s)", flush=True)
+                if worker.proc.poll() is not None and pending:  # replaced, if there is more to do
+                    worker.restart()
+                _give(worker, pending, args, len(results), workers)
     except (KeyboardInterrupt, BrokenPipeError) as err:
-        _stop(running, logs, broken_pipe=isinstance(err, BrokenPipeError))
+        _stop(workers, logs, broken_pipe=isinstance(err, BrokenPipeError))
         return 130
+    for worker in workers:
+        worker.proc.wait()
     if all(r["ok"] for r in results):
         shutil.rmtree(logs, ignore_errors=True)
     results.sort(key=lambda r: r["name"])
@@ -222,7 +305,7 @@ def run(args) -> int:
 
 
 def _notebook_env(jobs: int, notebooks: int, own: bool) -> dict:
-    """The environment of each notebook's process. Each gets cores // jobs: cclib's training
+    """The environment of each worker (and its kernel). Each gets cores // jobs: cclib's training
     workers, and the threads of other BLAS users in the kernels (numpy, scipy), so that notebooks
     side by side do not oversubscribe the cores. The numbers do not depend on it.
     $CCLIB_CACHE_ONLY for the project's own notebooks: they may train nothing new."""
@@ -234,29 +317,53 @@ def _notebook_env(jobs: int, notebooks: int, own: bool) -> dict:
     return env
 
 
-def _launch(name: str, args, env: dict, logs: Path) -> tuple:
-    """Start notebook ``name`` in its own process, executing into a fresh staging folder:
-    (process, staging folder, start time, open log)."""
+class Worker:
+    """A process that executes notebooks in one kernel (:func:`work`), fed their names one at a
+    time on its stdin; ``name``, ``stage`` and ``t0``: the notebook it runs now (None: idle or
+    done), its staging folder and when it was given."""
+
+    def __init__(self, index: int, args, env: dict, logs: Path):
+        self.index, self.args, self.env, self.logs = index, args, env, logs
+        self.name, self.stage, self.t0 = None, None, 0.0
+        self.restart()
+
+    def restart(self) -> None:
+        cmd = [sys.executable, __file__, "--worker", "--out", str(self.args.out), "--mode", self.args.mode,
+               "--seed", str(self.args.seed), "--notebooks", str(self.args.notebooks)]
+        log = open(self.logs / f"worker-{self.index}.log", "a")
+        self.proc = subprocess.Popen(cmd, env=self.env, stdin=subprocess.PIPE, stdout=log,
+                                     stderr=subprocess.STDOUT, text=True)
+        log.close()
+
+
+def _give(worker: Worker, pending: list, args, done: int, workers: list) -> None:
+    """Give ``worker`` the next pending notebook, in a fresh staging folder, or tell it to end."""
+    if not pending:
+        worker.name = None
+        if worker.proc.poll() is None and not worker.proc.stdin.closed:
+            worker.proc.stdin.close()
+        return
+    name = pending.pop(0)
     stage = args.out / f".staging-{name}"
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir()
-    log = open(logs / f"{name}.log", "w")
-    if not env.get("CCLIB_EVALUATIONS_LOG"):  # what the notebook's evaluations read and computed
-        env = dict(env, CCLIB_EVALUATIONS_LOG=str(logs / f"{name}.evaluations"))
-    cmd = [sys.executable, __file__, "--worker", name, "--stage", str(stage), "--mode",
-           args.mode, "--seed", str(args.seed), "--notebooks", str(args.notebooks)]
-    return subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT), stage, time.time(), log
+    worker.name, worker.stage, worker.t0 = name, stage, time.time()
+    worker.proc.stdin.write(name + "\n")
+    worker.proc.stdin.flush()
+    print(f"[{done + sum(1 for w in workers if w.name)}/{len(args.chosen)}] {name} ({args.mode}) started", flush=True)
 
 
-def _collect(name: str, proc, stage: Path, t0: float, log, args, logs: Path) -> dict:
+def _collect(name: str, rc: int, failed: str, stage: Path, t0: float, args, logs: Path) -> dict:
     """A finished notebook's outputs moved into place (its HTML page, and with --inplace the
-    committable notebook and its results), or its failure reported; {name, ok, seconds}.
-    KeyboardInterrupt if it was interrupted."""
-    log.close()
-    if proc.returncode == 130:
+    committable notebook and its results), or its failure reported; {name, ok, seconds, the
+    evaluations it read and computed}. KeyboardInterrupt if it was interrupted."""
+    evaluations = _evaluations(args.out / f".{name}.evaluations")
+    (args.out / f".{name}.evaluations").unlink(missing_ok=True)
+    if rc == 130:
         shutil.rmtree(stage, ignore_errors=True)
         raise KeyboardInterrupt
-    ok = proc.returncode == 0
+    ok = rc == 0
+    (stage / ".exit").unlink(missing_ok=True)
     if ok:
         for path in stage.iterdir():
             path.replace(args.out / path.name)
@@ -271,13 +378,13 @@ def _collect(name: str, proc, stage: Path, t0: float, log, args, logs: Path) -> 
                 RESULTS.mkdir(exist_ok=True)
                 shutil.copyfile(args.out / f"{fig}.json", RESULTS / f"{fig}.json")
     else:
-        failed = [line for line in (logs / f"{name}.log").read_text().splitlines() if "FAILED" in line]
+        (logs / f"{name}.log").write_text(failed + "\n")
         executed = stage / f"{name}.ipynb"
         if executed.exists():  # the executed copy shows the failing cell and traceback
             executed.replace(logs / f"{name}.failed.ipynb")
-        print(f"    {name} {failed[-1] if failed else 'FAILED'}; log and executed notebook in {logs}")
+        print(f"    {name} {failed or 'FAILED'}; log and executed notebook in {logs}")
     shutil.rmtree(stage, ignore_errors=True)
-    return dict(name=name, ok=ok, seconds=time.time() - t0, **_evaluations(logs / f"{name}.evaluations"))
+    return dict(name=name, ok=ok, seconds=time.time() - t0, **evaluations)
 
 
 def _evaluations(log: Path) -> dict:
@@ -290,24 +397,25 @@ def _evaluations(log: Path) -> dict:
     return dict(evaluations_read=words.count("read"), evaluations_computed=words.count("computed"))
 
 
-def _stop(running: dict, logs: Path, broken_pipe: bool) -> None:
-    """Interrupt every running notebook and remove what it left, so that nothing partial stays in
-    the output folder."""
+def _stop(workers: list, logs: Path, broken_pipe: bool) -> None:
+    """Interrupt every worker (each shuts its kernel down) and remove what the notebooks left, so
+    that nothing partial stays in the output folder."""
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # a second signal must not
         signal.signal(sig, signal.SIG_IGN)                         # cut the clean-up short
     if broken_pipe:  # the reader of our output went away
         _silence_stdout()
-    for proc, stage, _, log in running.values():
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-    for proc, stage, _, log in running.values():
+    for worker in workers:
+        if worker.proc.poll() is None:
+            worker.proc.send_signal(signal.SIGINT)
+    for worker in workers:
         try:
-            proc.wait(timeout=20)
+            worker.proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-        shutil.rmtree(stage, ignore_errors=True)
+            worker.proc.kill()
+            worker.proc.wait()
+        if worker.name:
+            shutil.rmtree(worker.stage, ignore_errors=True)
+            (worker.args.out / f".{worker.name}.evaluations").unlink(missing_ok=True)
     shutil.rmtree(logs, ignore_errors=True)
     _say("interrupted: nothing partial was left in the output folder; run again to resume "
          f"(trained models are cached in {_cache_place()})")

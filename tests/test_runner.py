@@ -266,3 +266,27 @@ def test_the_index_opens_with_the_counts_and_a_table_of_contents(tmp_path):
     assert index.contents == ["fig01", "fig02"] and index.sections == ["fig01", "fig02"]
     assert "Fig. 1" in head and "Fig. 2" in head   # the contents name each figure by its title
     assert page.count("<span class='source paper'>the paper's claim</span>") == 3
+
+
+def test_one_kernel_runs_its_notebooks_in_turn_each_as_if_fresh(tmp_path):
+    """With one job both notebooks run in one kernel (the start-up is paid once), and the second
+    finds nothing of the first: no names, no open figures, the style of a fresh kernel."""
+    notebooks = _notebooks(tmp_path / "nbs")
+    probe = ('import os, torch, matplotlib, matplotlib.pyplot as plt\n'
+             'print("pid", os.getpid())\n'
+             'print("leftover", "left_here" in globals(), len(plt.get_fignums()), matplotlib.rcParams["lines.linewidth"])\n'
+             'left_here = 1\nplt.figure()\nmatplotlib.rcParams["lines.linewidth"] = 7.0\ntorch.rand(5)')
+    for fig in ("fig01", "fig02"):
+        nb = nbformat.read(str(notebooks / f"{fig}_test.ipynb"), as_version=4)
+        nb.cells.insert(2, nbformat.v4.new_code_cell(probe))
+        nbformat.write(nb, str(notebooks / f"{fig}_test.ipynb"))
+    out = tmp_path / "out"
+    done = _run("--notebooks", str(notebooks), "--out", str(out), "--jobs", "1")
+    assert done.returncode == 0, done.stdout + done.stderr
+    printed = {}
+    for fig in ("fig01", "fig02"):
+        nb = nbformat.read(str(out / f"{fig}_test.ipynb"), as_version=4)
+        printed[fig] = "".join(o.get("text", "") for o in nb.cells[3].outputs).splitlines()
+    assert printed["fig01"][0] == printed["fig02"][0]                  # the same kernel process
+    assert printed["fig01"][1:] == printed["fig02"][1:]                # and as fresh as the first
+    assert printed["fig02"][1].startswith("leftover False 0 ")
