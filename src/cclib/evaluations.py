@@ -151,17 +151,20 @@ def _cached(kind: str, config: dict, compute: Callable[[], dict], folder: Path |
 
 
 def memo(name: str, function: Callable[..., dict], /, **arguments) -> dict:
-    """``function(**arguments)``, a dict of arrays (or of such dicts, nested), computed once and then read from the store or
-    the cache: for the deterministic computations of a figure that cost more than a moment (a
-    fit, a Monte-Carlo estimate of a constructed model).
+    """``function(**arguments)``, a dict of arrays (or of such dicts, nested), computed once and
+    then read from the store or the cache: for the deterministic computations of a figure that
+    cost more than a moment (a fit, a Monte-Carlo estimate of a constructed model).
 
     It is keyed on ``name``, the arguments, the source of ``function`` and of every function of
-    the caller's own module it calls (a notebook's helpers), and the fingerprint of every cclib
-    module they use. So ``function`` must say everything it depends on through its arguments:
-    numbers, strings, lists, dicts, numpy arrays, run specs (keyed by their canonical form) and
-    trained runs (:class:`cclib.experiments.Trained`, keyed by their run's key). A function that reads a global value of its module (not a
-    module, a function or a class), that is a closure or a lambda, or whose source cannot be
-    read, is refused with the name of what it reads: its key could not see a change of it."""
+    the caller's own module it calls (a notebook's helpers), the fingerprint of every cclib
+    module they use, and the default evaluation seed ($CCLIB_EVAL_SEED). So ``function`` must say
+    everything it depends on through its arguments: numbers, strings, lists, dicts, numpy
+    arrays, run specs (keyed by their canonical form) and trained runs
+    (:class:`cclib.experiments.Trained`, keyed by their run's key). A function that reads a
+    global value of its module (not a module, a function or a class), that is a closure or a
+    lambda, or whose source cannot be read, is refused with the name of what it reads: its key
+    could not see a change of it. Libraries other than cclib enter the key by version only
+    (torch, numpy, scipy and numba: :func:`cclib.cache.library_versions`)."""
     if not (isinstance(name, str) and name):
         raise ValueError(f"name must be a non-empty string, got {name!r}")
     from .evaluate import default_seed
