@@ -108,12 +108,12 @@ FRESH = """import matplotlib as _m, matplotlib.pyplot as _p
 _m._cclib_fresh_rc = {k: v for k, v in _m.rcParams.items() if k != "backend"}
 """
 #: Run in a kernel between two notebooks, so that the next starts as in a fresh kernel: no names
-#: of the last (%reset), no figures, the rcParams of a fresh kernel, and torch's default
-#: generator reseeded from the system as a new process seeds it (cclib and the notebooks draw
-#: from seeded generators only, so nothing depends on it).
+#: of the last (%reset), no figures, the rcParams of a fresh kernel, cells counted from 1, and
+#: torch's default generator reseeded from the system as a new process seeds it (cclib and the
+#: notebooks draw from seeded generators only, so nothing depends on it).
 RESET = """%reset -f
 import matplotlib as _m, matplotlib.pyplot as _p, torch as _t
-_p.close("all"); _m.rcParams.update(_m._cclib_fresh_rc); _t.seed()
+_p.close("all"); _m.rcParams.update(_m._cclib_fresh_rc); _t.seed(); get_ipython().execution_count = 1
 """
 
 
@@ -167,7 +167,7 @@ def _in_kernel(km, code: str) -> None:
     kc.start_channels()
     try:
         kc.wait_for_ready(timeout=120)
-        reply = kc.execute_interactive(code, timeout=120, output_hook=lambda msg: None)
+        reply = kc.execute_interactive(code, timeout=120, store_history=False, output_hook=lambda msg: None)
         if reply["content"]["status"] != "ok":
             raise RuntimeError(f"the kernel could not run {code.splitlines()[0]!r}: {reply['content'].get('evalue')}")
     finally:

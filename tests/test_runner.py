@@ -290,3 +290,6 @@ def test_one_kernel_runs_its_notebooks_in_turn_each_as_if_fresh(tmp_path):
     assert printed["fig01"][0] == printed["fig02"][0]                  # the same kernel process
     assert printed["fig01"][1:] == printed["fig02"][1:]                # and as fresh as the first
     assert printed["fig02"][1].startswith("leftover False 0 ")
+    counts = [[c.execution_count for c in nbformat.read(str(out / f"{fig}_test.ipynb"), as_version=4).cells
+               if c.cell_type == "code"] for fig in ("fig01", "fig02")]
+    assert counts[0] == counts[1] and counts[0][0] == 1                  # cells counted from 1 in each
