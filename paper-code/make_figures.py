@@ -108,12 +108,13 @@ FRESH = """import matplotlib as _m, matplotlib.pyplot as _p
 _m._cclib_fresh_rc = {k: v for k, v in _m.rcParams.items() if k != "backend"}
 """
 #: Run in a kernel between two notebooks, so that the next starts as in a fresh kernel: no names
-#: of the last (%reset), no figures, the rcParams of a fresh kernel, cells counted from 1, and
-#: torch's default generator reseeded from the system as a new process seeds it (cclib and the
-#: notebooks draw from seeded generators only, so nothing depends on it).
-RESET = """%reset -f
+#: of the last and cells counted from 1 in a new history session (IPython's reset), no figures,
+#: the rcParams of a fresh kernel, and torch's default generator reseeded from the system as a
+#: new process seeds it (cclib and the notebooks draw from seeded generators only, so nothing
+#: depends on it).
+RESET = """get_ipython().reset(new_session=True)
 import matplotlib as _m, matplotlib.pyplot as _p, torch as _t
-_p.close("all"); _m.rcParams.update(_m._cclib_fresh_rc); _t.seed(); get_ipython().execution_count = 1
+_p.close("all"); _m.rcParams.update(_m._cclib_fresh_rc); _t.seed()
 """
 
 

@@ -293,3 +293,5 @@ def test_one_kernel_runs_its_notebooks_in_turn_each_as_if_fresh(tmp_path):
     counts = [[c.execution_count for c in nbformat.read(str(out / f"{fig}_test.ipynb"), as_version=4).cells
                if c.cell_type == "code"] for fig in ("fig01", "fig02")]
     assert counts[0] == counts[1] and counts[0][0] == 1                  # cells counted from 1 in each
+    assert all(not c.outputs for fig in ("fig01", "fig02")                # and no word of the reset
+               for c in nbformat.read(str(out / f"{fig}_test.ipynb"), as_version=4).cells[1:3])
