@@ -180,7 +180,7 @@ def store_summary() -> str:
     evaluated = sum(p.stat().st_size for p in evaluations) / 1e6
     n = len(paper_runs.registry())
     have = f"all {n}" if not found.missing else f"{len(found.present)} of the {n}"
-    return f"{have} runs of the registry, {size:.0f} MB, and {len(evaluations)} evaluations, {evaluated:.0f} MB"
+    return f"{have} runs of the registry, {size:.0f} MB, and {len(evaluations)} evaluations, {evaluated:.1f} MB"
 
 
 def counts(results: Path = RESULTS) -> str:

@@ -36,7 +36,9 @@ def test_block_runs(index, tmp_path):
     env = dict(os.environ, CCLIB_CACHE=str(tmp_path / "cache"))
     env.pop("CCLIB_ENGINE", None)
     env.pop("CCLIB_DEVICE", None)
-    done = subprocess.run([sys.executable, "-c", block], cwd=tmp_path, env=env,
+    script = tmp_path / "block.py"  # a file, as a reader's script or notebook has (a memo reads its source)
+    script.write_text(block)
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, f"{name} block {index}:\n{block}\n{done.stderr[-3000:]}"
     if "run.compute" in block:
