@@ -144,7 +144,8 @@ def work(args) -> int:
             if not os.environ.get("CCLIB_EVALUATIONS_LOG"):  # what its evaluations read and computed
                 log = str(args.out / f".{name}.evaluations")
                 before += f"import os as _o; _o.environ['CCLIB_EVALUATIONS_LOG'] = {log!r}\n"
-            _in_kernel(km, before)
+            _in_kernel(km, before + "del _m, _p" + (", _t" if before.startswith(RESET) else "")
+                       + (", _o" if "_o." in before else "") + "\n")   # none of its names left
             rc, failed = _execute(pm, km, name, stage, args)
             if rc != 0:
                 km.shutdown_kernel(now=True)

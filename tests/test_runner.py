@@ -274,7 +274,8 @@ def test_one_kernel_runs_its_notebooks_in_turn_each_as_if_fresh(tmp_path):
     notebooks = _notebooks(tmp_path / "nbs")
     probe = ('import os, torch, matplotlib, matplotlib.pyplot as plt\n'
              'print("pid", os.getpid())\n'
-             'print("leftover", "left_here" in globals(), len(plt.get_fignums()), matplotlib.rcParams["lines.linewidth"])\n'
+             'print("leftover", "left_here" in globals(), any(n in globals() for n in ("_m", "_p", "_t", "_o")), '
+             'len(plt.get_fignums()), matplotlib.rcParams["lines.linewidth"])\n'
              'left_here = 1\nplt.figure()\nmatplotlib.rcParams["lines.linewidth"] = 7.0\ntorch.rand(5)')
     for fig in ("fig01", "fig02"):
         nb = nbformat.read(str(notebooks / f"{fig}_test.ipynb"), as_version=4)
@@ -289,7 +290,7 @@ def test_one_kernel_runs_its_notebooks_in_turn_each_as_if_fresh(tmp_path):
         printed[fig] = "".join(o.get("text", "") for o in nb.cells[3].outputs).splitlines()
     assert printed["fig01"][0] == printed["fig02"][0]                  # the same kernel process
     assert printed["fig01"][1:] == printed["fig02"][1:]                # and as fresh as the first
-    assert printed["fig02"][1].startswith("leftover False 0 ")
+    assert printed["fig02"][1].startswith("leftover False False 0 ")
     counts = [[c.execution_count for c in nbformat.read(str(out / f"{fig}_test.ipynb"), as_version=4).cells
                if c.cell_type == "code"] for fig in ("fig01", "fig02")]
     assert counts[0] == counts[1] and counts[0][0] == 1                  # cells counted from 1 in each
