@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cclib import evaluations, experiments, store
+from cclib import evaluations, experiments, mixing, store
 from cclib.spec import RunSpec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,10 +103,6 @@ def test_memo_sees_an_edited_helper(places):
     assert _words(places[2]) == ["computed", "computed", "read", "read"]
 
 
-class _Box:
-    SCALE = 1.0
-
-
 def reads_an_attribute_named_like_a_global(box):
     return dict(values=np.arange(3) * box.SCALE)  # box.SCALE is not the global SCALE
 
@@ -115,9 +111,18 @@ def test_an_attribute_named_like_a_global_is_not_the_global(places):
     assert evaluations._dependencies(reads_an_attribute_named_like_a_global)[1] == set()
 
 
+CLEAN = mixing.clean(n_instances=1)
+
+
+def reads_a_cclib_object(n):
+    return dict(values=np.arange(n) * CLEAN.n_instances)
+
+
 def test_memo_refuses_what_its_key_could_not_see(places):
     with pytest.raises(TypeError, match="reads the global 'SCALE'"):
         evaluations.memo("scaled", reads_a_global, n=3)
+    with pytest.raises(TypeError, match="reads the global 'CLEAN', a cclib Mixing"):  # an instance, not code
+        evaluations.memo("object", reads_a_cclib_object, n=3)
     with pytest.raises(TypeError, match="not a lambda"):
         evaluations.memo("l", lambda n: dict(v=np.arange(n)), n=3)
 

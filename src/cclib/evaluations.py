@@ -268,6 +268,9 @@ def _dependencies(function: Callable) -> tuple[dict[str, str], set[str]]:
             obj = fn.__globals__[n]
             owner = obj.__name__ if isinstance(obj, types.ModuleType) else getattr(obj, "__module__", None)
             if isinstance(owner, str) and (owner == "cclib" or owner.startswith("cclib.")):
+                if not isinstance(obj, (types.ModuleType, type, types.FunctionType)):
+                    raise TypeError(f"memo: {label} reads the global {n!r}, a cclib {type(obj).__name__} whose "
+                                    "values its key cannot see; pass what it is built from as an argument")
                 modules.add(owner.split(".", 1)[1] if "." in owner else "__init__")
             elif owner == fn.__module__ and not isinstance(obj, types.ModuleType):
                 if not isinstance(obj, types.FunctionType):

@@ -195,8 +195,7 @@ def compare(stored: Trained, fresh: Trained, spread: float | None = None) -> dic
     if a.keys() != b.keys() or any(a[k].shape != b[k].shape for k in a):
         raise ValueError("stored and fresh are not runs of the same spec")
     identical = all(np.array_equal(a[k], b[k], equal_nan=True) for k in a)
-    weight_rel = max(float(np.max(np.abs(a[k] - b[k])) / max(np.max(np.abs(a[k])), 1e-30))
-                     for k in a if k.startswith("param."))
+    weight_rel = max(relative_difference(a[k], b[k]) for k in a if k.startswith("param."))
     before, after = final_loss(stored), final_loss(fresh)
     spread = seed_spread(stored) if spread is None else float(spread)
     allowed = None if spread is None else FINAL_SD * spread
@@ -250,9 +249,13 @@ def compare_evaluation(stored: Path, fresh: Path) -> dict:
         if set(a.files) != set(b.files) or any(a[k].shape != b[k].shape for k in a.files):
             return dict(identical=False, largest_rel=float("inf"))
         identical = all(np.array_equal(a[k], b[k], equal_nan=True) for k in a.files)
-        rel = 0.0
-        for k in a.files:
-            x, y = a[k].astype(float), b[k].astype(float)
-            if x.size and not np.array_equal(x, y, equal_nan=True):
-                rel = max(rel, float(np.nanmax(np.abs(x - y)) / max(float(np.nanmax(np.abs(x))), 1e-30)))
+        rel = max([relative_difference(a[k], b[k]) for k in a.files
+                   if a[k].size and not np.array_equal(a[k], b[k], equal_nan=True)], default=0.0)
     return dict(identical=identical, largest_rel=rel)
+
+
+def relative_difference(stored: np.ndarray, fresh: np.ndarray) -> float:
+    """The largest |difference| of two arrays' entries over the stored one's largest |entry|
+    (NaNs, where both arrays have them, ignored)."""
+    x, y = np.asarray(stored, float), np.asarray(fresh, float)
+    return float(np.nanmax(np.abs(x - y)) / max(float(np.nanmax(np.abs(x))), 1e-30))
