@@ -48,7 +48,7 @@ import torch
 from cclib import analysis, baselines, evaluate, evaluations, experiments, notebook, paper_runs, plotting, report
 from cclib.baselines import naive_loss
 from cclib.models import MLP
-from cclib.runs import build_mixing
+from cclib.build import build_mixing
 from cclib.spec import RunSpec
 
 setup = notebook.setup(mode, seed, out_dir)  # checks the parameters, sets the style

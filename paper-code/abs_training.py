@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cclib import cache, evaluate, mixing, report, runs, train
+from cclib import build, cache, evaluate, mixing, report, train
 from cclib.models import DeepMLP
 from cclib.paper_runs import ABS_P
 from cclib.spec import RunSpec
@@ -50,7 +50,7 @@ SEEDS = (0, 1, 2)
 WIDTH_P = (0.003, 0.01, 0.03)
 #: The code a trained run depends on: the model and training (``runs``, ``train`` and what they
 #: import), and for a run started from a construction :mod:`cclib.constructions` too.
-CODE = ("runs", "train")
+CODE = ("build", "train")
 
 
 def code_of(run: dict) -> str:
@@ -78,7 +78,7 @@ def settings() -> dict[str, list[dict]]:
 
 def start_model(run: dict) -> DeepMLP:
     """The untrained model of ``run``, built from the spec fields of its start
-    (:func:`cclib.runs.build_model`): the published init times ``scale`` (every weight, the
+    (:func:`cclib.build.build_model`): the published init times ``scale`` (every weight, the
     ``init_scale`` field), the output bias ``out_bias`` (``out_bias_init``); or the construction
     ``start`` ('steiner': ``start='split_steiner_codes'``)."""
     model = dict(d_mlp=run["d"], bias=True, out_activation="relu")
@@ -86,7 +86,7 @@ def start_model(run: dict) -> DeepMLP:
         model["start"] = "split_steiner_codes"
     else:
         model.update(init_scale=run.get("scale", 1.0), out_bias_init=run.get("out_bias", 0.0))
-    return runs.build_model(RunSpec(seeds=run["seeds"], model=model, target="abs",
+    return build.build_model(RunSpec(seeds=run["seeds"], model=model, target="abs",
                                     inputs=dict(kind="bernoulli", p=run["ps"]), optim=dict(steps=1)))
 
 

@@ -2,8 +2,16 @@
 
     python paper-code/store.py check     # make test's first step: every registry run stored, whole?
     python paper-code/store.py fill      # make store: train what the store lacks, then ship the evaluations
+    python paper-code/store.py fill --from paper-code/output/reproduce/cache   # the same, copying what make reproduce trained
     python paper-code/store.py sample    # make test: retrain paper_runs.REPRODUCE_SAMPLE, compare
     python paper-code/store.py report --cache DIR --results DIR --out FILE   # make reproduce's report
+
+``fill --from DIR`` copies the runs the store lacks from DIR, where this commit trained them
+(``make reproduce``'s cache), instead of training them again; either way it says which new entries
+replace the same runs under earlier keys and whether they are bit-identical to them (a refactor
+that changes no number shows all of them identical). ``report`` compares a run the store lacks
+under its current key, and an evaluation not shipped under it, with the store's entry of an
+earlier key for the same configuration, where there is one.
 
 ``check`` reads every entry of the store and exits 1 if one is damaged (its bytes not those its
 JSON's SHA-256 records: naming the file and the ``git checkout`` that restores it) or if the
@@ -67,7 +75,7 @@ def check() -> int:
     return 0
 
 
-def fill() -> int:
+def fill(source: Path | None = None) -> int:
     from cclib import report, store
 
     report.require_committed("make store")
@@ -81,8 +89,16 @@ def fill() -> int:
           + (f": {', '.join(before.missing)}" if before.missing else ""), flush=True)
     stats: dict = {}
     started = time.time()
-    after = store.fill(stats=stats)
-    if before.missing:
+    after = store.fill(stats=stats, source=source)
+    if stats.get("earlier"):
+        same = [n for n, identical in stats["earlier"].items() if identical]
+        differ = sorted(set(stats["earlier"]) - set(same))
+        print(f"store: {len(stats['earlier'])} of the new entries replace the same runs under earlier keys (the "
+              f"code changed): {len(same)} bit-identical to them, {len(differ)} not"
+              + (f" ({', '.join(differ)})" if differ else ""), flush=True)
+    if source is not None:
+        print(f"store: copied {stats.get('copied', 0)} runs from {source}, trained by this commit there", flush=True)
+    elif before.missing:
         from cclib import parallel
 
         workers = parallel.worker_count()
@@ -145,6 +161,22 @@ def _load(names, folder: Path | None) -> dict:
     return dict(zip(names, runs))
 
 
+def _stored(names) -> tuple[dict, list[str]]:
+    """The store's runs ``names``: each under its current key or, where the store has not been
+    refilled since the code that trains it changed, its entry of an earlier key (the same spec
+    and compute); and the names read from earlier keys."""
+    from cclib import store
+
+    missing = set(store.status(verify=False).missing) & set(names)
+    runs = _load([n for n in names if n not in missing], None)
+    earlier = store.earlier_entries() if missing else {}
+    absent = sorted(missing - set(earlier))
+    if absent:
+        raise SystemExit(f"report: the store holds neither the current key nor one earlier key of {', '.join(absent)}")
+    runs.update({n: store.load_earlier(n, earlier[n]) for n in missing})
+    return {n: runs[n] for n in names}, sorted(missing)
+
+
 def verdict(result: dict) -> str:
     """A compared run's verdict in words (:func:`cclib.store.compare`)."""
     if result["identical"]:
@@ -168,7 +200,7 @@ def _spreads(runs) -> dict:
     """The seed spread each run is judged by: its own, or that of store.SPREAD_OF's stand-in."""
     from cclib import store
 
-    stand_ins = _load(sorted(set(store.SPREAD_OF.values())), None)
+    stand_ins, _ = _stored(sorted(set(store.SPREAD_OF.values())))
     return {n: store.seed_spread(stand_ins[store.SPREAD_OF[n]]) if n in store.SPREAD_OF else None for n in runs}
 
 
@@ -228,7 +260,7 @@ def report(cache_dir: Path, results_dir: Path, out: Path) -> int:
     claims_report.require_committed("make reproduce's report")
 
     names = list(paper_runs.registry())
-    stored, fresh = _load(names, None), _load(names, cache_dir)
+    (stored, earlier), fresh = _stored(names), _load(names, cache_dir)
     from cclib import store
 
     spreads = _spreads(names)
@@ -243,11 +275,22 @@ def report(cache_dir: Path, results_dir: Path, out: Path) -> int:
               f"{len(outside)} are neither bit-identical nor within the tolerance of `cclib.store.compare`"
               + (f" ({', '.join(outside)})" if outside else "")
               + (f"; {len(unjudged)} differ and could not be judged (no check applies: {', '.join(unjudged)})"
-                 if unjudged else "") + ".", "",
+                 if unjudged else "") + "."
+              + (f" {len(earlier)} of them were compared with the store's entries of an earlier key: the code "
+                 "that trains them changed since the store was filled, and the same spec's earlier result "
+                 "stands for the store (refill it: `make store`, or `paper-code/store.py fill --from` this "
+                 "reproduction's cache)." if earlier else ""), "",
               TOLERANCE.format(steps=store.EARLY_STEPS, early=store.EARLY_REL, final=store.FINAL_SD), ""]
     shipped = {npz.name: npz for npz in store.evaluation_entries()}
-    evals = {npz.name: (store.compare_evaluation(shipped[npz.name], npz) if npz.name in shipped else None)
-             for npz in store.evaluation_entries(cache_dir)}
+    index = store.earlier_index()
+    evals, earlier_evals = {}, 0
+    for npz in store.evaluation_entries(cache_dir):
+        against = shipped.get(npz.name)
+        if against is None:  # shipped under an earlier key? (the same computation up to code fingerprints)
+            info = json.loads(npz.with_suffix(".json").read_text())
+            against = store.earlier_of(info["name"], info["config"], index)
+            earlier_evals += against is not None
+        evals[npz.name] = None if against is None else store.compare_evaluation(against, npz)
     unshipped = sorted(n for n, r in evals.items() if r is None)
     differ = {n: r["largest_rel"] for n, r in evals.items() if r is not None and not r["identical"]}
     lines += [f"**Evaluations** (loss curves, fits, the notebooks' memo results): {len(evals)} recomputed from "
@@ -256,7 +299,9 @@ def report(cache_dir: Path, results_dir: Path, out: Path) -> int:
               + (f" (largest relative difference {max(differ.values()):.1e}: {', '.join(sorted(differ)[:10])})"
                  if differ else "")
               + f", {len(unshipped)} not shipped" + (f" ({', '.join(unshipped[:10])}: run `make store`)"
-                                                     if unshipped else "") + ".", ""]
+                                                     if unshipped else "") + "."
+              + (f" {earlier_evals} were compared with shipped evaluations of an earlier key (the same "
+                 "computation, up to the code fingerprints in its key)." if earlier_evals else ""), ""]
     moved_claims, changed_verdicts, figures = [], [], []
     for path in sorted(COMMITTED.glob("fig*.json")):
         new_path = results_dir / path.name
@@ -316,12 +361,19 @@ def main(argv) -> int:
     parser.add_argument("--cache", help="report: the folder make reproduce retrained every run into")
     parser.add_argument("--results", help="report: the folder of the reproduced figures' JSON")
     parser.add_argument("--out", help="report: the markdown file to write")
+    parser.add_argument("--from", dest="source", help="fill: copy the runs the store lacks from this folder, where "
+                        "this commit trained them (make reproduce's cache, paper-code/output/reproduce/cache), "
+                        "instead of training them again")
     args = parser.parse_args(argv)
+    if args.source and args.command != "fill":
+        parser.error("--from goes with fill only")
     if args.command == "report":
         if not (args.cache and args.results and args.out):
             parser.error("report needs --cache, --results and --out")
         return report(Path(args.cache), Path(args.results), Path(args.out))
-    return {"check": check, "fill": fill, "sample": sample}[args.command]()
+    if args.command == "fill":
+        return fill(Path(args.source) if args.source else None)
+    return {"check": check, "sample": sample}[args.command]()
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ import pytest
 import torch
 from scipy.optimize import isotonic_regression
 
-from cclib import baselines, runs
+from cclib import baselines, build
 from cclib.spec import RunSpec
 
 
@@ -34,5 +34,5 @@ def test_the_linear_channel_is_relu_of_a_linear_map_on_the_whole_cube():
     x = torch.randint(0, 2, (1, 256, 30)).double() * 2 - 1           # corners of the cube
     expected = torch.relu(x[0] @ e @ e.T - 0.2)
     assert torch.allclose(model(x.float())[0].double(), expected, atol=1e-4)
-    assert np.allclose(runs.build_mixing(RunSpec(seeds=[0], inputs=dict(kind="one_active"),
+    assert np.allclose(build.build_mixing(RunSpec(seeds=[0], inputs=dict(kind="one_active"),
                                                  model=dict(n_features=30, d_mlp=10))).matrix(), 0)

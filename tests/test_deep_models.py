@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from cclib import constructions, evaluate, mixing, models, runs, task, train
+from cclib import build, constructions, evaluate, mixing, models, task, train
 from cclib.spec import RunSpec
 from cclib.sweep import RunJob
 
@@ -110,13 +110,13 @@ def test_a_deep_homogeneous_models_one_active_loss_is_exact_and_agrees_with_samp
 
 def test_the_starts_of_fig19_are_spec_fields_that_build_the_model_they_name():
     base = dict(bias=True, out_activation="relu")
-    plain = runs.build_model(_spec(model=base, target="abs"))
-    scaled = runs.build_model(_spec(model=dict(base, init_scale=0.1, out_bias_init=0.2), target="abs"))
+    plain = build.build_model(_spec(model=base, target="abs"))
+    scaled = build.build_model(_spec(model=dict(base, init_scale=0.1, out_bias_init=0.2), target="abs"))
     for a, b in zip(plain.parameters(), scaled.parameters()):
         assert a.shape == b.shape
     assert torch.equal(scaled.hidden[0], plain.hidden[0] * 0.1) and torch.equal(scaled.W_out, plain.W_out * 0.1)
     assert torch.all(scaled.b_out == 0.2) and torch.all(scaled.hidden_bias[0] == 0)
-    built = runs.build_model(_spec(model=dict(base, start="split_steiner_codes"), target="abs"))
+    built = build.build_model(_spec(model=dict(base, start="split_steiner_codes"), target="abs"))
     net = constructions.code_network(*constructions.split_codes(100, 50), 50)
     assert all(torch.equal(mine, theirs.expand_as(mine)) for mine, theirs in zip(built.parameters(), net.parameters()))
     # the defaults leave a spec's canonical form (its key) as it was

@@ -89,7 +89,7 @@ def test_the_general_engine_keys_the_general_runs_only(package):
     assert after["general"] != before["general"] and after["fast"] == before["fast"]
 
 
-@pytest.mark.parametrize("module", ["runs.py", "train.py", "models.py", "data.py", "spec.py", "_adamw.py",
+@pytest.mark.parametrize("module", ["build.py", "train.py", "models.py", "data.py", "spec.py", "_adamw.py",
                                     "mixing.py", "_checks.py"])
 def test_code_both_engines_run_keys_both(package, module):
     before = _keys(package)

@@ -244,3 +244,39 @@ def test_an_interrupted_sweep_keeps_every_run_it_finished(tmp_path):
 def test_the_restore_command_names_the_committed_path():
     assert cache.restore_command([store.folder() / "trained-x.npz", store.folder() / "trained-x.json"]) == \
         "git checkout -- data/store/trained-x.npz data/store/trained-x.json"
+
+
+def test_a_refill_after_a_code_change_compares_with_the_earlier_keys_and_can_copy_a_reproduction(
+        tmp_path, small_registry, monkeypatch):
+    place, reproduced = tmp_path / "store", tmp_path / "reproduce"
+    store.fill(place, progress=False)
+    old_code = sweep.run_code
+    monkeypatch.setattr(sweep, "run_code", lambda *a, **k: old_code(*a, **k)[:-4] + "beef")  # a refactor
+    assert store.status(place).missing == ["a", "b", "c"]
+    earlier = store.earlier_entries(place)
+    assert sorted(earlier) == ["a", "b", "c"]
+    assert store.load_earlier("b", earlier["b"]).spec == small_registry["b"]
+    # what make reproduce trains under the new keys; one run's numbers changed by the "refactor"
+    runs = experiments.trained_many(list(small_registry.values()), engine=store.ENGINE, device=store.DEVICE,
+                                    folder=reproduced)
+    job = store.keys()["b"]
+    changed = dict(runs[1].arrays(), sigma=runs[1].arrays()["sigma"] + 1.0)
+    cache.save("trained", job.config, changed, reproduced, code=job.code)
+    with pytest.raises(RuntimeError, match="does not hold run a whole"):
+        store.fill(place, progress=False, source=tmp_path / "elsewhere")
+    stats = {}
+    after = store.fill(place, progress=False, stats=stats, source=reproduced)
+    assert (after.present, after.unused, stats["copied"], stats["trained"]) == (["a", "b", "c"], [], 3, 0)
+    assert stats["earlier"] == {"a": True, "b": False, "c": True}
+    assert '"copied_from"' in cache.entry_paths("trained", job.config, job.code, place)[1].read_text()
+
+
+def test_an_earlier_key_is_the_same_configuration_up_to_code_fingerprints(tmp_path):
+    config = dict(run=dict(spec=dict(seeds=[0]), code="aaaa"), p_eval=[0.1])
+    cache.save("curve", config, dict(x=np.zeros(2)), tmp_path, code="1111")
+    cache.save("curve", dict(config, p_eval=[0.2]), dict(x=np.ones(2)), tmp_path, code="1111")
+    index = store.earlier_index(tmp_path)
+    found = store.earlier_of("curve", dict(run=dict(spec=dict(seeds=[0]), code="bbbb"), p_eval=[0.1]), index)
+    assert found is not None and np.load(found)["x"].tolist() == [0.0, 0.0]
+    assert store.earlier_of("snmf", config, index) is None                      # another kind
+    assert store.earlier_of("curve", dict(config, p_eval=[0.3]), index) is None  # another computation

@@ -139,24 +139,14 @@ def test_no_import_cycle_among_the_modules():
         assert name not in others, f"{name} imports itself through {others}"
 
 
-#: The one exception to "the environment is read in cclib._env": the two variables of shipped
-#: evaluations, read in evaluations.py because _env.py is in every trained run's key (adding
-#: them there re-keys all runs; they move there at the next re-key).
-EVALUATION_VARIABLES = {"CCLIB_EVALUATIONS_INTO", "CCLIB_EVALUATIONS_LOG"}
-
-
 def test_the_environment_is_read_in_one_module():
-    readers, names = [], set()
+    readers = []
     for path in sorted(cache.modules_of(PACKAGE).values()):
         for node in ast.walk(ast.parse(path.read_bytes())):
             if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv") \
                     and isinstance(node.value, ast.Name) and node.value.id == "os":
                 readers.append(path.name)
-            if path.name == "evaluations.py" and isinstance(node, ast.Constant) and isinstance(node.value, str) \
-                    and node.value.startswith("CCLIB_"):
-                names.add(node.value)
-    assert set(readers) <= {"_env.py", "evaluations.py"}, readers
-    assert names <= EVALUATION_VARIABLES, names
+    assert set(readers) <= {"_env.py"}, readers
 
 
 def test_the_shapes_in_the_evaluation_signatures_are_checked():

@@ -3,7 +3,7 @@ __version__ = "0.1.0"
 
 #: The public modules, importable as attributes: ``import cclib; cclib.mixing.clean(...)``.
 __all__ = ["analysis", "baselines", "bounds", "cache", "data", "evaluate", "evaluations", "experiments", "fast", "general",
-           "mixing", "models", "paper_runs", "parallel", "plotting", "reference", "report", "runs", "spec",
+           "mixing", "models", "paper_runs", "parallel", "plotting", "reference", "report", "build", "spec",
            "store", "sweep", "train"]
 
 

@@ -10,13 +10,18 @@ CCLIB_STORE     the store's folder (default: the checkout's data/store/)
 CCLIB_CACHE_ONLY  '1': a run that is not stored or cached is refused instead of trained
 CCLIB_ALLOW_MODIFIED  '1': make store, make notebooks, make reproduce and make bench run on
                 uncommitted code, their results marked unpublishable (cclib.report)
+CCLIB_EVALUATIONS_INTO  'store': computed evaluations are written into the store (make store),
+                not the local cache (cclib.evaluations)
+CCLIB_EVALUATIONS_LOG   a file to which each evaluation appends one line: 'read' or 'computed'
+                and its file's name
 """
 from __future__ import annotations
 
 import os
 
 VARIABLES = ("CCLIB_DEVICE", "CCLIB_ENGINE", "CCLIB_WORKERS", "CCLIB_THREADS", "CCLIB_EVAL_SEED",
-             "CCLIB_CACHE", "CCLIB_STORE", "CCLIB_CACHE_ONLY", "CCLIB_ALLOW_MODIFIED")
+             "CCLIB_CACHE", "CCLIB_STORE", "CCLIB_CACHE_ONLY", "CCLIB_ALLOW_MODIFIED",
+             "CCLIB_EVALUATIONS_INTO", "CCLIB_EVALUATIONS_LOG")
 
 
 def get(name: str) -> str | None:

@@ -13,8 +13,7 @@ Where an entry is read and written (:func:`_cached`): given a ``folder``, there 
 it is read from the store (``data/store/``: ``make store`` ships every evaluation the figure
 notebooks make, so that ``make figures`` on a fresh clone computes none) and then the local
 cache, and a computed one is written to the local cache. Two environment variables serve
-``make store`` and ``make figures`` (read here, not in :mod:`cclib._env`, which is in every
-trained run's key): $CCLIB_EVALUATIONS_INTO='store' writes computed evaluations into the store
+``make store`` and ``make figures`` (:mod:`cclib._env`): $CCLIB_EVALUATIONS_INTO='store' writes computed evaluations into the store
 (``make store``), and $CCLIB_EVALUATIONS_LOG names a file to which each evaluation appends one
 line, 'read <npz name>' or 'computed <npz name>' (the runner's count of what a notebook computed).
 """
@@ -22,7 +21,6 @@ from __future__ import annotations
 
 import dis
 import inspect
-import os
 import textwrap
 import types
 from pathlib import Path
@@ -30,19 +28,19 @@ from typing import Callable
 
 import numpy as np
 
-from . import cache
+from . import _env, cache
 from ._checks import check_choice, check_int
 from ._types import Numbers
+from .build import build_mixing
 from .evaluate import LossCurve
 from .mixing import Mixing
-from .runs import build_mixing
 from .spec import RunSpec
 from .task import LOSSES, Model, target_of
 
 #: The code of a loss curve (:func:`cached_curve`) and of a semi-NMF fit (:func:`semi_nmf_fit`).
 CURVE_CODE = ("evaluate",)
-SNMF_CODE = ("runs", "baselines", "evaluate")
-#: Left out of a fit's code: the mixing it fits is built without them (:func:`cclib.runs.build_mixing`).
+SNMF_CODE = ("build", "baselines", "evaluate")
+#: Left out of a fit's code: the mixing it fits is built without them (:func:`cclib.build.build_mixing`).
 SNMF_STOP = ("constructions",)
 
 
@@ -120,7 +118,7 @@ KINDS = ("curve", "snmf", "memo")
 
 
 def _log(what: str, npz: Path) -> None:
-    place = os.environ.get("CCLIB_EVALUATIONS_LOG")
+    place = _env.get("CCLIB_EVALUATIONS_LOG")
     if place:
         with open(place, "a") as f:  # one short line per write: appends of processes do not interleave
             f.write(f"{what} {npz.name}\n")
@@ -130,7 +128,7 @@ def _cached(kind: str, config: dict, compute: Callable[[], dict], folder: Path |
     """:func:`cclib.cache.cached` for an evaluation: in ``folder`` alone if given; else read from
     the store, then the local cache, and a computed entry written to the local cache (to the
     store with $CCLIB_EVALUATIONS_INTO='store')."""
-    into = os.environ.get("CCLIB_EVALUATIONS_INTO")
+    into = _env.get("CCLIB_EVALUATIONS_INTO")
     if into not in (None, "", "store", "cache"):
         raise ValueError(f"$CCLIB_EVALUATIONS_INTO must be 'store' or 'cache' (the default), got {into!r}")
     shipped = cache.store_dir() if folder is None else None

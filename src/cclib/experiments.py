@@ -25,8 +25,8 @@ import torch
 
 from . import _env, cache
 from ._checks import check_int
+from .build import build_mixing, build_model
 from .mixing import Mixing
-from .runs import build_mixing, build_model
 from .spec import RunSpec
 from .sweep import RunJob, train_jobs
 from .task import Model
@@ -99,7 +99,7 @@ def load_run(folder: str | Path) -> Trained:
 def from_arrays(spec: RunSpec, compute: dict, code: str, arrays: dict[str, np.ndarray],
                 model: Model | None = None, mixing: Mixing | None = None) -> Trained:
     """The run of ``spec`` whose numbers are ``arrays`` (:meth:`Trained.arrays`), written into
-    ``model`` and ``mixing`` if given (the spec's, built by :mod:`cclib.runs`), else into new ones."""
+    ``model`` and ``mixing`` if given (the spec's, built by :mod:`cclib.build`), else into new ones."""
     model = build_model(spec) if model is None else model
     with torch.no_grad():
         for name, param in model.named_parameters():

@@ -124,7 +124,54 @@ class ResidualArch(_Frozen):
     init_bounds: Literal["published", "textbook"] = "published"
 
 
-Architecture = Annotated[Union[MLPArch, ResidualArch], Field(discriminator="kind")]
+class ArchitectureFields(_Frozen):
+    """The base class of an added architecture's fields (:func:`cclib.build.add_architecture`):
+    frozen, unknown fields refused. A subclass declares ``kind: Literal['its name']``,
+    ``n_features`` and its own settings."""
+
+
+#: The architectures a spec's ``model`` can be, by ``kind``: the paper's two, and those added by
+#: :func:`cclib.build.add_architecture`.
+ARCHITECTURES: dict[str, type[_Frozen]] = {"mlp": MLPArch, "residual": ResidualArch}
+
+
+def _architecture():
+    return Annotated[Union[tuple(ARCHITECTURES.values())], Field(discriminator="kind")]
+
+
+Architecture = _architecture()
+
+
+def add_architecture_fields(fields: type) -> str:
+    """Add ``fields`` (a subclass of :class:`ArchitectureFields` with a one-value ``kind``
+    Literal and ``n_features``) to the kinds a spec's ``model`` takes; return its kind. Use
+    :func:`cclib.build.add_architecture`, which adds its builder with it."""
+    if not (isinstance(fields, type) and issubclass(fields, ArchitectureFields)):
+        raise TypeError(f"fields must be a subclass of cclib.spec.ArchitectureFields, got {fields!r}")
+    kind_field = fields.model_fields.get("kind")
+    kinds = typing.get_args(kind_field.annotation) if kind_field is not None else ()
+    if kind_field is None or typing.get_origin(kind_field.annotation) is not Literal or len(kinds) != 1 \
+            or not isinstance(kinds[0], str):
+        raise ValueError(f"fields {fields.__name__} must declare kind: Literal['<its name>'], one string")
+    if "n_features" not in fields.model_fields:
+        raise ValueError(f"fields {fields.__name__} must declare n_features (the task's size)")
+    kind = kinds[0]
+    if kind in ARCHITECTURES:
+        raise ValueError(f"kind {kind!r} is taken (architectures: {', '.join(map(repr, ARCHITECTURES))})")
+    ARCHITECTURES[kind] = fields
+    _rebuild()
+    return kind
+
+
+def remove_architecture_fields(kind: str) -> None:
+    """Undo :func:`add_architecture_fields` (:func:`cclib.build.remove_architecture`)."""
+    del ARCHITECTURES[kind]
+    _rebuild()
+
+
+def _rebuild() -> None:
+    RunSpec.model_fields["model"].annotation = _architecture()
+    RunSpec.model_rebuild(force=True)
 
 
 # --- mixing ---------------------------------------------------------------------------------
@@ -209,7 +256,8 @@ class RunSpec(_Frozen):
 
     seeds: one non-negative int per instance; the instance's mixing matrix, embedding, initial
     weights and data stream are each drawn from their own stream derived from it.
-    model: :class:`MLPArch` (default; a dict without ``kind`` means it) or :class:`ResidualArch`. mixing: one of the mixing kinds
+    model: :class:`MLPArch` (default; a dict without ``kind`` means it), :class:`ResidualArch`, or an
+    architecture added by :func:`cclib.build.add_architecture` (:data:`ARCHITECTURES`). mixing: one of the mixing kinds
     (default clean); must be left out for the residual model. inputs: :class:`Bernoulli` or
     :class:`OneActive`. target: a name in :data:`cclib.task.TARGETS`, 'relu' (the paper's labels
     ReLU(x) + x M^T) or 'abs' (y = |x|, Elhage et al.'s absolute-value task; clean mixing only).

@@ -23,6 +23,7 @@ recomputed one against the shipped one (``make reproduce``).
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -124,10 +125,18 @@ def damage_message(damaged) -> str:
     return "\n".join(lines)
 
 
-def fill(place: Path | None = None, progress: bool = True, stats: dict | None = None) -> Status:
+def fill(place: Path | None = None, progress: bool = True, stats: dict | None = None,
+         source: Path | None = None) -> Status:
     """Train the registry runs the store lacks (every core), write each into it as it ends, then
     remove the files no current run uses. Each new entry's JSON records the machine and commit
-    (:func:`cclib.report.provenance`). Returns the status after."""
+    (:func:`cclib.report.provenance`). Returns the status after.
+
+    source: a folder where this commit's code has trained them already (``make reproduce``'s
+    cache): each run the store lacks is copied from there (checksummed) instead of trained again,
+    and refused (RuntimeError) if it is not there whole. stats, if given, also receives
+    ``earlier``: for each new entry that the store held under an earlier key of the same spec
+    (code since changed, :func:`earlier_entries`), whether the new arrays are bit-identical to
+    it: what a refactor that changes no number must show."""
     from .report import provenance
 
     place = Path(place) if place is not None else folder()
@@ -138,11 +147,98 @@ def fill(place: Path | None = None, progress: bool = True, stats: dict | None = 
     specs = paper_runs.registry()
     made = provenance()
     record = {"trained_by": {k: made[k] for k in ("git_commit", "cpu", "cores", "torch", "numpy", "python")}}
-    trained_many([specs[name] for name in before.missing], engine=ENGINE, device=DEVICE, folder=place,
-                 progress=progress, stats=stats, record=record)
+    jobs = keys()
+    earlier = earlier_entries(place)
+    if source is None:
+        trained_many([specs[name] for name in before.missing], engine=ENGINE, device=DEVICE, folder=place,
+                     progress=progress, stats=stats, record=record)
+    else:
+        record["trained_by"]["copied_from"] = "a make reproduce of this commit (store.py fill --from)"
+        arrays = {}
+        for name in before.missing:
+            job = jobs[name]
+            arrays[name] = cache.load("trained", job.config, Path(source), code=job.code, discard=False)
+            if arrays[name] is None:
+                raise RuntimeError(f"source: {source} does not hold run {name} whole under its current key "
+                                   "(train it there with make reproduce, or run make store)")
+        for name, found in arrays.items():
+            cache.save("trained", jobs[name].config, found, place, code=jobs[name].code, info=record)
+        if stats is not None:
+            stats.update(trained=0, copied=len(arrays))
+    if stats is not None:
+        stats["earlier"] = {}
+        for name in before.missing:
+            if name in earlier:
+                new_npz, _ = cache.entry_paths("trained", jobs[name].config, jobs[name].code, place)
+                stats["earlier"][name] = same_arrays(earlier[name], new_npz)
     for path in status(place).unused:
         path.unlink()
     return status(place)
+
+
+def _without_code(value):
+    """``value`` (a JSON form) with every entry named 'code' left out, at any depth."""
+    if isinstance(value, dict):
+        return {k: _without_code(v) for k, v in value.items() if k != "code"}
+    if isinstance(value, list):
+        return [_without_code(v) for v in value]
+    return value
+
+
+def earlier_index(place: Path | None = None) -> dict[tuple[str, str], list[Path]]:
+    """The store's entries (runs and evaluations) by (kind, their configuration with every code
+    fingerprint left out, as JSON): where the same computation of earlier code would be."""
+    place = Path(place) if place is not None else folder()
+    index: dict[tuple[str, str], list[Path]] = {}
+    for meta in sorted(place.glob("*-*.json")):
+        info = json.loads(meta.read_text())
+        form = json.dumps(_without_code(info.get("config")), sort_keys=True)
+        index.setdefault((info.get("name"), form), []).append(meta.with_suffix(".npz"))
+    return index
+
+
+def earlier_of(kind: str, config: dict, index: dict, current: Path | None = None) -> Path | None:
+    """The npz of the one entry of ``index`` (:func:`earlier_index`) that is ``kind`` with
+    ``config`` up to code fingerprints, other than ``current``; None if there is none or more
+    than one (then no single earlier result stands for it)."""
+    found = [p for p in index.get((kind, json.dumps(_without_code(config), sort_keys=True)), []) if p != current]
+    return found[0] if len(found) == 1 else None
+
+
+def earlier_entries(place: Path | None = None) -> dict[str, Path]:
+    """For each registry run the store lacks under its current key: the npz of its entry under an
+    earlier key (the same spec and compute, trained by code that has since changed), where the
+    store holds exactly one."""
+    place = Path(place) if place is not None else folder()
+    index, jobs = earlier_index(place), keys()
+    found = {}
+    for name in status(place, verify=False).missing:
+        npz = earlier_of("trained", jobs[name].config, index)
+        if npz is not None:
+            found[name] = npz
+    return found
+
+
+def load_earlier(name: str, npz: Path) -> Trained:
+    """The registry run ``name`` as its entry ``npz`` of an earlier key holds it
+    (:func:`earlier_entries`), checksummed; a RuntimeError if the entry is damaged."""
+    from .experiments import from_arrays
+
+    meta = npz.with_suffix(".json")
+    why = cache.verify(npz, meta)
+    if why is not None:
+        raise RuntimeError(f"the store's entry of an earlier key of run {name} is damaged: {npz}: {why}")
+    info = json.loads(meta.read_text())
+    with np.load(npz, allow_pickle=False) as f:
+        arrays = {k: f[k] for k in f.files}
+    return from_arrays(paper_runs.registry()[name], info["config"]["compute"], info["code"], arrays)
+
+
+def same_arrays(a: Path, b: Path) -> bool:
+    """Whether two npz files hold the same arrays, bit for bit (names, shapes, dtypes, values)."""
+    with np.load(a, allow_pickle=False) as x, np.load(b, allow_pickle=False) as y:
+        return set(x.files) == set(y.files) and all(
+            x[k].dtype == y[k].dtype and np.array_equal(x[k], y[k], equal_nan=True) for k in x.files)
 
 
 def final_loss(run: Trained) -> np.ndarray:

@@ -12,6 +12,7 @@ its runs trained one by one covers it.
 """
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Callable
 
@@ -20,9 +21,9 @@ import torch
 
 from . import cache
 from ._checks import check_choice, resolve_device
+from .build import build_mixing, build_model, outside_code
 from .models import set_parameters
 from .parallel import chainable, run_plans
-from .runs import build_mixing, build_model
 from .spec import RunSpec
 from .train import choose_engine, make_plan, procedure_of
 
@@ -38,7 +39,7 @@ STARTS = ("constructions",)
 
 def run_code(engine: str, package_dir: Path | None = None, start: str = "random") -> str:
     """The fingerprint of the code that trains a run on ``engine`` ('fast' or 'general'):
-    :mod:`cclib.runs` (the model and mixing from the spec) and :mod:`cclib.train` (the engine's
+    :mod:`cclib.build` (the model and mixing from the spec) and :mod:`cclib.train` (the engine's
     choice and the plan) with every cclib module they import, the other engine's module left
     out, and :data:`SCHEDULING` (:func:`cclib.cache.code_fingerprint`); :data:`STARTS` only for a
     run whose ``start`` is not 'random' (for the others that code only checks a spec's sizes, it
@@ -49,13 +50,14 @@ def run_code(engine: str, package_dir: Path | None = None, start: str = "random"
         raise ValueError(f"engine must be one of {', '.join(map(repr, ENGINE_MODULES))}, got {engine!r}")
     others = [module for name, module in ENGINE_MODULES.items() if name != engine]
     stop = [*others, *SCHEDULING, *(STARTS if start == "random" else ())]
-    return cache.code_fingerprint(("runs", "train"), stop=stop, package_dir=package_dir)
+    return cache.code_fingerprint(("build", "train"), stop=stop, package_dir=package_dir)
 
 
 class RunJob:
     """A run asked for: its spec, its untrained model, mixing and procedure (each built once,
     here), the engine and device kind it is computed on (chosen once, here, by
-    :func:`cclib.train.choose_engine`), the fingerprint of its code, its cache configuration
+    :func:`cclib.train.choose_engine`), the fingerprint of its code (:func:`run_code`; with an added
+    architecture's own modules, :func:`cclib.build.outside_code`), its cache configuration
     (``config``) and its cache key (``key``)."""
 
     def __init__(self, spec: RunSpec, engine: str | None = None, device: str | None = None):
@@ -65,6 +67,9 @@ class RunJob:
         self.engine = choose_engine(engine, self.model, self.device, self.procedure)
         self.compute = dict(engine=self.engine, device=self.device.type)
         self.code = run_code(self.engine, start=getattr(spec.model, "start", "random"))
+        outside = outside_code(spec.model, self.model)
+        if outside:  # an added architecture: its own modules' code too
+            self.code = hashlib.sha256(f"{self.code} {outside}".encode()).hexdigest()[:20]
         self.config = dict(spec=spec.canonical(), compute=self.compute)
         self.key = cache.config_key(self.config, self.code)
 
