@@ -85,7 +85,8 @@ def fill(source: Path | None = None) -> int:
         print(f"store: {store.damage_message(before.damaged)}; make store trains only what the store lacks and "
               "does not overwrite a committed entry", file=sys.stderr)
         return 1
-    print(f"store: {len(before.missing)} registry runs to train into {store.folder()}"
+    verb = f"copy from {source}" if source is not None else "train"
+    print(f"store: {len(before.missing)} registry runs to {verb} into {store.folder()}"
           + (f": {', '.join(before.missing)}" if before.missing else ""), flush=True)
     stats: dict = {}
     started = time.time()

@@ -49,7 +49,7 @@ def build_mixing(spec: RunSpec) -> Mixing:
         return low_rank_mixing(list(mix.sigma), mix.rank, n, mseeds, spectrum=mix.spectrum,
                                trainable_sigma=mix.trainable_sigma)
     return mixing_of_kind(mix.kind, list(mix.sigma), n, mseeds, zero_diagonal=mix.zero_diagonal,
-                 trainable_sigma=mix.trainable_sigma)
+                          trainable_sigma=mix.trainable_sigma)
 
 
 def _embedding(n: int, width: int, seeds: list[int]) -> torch.Tensor:
