@@ -350,8 +350,11 @@ def _give(worker: Worker, pending: list, args, done: int, workers: list) -> None
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir()
     worker.name, worker.stage, worker.t0 = name, stage, time.time()
-    worker.proc.stdin.write(name + "\n")
-    worker.proc.stdin.flush()
+    try:
+        worker.proc.stdin.write(name + "\n")
+        worker.proc.stdin.flush()
+    except BrokenPipeError:  # the worker died before reading it: the loop finds it dead and fails
+        pass                 # this notebook (it is no interrupt of the run, as our own stdout's would be)
     print(f"[{done + sum(1 for w in workers if w.name)}/{len(args.chosen)}] {name} ({args.mode}) started", flush=True)
 
 

@@ -296,3 +296,20 @@ def test_one_kernel_runs_its_notebooks_in_turn_each_as_if_fresh(tmp_path):
     assert counts[0] == counts[1] and counts[0][0] == 1                  # cells counted from 1 in each
     assert all(not c.outputs for fig in ("fig01", "fig02")                # and no word of the reset
                for c in nbformat.read(str(out / f"{fig}_test.ipynb"), as_version=4).cells[1:3])
+
+
+def test_a_worker_that_died_before_its_first_notebook_fails_that_notebook_not_the_run(tmp_path):
+    """Its stdin is a broken pipe: giving it a name must not read as the run's own output closing
+    (an interrupt, 130); the runner's loop then finds the worker dead and fails the notebook."""
+    import importlib.util
+    import types
+
+    spec = importlib.util.spec_from_file_location("make_figures_module", ROOT / "paper-code" / "make_figures.py")
+    runner = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(runner)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"], stdin=subprocess.PIPE, text=True)
+    dead.wait()
+    worker = types.SimpleNamespace(proc=dead, name=None, stage=None, t0=0.0)
+    args = types.SimpleNamespace(out=tmp_path, chosen=["fig01_test"], mode="paper")
+    runner._give(worker, ["fig01_test"], args, 0, [worker])
+    assert worker.name == "fig01_test" and worker.proc.poll() is not None
