@@ -83,7 +83,7 @@ bench: $(STAMP)  ## speed against the straightforward implementation; writes ben
 	$(PY) benchmarks/bench.py
 
 sync: $(STAMP)  ## pair each notebook's .py and .ipynb
-	$(VENV)/bin/jupytext --sync $(filter-out notebooks/conftest.py,$(wildcard notebooks/*.py))
+	$(VENV)/bin/jupytext --sync notebooks/*.py
 
 clean-cache:  ## empty the local cache data/ (loss curves, fits, runs trained here); the store stays
 	rm -rf data/*.npz data/*.json data/.*.tmp

@@ -1,4 +1,5 @@
-"""notebooks/conftest.py: nbval's kernel start is retried when a kernel dies before it answers."""
+"""conftest.py at the checkout's root: nbval's kernel start is retried when a kernel dies before
+it answers."""
 import importlib.util
 from pathlib import Path
 
@@ -8,7 +9,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _conftest():
-    spec = importlib.util.spec_from_file_location("notebooks_conftest", ROOT / "notebooks" / "conftest.py")
+    spec = importlib.util.spec_from_file_location("notebooks_conftest", ROOT / "conftest.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

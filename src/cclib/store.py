@@ -170,7 +170,7 @@ def fill(place: Path | None = None, progress: bool = True, stats: dict | None = 
         for name in before.missing:
             if name in earlier:
                 new_npz, _ = cache.entry_paths("trained", jobs[name].config, jobs[name].code, place)
-                stats["earlier"][name] = same_arrays(earlier[name], new_npz)
+                stats["earlier"][name] = compare_evaluation(earlier[name], new_npz)["identical"]
     for path in status(place).unused:
         path.unlink()
     return status(place)
@@ -224,21 +224,13 @@ def load_earlier(name: str, npz: Path) -> Trained:
     (:func:`earlier_entries`), checksummed; a RuntimeError if the entry is damaged."""
     from .experiments import from_arrays
 
-    meta = npz.with_suffix(".json")
-    why = cache.verify(npz, meta)
-    if why is not None:
-        raise RuntimeError(f"the store's entry of an earlier key of run {name} is damaged: {npz}: {why}")
-    info = json.loads(meta.read_text())
-    with np.load(npz, allow_pickle=False) as f:
-        arrays = {k: f[k] for k in f.files}
+    info = json.loads(npz.with_suffix(".json").read_text())
+    found: list = []
+    arrays = cache.load("trained", info["config"], npz.parent, code=info["code"], discard=False, damaged=found)
+    if arrays is None:
+        raise RuntimeError(f"the store's entry of an earlier key of run {name} is damaged: {npz}"
+                           + (f": {found[0][1]}" if found else ""))
     return from_arrays(paper_runs.registry()[name], info["config"]["compute"], info["code"], arrays)
-
-
-def same_arrays(a: Path, b: Path) -> bool:
-    """Whether two npz files hold the same arrays, bit for bit (names, shapes, dtypes, values)."""
-    with np.load(a, allow_pickle=False) as x, np.load(b, allow_pickle=False) as y:
-        return set(x.files) == set(y.files) and all(
-            x[k].dtype == y[k].dtype and np.array_equal(x[k], y[k], equal_nan=True) for k in x.files)
 
 
 def final_loss(run: Trained) -> np.ndarray:
@@ -338,7 +330,8 @@ def prune_evaluations(used: set[str], place: Path | None = None) -> list[Path]:
 
 
 def compare_evaluation(stored: Path, fresh: Path) -> dict:
-    """A recomputed evaluation against the shipped one of the same key: ``identical`` (every array
+    """Two entries' npz files: a recomputed evaluation against the shipped one (or a run's new
+    entry against its entry of an earlier key, :func:`fill`): ``identical`` (every array
     equal, bit for bit) and ``largest_rel`` (the largest |difference| of an array's entries over
     that array's largest |entry|, over its arrays; 0 when identical)."""
     with np.load(stored, allow_pickle=False) as a, np.load(fresh, allow_pickle=False) as b:

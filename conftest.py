@@ -1,9 +1,11 @@
 """nbval's kernel start, retried: make test runs two notebooks at once (pytest-xdist), and a kernel
 that dies before it answers (jupyter_client picks its TCP ports in one process and binds them in
-another, so two kernels started together can collide on a port) fails every cell of a notebook
-that never ran. Seen once in a clean-clone CI run of d6d278f (fig19: "Kernel died before replying
-to kernel_info"; the same stage rerun at once passed 129 of 129). A start that fails is retried,
-said on stderr; a kernel that cannot start at all still fails after ATTEMPTS tries."""
+another, so two kernels started together can likely collide on a port; not proven) fails every cell
+of a notebook that never ran. Seen once in a clean-clone CI run of d6d278f (fig19: "Kernel died
+before replying to kernel_info"; the same stage rerun at once passed 129 of 129). A start that
+fails is retried, said on stderr; a kernel that cannot start at all still fails after ATTEMPTS
+tries. It sits at the checkout's root, where pytest reads it for `pytest notebooks/...` (notebooks/
+holds only the figures' jupytext pairs)."""
 from __future__ import annotations
 
 import sys
