@@ -89,3 +89,33 @@ def test_bad_input_is_named(call, message):
     with pytest.raises(ValueError) as err:
         call()
     assert message in str(err.value)
+
+
+def test_a_dense_stream_drawn_into_out_gives_the_same_numbers():
+    """next_chunk(out=...) (what the engines' dense_chunk uses: the block is written into a
+    strided slice of the batch tensor) continues the stream exactly as a fresh draw does."""
+    fresh, into = data.BernoulliStream(0.3, 64, 10, seed=2), data.BernoulliStream(0.3, 64, 10, seed=2)
+    block = torch.full((5, 2, 64, 10), float("nan"))
+    for k in range(2):
+        kind, x = fresh.next_chunk(5)
+        kind_into, y = into.next_chunk(5, out=block[:, k])
+        assert kind == kind_into == "dense" and y.data_ptr() == block[:, k].data_ptr()
+        assert torch.equal(x, block[:, k])
+
+
+def test_dense_chunk_writes_dense_and_sparse_streams():
+    """dense_chunk, for streams of which any draws densely: each instance's slice is its own
+    stream's chunk (a sparse one scattered into zeros), every cell written."""
+    from cclib._batches import dense_chunk
+    ps = (0.2, 0.01, 1.0)
+    steps = dense_chunk([data.BernoulliStream(p, 32, 10, seed=s) for s, p in enumerate(ps)], 4, 32, 10)
+    x = torch.stack(steps)                                                 # (4, K, 32, 10)
+    for k, p in enumerate(ps):
+        chunk = data.BernoulliStream(p, 32, 10, seed=k).next_chunk(4)
+        if chunk[0] == "dense":
+            want = chunk[1]
+        else:
+            want = torch.zeros(4 * 32 * 10)
+            want[chunk[1]] = chunk[2]
+            want = want.view(4, 32, 10)
+        assert torch.equal(x[:, k], want)

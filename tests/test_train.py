@@ -305,3 +305,15 @@ def test_bad_worker_count_is_named(monkeypatch):
     monkeypatch.setenv("CCLIB_WORKERS", "zero")
     with pytest.raises(ValueError, match=r"CCLIB_WORKERS must be an integer in \[1, inf\], got 'zero'"):
         train(MLP(2, seeds=[0, 1]), mixing.clean(n_instances=2), p=0.1, steps=1, seeds=[0, 1])
+
+
+def test_floor_div_is_the_integer_quotient():
+    """The chunk kernel's float-reciprocal quotient equals // at and around every multiple of
+    the divisors it meets (n, batch_size) and at random points, up to 2**40."""
+    from cclib._chunk_kernel import _floor_div
+    rng = np.random.default_rng(0)
+    for d in (1, 3, 7, 10, 100, 1000, 2048, 4096, 10_000, 12_345):
+        q = np.concatenate([np.arange(0, 3000), rng.integers(0, 2**40 // d, 3000)])
+        xs = np.concatenate([q * d - 1, q * d, q * d + 1, q * d + d - 1, rng.integers(0, 2**40, 2000)])
+        for x in xs[xs >= 0].tolist():
+            assert _floor_div(x, d, 1.0 / d) == x // d, (x, d)

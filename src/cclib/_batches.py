@@ -97,19 +97,19 @@ def draw_batches(streams: Sequence, inputs: str, batch_size: int, n: int,
     when any instance draws densely, else a :class:`SparseBatch` (tables: :func:`mixing_tables`)."""
     if inputs == "one_active":
         return list(torch.stack([s.next_chunk(CHUNK_STEPS) for s in streams], 1).unbind(0))
+    if any(s.dense for s in streams):
+        return dense_chunk(streams, CHUNK_STEPS, batch_size, n)
     parts = [s.next_chunk(CHUNK_STEPS) for s in streams]
-    if any(part[0] == "dense" for part in parts):
-        return dense_chunk(parts, CHUNK_STEPS, batch_size, n)
     return sparse_chunk([part[1:] for part in parts], CHUNK_STEPS, batch_size, n, tables)
 
 
-def dense_chunk(parts: Sequence[tuple], steps: int, batch_size: int, n: int) -> list[torch.Tensor]:
-    """K instances' chunks, any of them dense, as one (K, batch, n) tensor per step."""
-    x = torch.zeros(steps, len(parts), batch_size, n)
-    for k, part in enumerate(parts):
-        if part[0] == "dense":
-            x[:, k] = part[1]
-        else:
+def dense_chunk(streams: Sequence, steps: int, batch_size: int, n: int) -> list[torch.Tensor]:
+    """The next ``steps`` steps of K Bernoulli streams, any of them dense, as one (K, batch, n)
+    tensor per step (a dense stream draws straight into its slice, a sparse one is scattered)."""
+    x = torch.empty(steps, len(streams), batch_size, n)
+    for k, stream in enumerate(streams):
+        part = stream.next_chunk(steps, out=x[:, k])
+        if part[0] == "sparse":
             _, position, value = part
             cells = torch.zeros(steps * batch_size * n)
             cells[position] = value

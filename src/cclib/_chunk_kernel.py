@@ -14,6 +14,19 @@ import numba
 import numpy as np
 
 
+@numba.njit(inline="always")
+def _floor_div(x, d, inv_d):
+    """x // d for 0 <= x < 2**52 and d >= 1 without the slow integer division: the float product
+    x * (1 / d) truncated (in this range it is already the quotient but for rounding at the
+    edges), then corrected by one either way if it is not."""
+    q = np.int64(x * inv_d)
+    if q * d > x:
+        q -= 1
+    elif (q + 1) * d <= x:
+        q += 1
+    return q
+
+
 @numba.njit(cache=True)
 def merge_chunk(position, value, inst_start, steps, batch_size, n, gt, gram):
     """Merge K instances' active cells (1-D position, value, instance-major; instance k's are
@@ -47,16 +60,19 @@ def merge_chunk(position, value, inst_start, steps, batch_size, n, gt, gram):
     mixing = gt.shape[1] > 0
 
     # pass 1: classify the samples, count what each (step, instance) will hold, and list the
-    # multi-cell samples (first cell, cells, instance) for pass 2
-    # decode the positions: sample = position // n (step * batch_size + row), feature the rest
+    # multi-cell samples (first cell, cells, instance) for pass 2.
+    # A cell's sample is position // n (step * batch_size + row), its feature the rest; the
+    # quotients are taken by _floor_div (exact, ~10x faster than an integer division).
     total = position.size
+    inv_n, inv_b = 1.0 / n, 1.0 / batch_size
     step = np.empty(total, dtype=np.int64)
     sample = np.empty(total, dtype=np.int64)
     feature = np.empty(total, dtype=np.int64)
     for a in range(total):
-        sample[a] = position[a] // n
-        feature[a] = position[a] - sample[a] * n
-        step[a] = sample[a] // batch_size
+        q = _floor_div(position[a], n, inv_n)
+        sample[a] = q
+        feature[a] = position[a] - q * n
+        step[a] = _floor_div(q, batch_size, inv_b)
     multi_first = np.empty(total // 2 + 1, dtype=np.int64)
     multi_cells = np.empty(total // 2 + 1, dtype=np.int64)
     multi_inst = np.empty(total // 2 + 1, dtype=np.int64)
@@ -86,12 +102,14 @@ def merge_chunk(position, value, inst_start, steps, batch_size, n, gt, gram):
                 m_rows[s, k] += 1
                 multi_first[n_multi], multi_cells[n_multi], multi_inst[n_multi] = i, c, k
                 n_multi += 1
-                if mixing:
+                if mixing:  # summed in locals, in the same order as into the arrays
+                    rz, zz = relu_z[s, k], z_sq[s, k]
                     for a in range(i, j):
-                        relu_v, f = max(value[a], 0.0), feature[a]
+                        relu_v, v, f = max(value[a], 0.0), value[a], feature[a]
                         for b in range(i, j):
-                            relu_z[s, k] += relu_v * value[b] * gt[k, feature[b], f]
-                            z_sq[s, k] += value[a] * value[b] * gram[k, f, feature[b]]
+                            rz += relu_v * value[b] * gt[k, feature[b], f]
+                            zz += v * value[b] * gram[k, f, feature[b]]
+                    relu_z[s, k], z_sq[s, k] = rz, zz
             i = j
 
     n_rows = np.ones(steps, dtype=np.int64)

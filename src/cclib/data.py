@@ -72,18 +72,26 @@ class BernoulliStream:
         self.dense = self.p >= DENSE_SAMPLING_P
         if self.dense:  # numpy's PCG64 fills large float32 blocks faster than torch's generator
             self.numpy_rng = np.random.default_rng(int(seed))
+            self._scratch = None  # the block drawn into when next_chunk writes into `out`
         else:
             self.generator = torch.Generator().manual_seed(int(seed))
 
-    def next_chunk(self, steps: int) -> tuple:
-        """The next ``steps`` steps' batches, in the form the class docstring gives."""
+    def next_chunk(self, steps: int, out: Tensor | None = None) -> tuple:
+        """The next ``steps`` steps' batches, in the form the class docstring gives. out: a
+        (steps, batch, n) float32 tensor (any strides) that a dense stream writes its block into
+        and returns (a sparse stream ignores it), saving the allocation and a copy."""
         b, n, p = self.batch_size, self.n_features, self.p
         if self.dense:
-            u = torch.from_numpy(self.numpy_rng.random((steps, b, n), dtype=np.float32))
+            shape = (steps, b, n)
+            if out is not None and (self._scratch is None or self._scratch.shape != shape):
+                self._scratch = np.empty(shape, dtype=np.float32)
+            u = torch.from_numpy(self.numpy_rng.random(
+                shape, dtype=np.float32, out=None if out is None else self._scratch))
             # One uniform per cell: u < p marks it active, and then 1 - 2u/p is uniform on
-            # (-1, 1]; for u >= p it is <= -1, which the threshold sets to 0.
-            value = torch.add(torch.ones(()), u, alpha=-2.0 / p)
-            return ("dense", torch.nn.functional.threshold(value, -1.0, 0.0, inplace=True))
+            # (-1, 1]; for u >= p it is <= -1, which the threshold sets to 0. (Both in place.)
+            value = torch.add(torch.ones(()), u, alpha=-2.0 / p, out=u)
+            torch.nn.functional.threshold(value, -1.0, 0.0, inplace=True)
+            return ("dense", value if out is None else out.copy_(value))
         g = self.generator
         cells = steps * b * n
         mean = cells * p
@@ -92,7 +100,7 @@ class BernoulliStream:
         while pos[-1] < cells:  # rare: draw more gaps until the chunk is covered
             more = torch.empty(int(mean * 0.1 + 16)).geometric_(p, generator=g)
             pos = torch.cat([pos, pos[-1] + torch.cumsum(more.to(torch.int64), 0)])
-        pos = pos[pos < cells]
+        pos = pos[:int(torch.searchsorted(pos, cells))]  # gaps >= 1: pos increases strictly
         value = torch.rand(pos.numel(), generator=g) * 2 - 1
         return ("sparse", pos, value)
 

@@ -43,7 +43,7 @@ def _inputs(sources: list, inputs: str, batch_size: int, n: int):
             draws = torch.stack([s.next_draws(CHUNK_STEPS) for s in sources], 1)  # (c, K, b)
             yield (OneActiveStream.samples(step, n) for step in draws)
         else:
-            yield iter(dense_chunk([s.next_chunk(CHUNK_STEPS) for s in sources], CHUNK_STEPS, batch_size, n))
+            yield iter(dense_chunk(sources, CHUNK_STEPS, batch_size, n))
 
 
 @single_threaded
