@@ -93,14 +93,15 @@ def test_bad_input_is_named(call, message):
 
 def test_a_dense_stream_drawn_into_out_gives_the_same_numbers():
     """next_chunk(out=...) (what the engines' dense_chunk uses: the block is written into a
-    strided slice of the batch tensor) continues the stream exactly as a fresh draw does."""
+    strided slice of the batch tensor) continues the stream exactly as a fresh draw does, also
+    when the chunk's length changes between calls."""
     fresh, into = data.BernoulliStream(0.3, 64, 10, seed=2), data.BernoulliStream(0.3, 64, 10, seed=2)
-    block = torch.full((5, 2, 64, 10), float("nan"))
-    for k in range(2):
-        kind, x = fresh.next_chunk(5)
-        kind_into, y = into.next_chunk(5, out=block[:, k])
-        assert kind == kind_into == "dense" and y.data_ptr() == block[:, k].data_ptr()
-        assert torch.equal(x, block[:, k])
+    for steps in (5, 5, 3):
+        block = torch.full((steps, 2, 64, 10), float("nan"))
+        kind, x = fresh.next_chunk(steps)
+        kind_into, y = into.next_chunk(steps, out=block[:, 1])
+        assert kind == kind_into == "dense" and y.data_ptr() == block[:, 1].data_ptr()
+        assert torch.equal(x, block[:, 1]) and torch.all(block[:, 0].isnan())
 
 
 def test_dense_chunk_writes_dense_and_sparse_streams():

@@ -72,7 +72,9 @@ class BernoulliStream:
         self.dense = self.p >= DENSE_SAMPLING_P
         if self.dense:  # numpy's PCG64 fills large float32 blocks faster than torch's generator
             self.numpy_rng = np.random.default_rng(int(seed))
-            self._scratch = None  # the block drawn into when next_chunk writes into `out`
+            # the block drawn into when next_chunk writes into `out`, kept between calls (13 MB
+            # at 16 steps x 2048 x 100)
+            self._scratch = None
         else:
             self.generator = torch.Generator().manual_seed(int(seed))
 
