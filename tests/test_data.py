@@ -21,6 +21,15 @@ def _check_bernoulli(x, p):
     assert stats.kstest(values, stats.uniform(loc=-1, scale=2).cdf).pvalue > 1e-4
 
 
+def _written_out(chunk: tuple, shape: tuple) -> torch.Tensor:
+    """A BernoulliStream chunk as its dense (steps, batch, n) block."""
+    if chunk[0] == "dense":
+        return chunk[1]
+    x = torch.zeros(shape).view(-1)
+    x[chunk[1]] = chunk[2]
+    return x.view(shape)
+
+
 @pytest.mark.parametrize("p", [0.01, 0.3])
 def test_dense_bernoulli_sampler(p):
     gen = torch.Generator().manual_seed(1)
@@ -31,15 +40,11 @@ def test_dense_bernoulli_sampler(p):
 def test_bernoulli_stream_matches_the_distribution(p):
     stream = data.BernoulliStream(p, 512, 100, seed=3)
     chunk = stream.next_chunk(8)
-    if chunk[0] == "dense":
-        x = chunk[1]
-    else:
+    if chunk[0] == "sparse":
         _, position, value = chunk
         assert torch.all(position[1:] > position[:-1])
-        x = torch.zeros(8 * 512 * 100)
-        x[position] = value
-        x = x.view(8, 512, 100)
         assert not torch.any(value == 0)
+    x = _written_out(chunk, (8, 512, 100))
     _check_bernoulli(x, p)
     if p == 1.0:
         assert torch.all(x != 0)
@@ -113,10 +118,4 @@ def test_dense_chunk_writes_dense_and_sparse_streams():
     x = torch.stack(steps)                                                 # (4, K, 32, 10)
     for k, p in enumerate(ps):
         chunk = data.BernoulliStream(p, 32, 10, seed=k).next_chunk(4)
-        if chunk[0] == "dense":
-            want = chunk[1]
-        else:
-            want = torch.zeros(4 * 32 * 10)
-            want[chunk[1]] = chunk[2]
-            want = want.view(4, 32, 10)
-        assert torch.equal(x[:, k], want)
+        assert torch.equal(x[:, k], _written_out(chunk, (4, 32, 10)))

@@ -3,7 +3,7 @@
 :func:`cclib._batches.sparse_chunk` needs, for each of a chunk's steps, the cells of every
 instance's multi-cell samples grouped by row and by bucket, the one-cell samples summed per
 bucket, and two sums over the pairs of cells within a sample. Written as numpy array operations
-(:func:`cclib._batches.merge_chunk_numpy`, kept as the reference the tests compare this kernel
+(:func:`cclib.reference.merge_chunk_numpy`, kept as the reference the tests compare this kernel
 with, array by array, and the benchmark times it against) that is some forty passes over a
 chunk's ~260,000 cells (K = 8, p = 0.01), each allocating a fresh array; here it is two passes
 of plain loops, compiled by numba.
